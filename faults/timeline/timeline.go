@@ -1,0 +1,141 @@
+// Package timeline holds the run's monotonic clock and the ordered record of what the
+// harness did: phases, fault injections and recoveries, and what it observed.
+package timeline
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"sync"
+	"time"
+)
+
+// Clock is the one monotonic clock of a run: every timestamp is an offset from Start.
+type Clock struct{ start time.Time }
+
+// NewClock starts a clock now.
+func NewClock() *Clock { return &Clock{start: time.Now()} }
+
+// Now is the offset from run start; time.Since uses the monotonic reading.
+func (c *Clock) Now() time.Duration { return time.Since(c.start) }
+
+// Offset converts an absolute time taken with time.Now in this process to a run offset.
+func (c *Clock) Offset(t time.Time) time.Duration { return t.Sub(c.start) }
+
+// Start is the wall-clock start, for display only.
+func (c *Clock) Start() time.Time { return c.start }
+
+// Kind of a timeline event.
+type Kind string
+
+const (
+	Phase    Kind = "phase"    // a drill phase starts: up, load, heal, final-reads, check, down
+	Inject   Kind = "inject"   // a fault was injected
+	Verified Kind = "verified" // the fault was verified to have taken effect
+	Recover  Kind = "recover"  // recovery of a fault started
+	Healed   Kind = "healed"   // the fault was verified healed
+	Observe  Kind = "observe"  // an observation (e.g. ownership at fault time)
+)
+
+// Event is one timeline entry.
+type Event struct {
+	At     time.Duration     `json:"at_ns"`
+	Kind   Kind              `json:"kind"`
+	Name   string            `json:"name"`             // phase name or fault id, e.g. "f1:region-outage"
+	Fault  string            `json:"fault,omitempty"`  // fault kind
+	Target string            `json:"target,omitempty"` // e.g. region name
+	Detail map[string]string `json:"detail,omitempty"`
+}
+
+// Timeline is safe for concurrent use.
+type Timeline struct {
+	mu     sync.Mutex
+	clock  *Clock
+	events []Event
+}
+
+// New returns an empty timeline on clock.
+func New(clock *Clock) *Timeline { return &Timeline{clock: clock} }
+
+// Record appends an event stamped now.
+func (t *Timeline) Record(e Event) Event {
+	e.At = t.clock.Now()
+	t.mu.Lock()
+	t.events = append(t.events, e)
+	t.mu.Unlock()
+	return e
+}
+
+// Events returns a copy ordered by time.
+func (t *Timeline) Events() []Event {
+	t.mu.Lock()
+	out := append([]Event(nil), t.events...)
+	t.mu.Unlock()
+	sort.SliceStable(out, func(i, j int) bool { return out[i].At < out[j].At })
+	return out
+}
+
+// Window is a fault's active interval: from injection to verified heal.
+type Window struct {
+	Name   string        `json:"name"`
+	Fault  string        `json:"fault"`
+	Target string        `json:"target"`
+	Start  time.Duration `json:"start_ns"`
+	End    time.Duration `json:"end_ns"` // 0 if never healed
+}
+
+// Windows pairs Inject and Healed events by Name.
+func Windows(events []Event) []Window {
+	var out []Window
+	idx := map[string]int{}
+	for _, e := range events {
+		switch e.Kind {
+		case Inject:
+			idx[e.Name] = len(out)
+			out = append(out, Window{Name: e.Name, Fault: e.Fault, Target: e.Target, Start: e.At})
+		case Healed:
+			if i, ok := idx[e.Name]; ok {
+				out[i].End = e.At
+			}
+		}
+	}
+	return out
+}
+
+// WriteJSONL writes one event per line.
+func WriteJSONL(w io.Writer, events []Event) error {
+	bw := bufio.NewWriter(w)
+	enc := json.NewEncoder(bw)
+	for _, e := range events {
+		if err := enc.Encode(e); err != nil {
+			return fmt.Errorf("timeline: encode: %w", err)
+		}
+	}
+	return bw.Flush()
+}
+
+// Load reads a timeline file written by WriteJSONL.
+func Load(path string) ([]Event, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("timeline: %w", err)
+	}
+	defer f.Close()
+	var out []Event
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 1<<24)
+	for n := 1; sc.Scan(); n++ {
+		if len(sc.Bytes()) == 0 {
+			continue
+		}
+		var e Event
+		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
+			return nil, fmt.Errorf("%s: line %d: %w", path, n, err)
+		}
+		out = append(out, e)
+	}
+	return out, sc.Err()
+}

@@ -1,0 +1,92 @@
+// Package scenarios decodes and validates drill scenarios: YAML files decoded strictly into
+// one typed struct. The *.yaml files beside this package are the shipped scenarios.
+package scenarios
+
+import "time"
+
+// Scenario is one drill: topology, stack settings, workload, fault schedule, SLA targets, seed.
+type Scenario struct {
+	Name        string   `yaml:"name" json:"name"`
+	Description string   `yaml:"description,omitempty" json:"description,omitempty"`
+	Seed        int64    `yaml:"seed" json:"seed"`
+	Provider    string   `yaml:"provider,omitempty" json:"provider,omitempty"` // local (default)
+	Topology    Topology `yaml:"topology" json:"topology"`
+	Stack       Stack    `yaml:"stack" json:"stack"`
+	Workload    Workload `yaml:"workload" json:"workload"`
+	Faults      []Fault  `yaml:"faults" json:"faults"`
+	SLA         SLA      `yaml:"sla" json:"sla"`
+}
+
+// Topology: regions, agents and where agents start.
+type Topology struct {
+	// Regions in preference order; failover prefers the next region after an agent's home.
+	Regions      []string `yaml:"regions" json:"regions"`
+	Agents       int      `yaml:"agents" json:"agents"`
+	KeysPerAgent int      `yaml:"keys_per_agent" json:"keys_per_agent"`
+	// Placement gives how many agents start in each region; the rest are spread round-robin.
+	Placement map[string]int `yaml:"placement,omitempty" json:"placement,omitempty"`
+}
+
+// Stack configures the reference stack.
+type Stack struct {
+	Durability string `yaml:"durability" json:"durability"` // sync-geo (async: later)
+	// LeaseTTL is the ownership lease TTL; etcd rounds it up to whole seconds (min 2s).
+	LeaseTTL Duration `yaml:"lease_ttl,omitempty" json:"lease_ttl,omitempty"`
+	// CheckpointEvery: a checkpoint after this many log entries.
+	CheckpointEvery int `yaml:"checkpoint_every,omitempty" json:"checkpoint_every,omitempty"`
+	// Unsafe switches, off by default, each breaking one guarantee (for self-validation).
+	Unsafe Unsafe `yaml:"unsafe,omitempty" json:"unsafe,omitempty"`
+}
+
+// Unsafe switches.
+type Unsafe struct {
+	// AckBeforeCommit acknowledges writes after the in-memory apply and commits to etcd in
+	// the background in batches: acknowledged writes can be lost.
+	AckBeforeCommit bool `yaml:"ack_before_commit,omitempty" json:"ack_before_commit,omitempty"`
+}
+
+// Workload: open-loop load through the router.
+type Workload struct {
+	Rate     int      `yaml:"rate" json:"rate"` // requests per second
+	Duration Duration `yaml:"duration" json:"duration"`
+	Timeout  Duration `yaml:"timeout,omitempty" json:"timeout,omitempty"` // per request
+	Mix      Mix      `yaml:"mix,omitempty" json:"mix,omitempty"`
+}
+
+// Mix is the op mix as weights.
+type Mix struct {
+	Put int `yaml:"put" json:"put"`
+	Get int `yaml:"get" json:"get"`
+	CAS int `yaml:"cas" json:"cas"`
+}
+
+// Fault is one scheduled fault: a kind, its target and parameters, when, and how long.
+type Fault struct {
+	Kind string `yaml:"kind" json:"kind"` // region-outage
+	// Region targets a region by name, or "busiest": the region owning most agents at
+	// injection time.
+	Region   string   `yaml:"region,omitempty" json:"region,omitempty"`
+	At       Duration `yaml:"at" json:"at"`
+	Duration Duration `yaml:"duration" json:"duration"` // hold before recovery
+}
+
+// SLA targets. A nil pointer means "no target" (measured and reported, not judged).
+type SLA struct {
+	MaxLostWrites *int      `yaml:"max_lost_writes,omitempty" json:"max_lost_writes,omitempty"`
+	MaxLossWindow *Duration `yaml:"max_loss_window,omitempty" json:"max_loss_window,omitempty"`
+	Linearizable  *bool     `yaml:"linearizable,omitempty" json:"linearizable,omitempty"`
+	RTOP95        *Duration `yaml:"rto_p95,omitempty" json:"rto_p95,omitempty"`
+	RTOMax        *Duration `yaml:"rto_max,omitempty" json:"rto_max,omitempty"`
+	// MinAvailability is the minimum fraction of ok ops over the load phase (0..1).
+	MinAvailability *float64 `yaml:"min_availability,omitempty" json:"min_availability,omitempty"`
+	// CheckTimeout bounds the linearizability search; past it the verdict is unknown.
+	CheckTimeout Duration `yaml:"check_timeout,omitempty" json:"check_timeout,omitempty"`
+}
+
+// Duration is a time.Duration written as "10s" in YAML and JSON.
+type Duration time.Duration
+
+// D returns the time.Duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }
+
+func (d Duration) String() string { return time.Duration(d).String() }

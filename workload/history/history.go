@@ -1,0 +1,156 @@
+// Package history is the recorded client history of a drill: one Op per request, with
+// invoke/complete times on the run's monotonic clock and an outcome of ok, fail or unknown.
+// Checkers read it; the workload and the final reads write it.
+package history
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"time"
+)
+
+// Kind is the operation type.
+type Kind string
+
+const (
+	Put Kind = "put"
+	Get Kind = "get"
+	CAS Kind = "cas"
+)
+
+// Outcome says whether an operation took effect.
+type Outcome string
+
+const (
+	// OK: the operation took effect and its result is known.
+	OK Outcome = "ok"
+	// Fail: the operation definitely did not take effect.
+	Fail Outcome = "fail"
+	// Unknown: the operation may or may not have taken effect (timeout, reset after send,
+	// 5xx after forwarding).
+	Unknown Outcome = "unknown"
+)
+
+// Op is one client operation.
+type Op struct {
+	ID    int64  `json:"id"`
+	Agent string `json:"agent"`
+	Key   string `json:"key"`
+	Kind  Kind   `json:"kind"`
+	// Value is the value written (put, cas new value). Write values are unique per run.
+	Value string `json:"value,omitempty"`
+	// Expect is the value a cas compares against.
+	Expect string `json:"expect,omitempty"`
+
+	// Invoke and Complete are offsets from run start on the run's monotonic clock.
+	Invoke   time.Duration `json:"invoke_ns"`
+	Complete time.Duration `json:"complete_ns"`
+
+	Outcome Outcome `json:"outcome"`
+	// Found is set on ok gets: whether the key had a value. Value then holds what was read.
+	Found bool `json:"found,omitempty"`
+	// Read is the value a get returned (ok gets only).
+	Read string `json:"read,omitempty"`
+	// Swapped is set on ok cas ops: whether the compare matched and the write happened.
+	Swapped bool `json:"swapped,omitempty"`
+
+	// Region and Epoch name who served the op (from the response), when known.
+	Region string `json:"region,omitempty"`
+	Epoch  int64  `json:"epoch,omitempty"`
+
+	Status int    `json:"status,omitempty"`
+	Error  string `json:"error,omitempty"`
+	// Final marks the post-heal final reads.
+	Final bool `json:"final,omitempty"`
+}
+
+// IsWrite reports whether the op can change state (put, or cas that may have swapped).
+func (o Op) IsWrite() bool { return o.Kind == Put || o.Kind == CAS }
+
+// Acked reports whether the op is an acknowledged write: a put that returned ok or a cas
+// that returned ok with swapped=true.
+func (o Op) Acked() bool {
+	if o.Outcome != OK {
+		return false
+	}
+	return o.Kind == Put || (o.Kind == CAS && o.Swapped)
+}
+
+// History is a list of ops ordered by invoke time.
+type History []Op
+
+// Sort orders ops by invoke time, then id.
+func (h History) Sort() {
+	sort.SliceStable(h, func(i, j int) bool {
+		if h[i].Invoke != h[j].Invoke {
+			return h[i].Invoke < h[j].Invoke
+		}
+		return h[i].ID < h[j].ID
+	})
+}
+
+// WriteJSONL writes one op per line.
+func (h History) WriteJSONL(w io.Writer) error {
+	bw := bufio.NewWriter(w)
+	enc := json.NewEncoder(bw)
+	for i := range h {
+		if err := enc.Encode(&h[i]); err != nil {
+			return fmt.Errorf("history: encode op %d: %w", h[i].ID, err)
+		}
+	}
+	return bw.Flush()
+}
+
+// ReadJSONL reads a history written by WriteJSONL.
+func ReadJSONL(r io.Reader) (History, error) {
+	var h History
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 1<<20), 1<<24)
+	line := 0
+	for sc.Scan() {
+		line++
+		if len(sc.Bytes()) == 0 {
+			continue
+		}
+		var op Op
+		if err := json.Unmarshal(sc.Bytes(), &op); err != nil {
+			return nil, fmt.Errorf("history: line %d: %w", line, err)
+		}
+		h = append(h, op)
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("history: read: %w", err)
+	}
+	return h, nil
+}
+
+// Load reads a history file.
+func Load(path string) (History, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("history: %w", err)
+	}
+	defer f.Close()
+	h, err := ReadJSONL(f)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return h, nil
+}
+
+// Save writes a history file.
+func (h History) Save(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("history: %w", err)
+	}
+	if err := h.WriteJSONL(f); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
