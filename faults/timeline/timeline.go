@@ -69,6 +69,14 @@ func (t *Timeline) Record(e Event) Event {
 	return e
 }
 
+// Add appends an event keeping its At, for events whose time was taken before the action
+// they record finished (a fault starts when the kill is sent, not when it returns).
+func (t *Timeline) Add(e Event) {
+	t.mu.Lock()
+	t.events = append(t.events, e)
+	t.mu.Unlock()
+}
+
 // Events returns a copy ordered by time.
 func (t *Timeline) Events() []Event {
 	t.mu.Lock()

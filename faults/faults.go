@@ -1,0 +1,134 @@
+// Package faults holds the fault kinds, their lifecycle and the schedule that runs them.
+//
+// Every kind is one file with a typed params struct and sits in the Kinds table. The
+// lifecycle is enforced once, by Runner: inject → verify it took effect → hold → recover →
+// verify healed, and cleanup (recovering whatever is still injected) always runs.
+package faults
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/geodrill/geodrill/refstack/api"
+)
+
+// Fault is one injected failure with its parameters resolved.
+type Fault interface {
+	// Inject starts the failure. It returns details worth recording (e.g. the resolved
+	// target and the agents it affects).
+	Inject(ctx context.Context, env Env) (Record, error)
+	// Verify checks that the failure took effect.
+	Verify(ctx context.Context, env Env) error
+	// Recover ends the failure.
+	Recover(ctx context.Context, env Env) error
+	// VerifyHealed checks that the system is back to health after Recover.
+	VerifyHealed(ctx context.Context, env Env) error
+}
+
+// Record is what an injection reports for the timeline.
+type Record struct {
+	Target string
+	Detail map[string]string
+}
+
+// Env is what faults act on. Cluster is asked for capabilities by type assertion, so a
+// provider only implements what it can do.
+type Env struct {
+	Cluster any
+	Probe   Probe
+	Owners  func(ctx context.Context) (map[string]api.Owner, error)
+}
+
+// Probe checks a region's health from outside.
+type Probe interface {
+	// RegionUp returns nil when every service of the region answers its health check.
+	RegionUp(ctx context.Context, region string) error
+	// RegionDown returns nil when no service of the region answers.
+	RegionDown(ctx context.Context, region string) error
+}
+
+// Realisation says how faithfully a provider can produce a fault.
+type Realisation string
+
+const (
+	Exact       Realisation = "exact"
+	Approximate Realisation = "approximate"
+	Unavailable Realisation = "unavailable"
+)
+
+// Spec is a fault as a scenario states it.
+type Spec struct {
+	Kind     string
+	Region   string
+	At       time.Duration
+	Duration time.Duration
+}
+
+// Kind describes one fault kind: how to build it and what a cluster needs to run it.
+type Kind struct {
+	Name string
+	// Realise reports how the given cluster can realise this kind, and why.
+	Realise func(cluster any) (Realisation, string)
+	// New builds the fault from its spec.
+	New func(spec Spec) (Fault, error)
+}
+
+// Kinds is every fault kind geodrill knows, in one explicit table.
+var Kinds = []Kind{
+	regionOutageKind,
+}
+
+// Lookup finds a kind by name.
+func Lookup(name string) (Kind, error) {
+	for _, k := range Kinds {
+		if k.Name == name {
+			return k, nil
+		}
+	}
+	names := make([]string, len(Kinds))
+	for i, k := range Kinds {
+		names[i] = k.Name
+	}
+	sort.Strings(names)
+	return Kind{}, fmt.Errorf("unknown fault kind %q (known: %s)", name, strings.Join(names, ", "))
+}
+
+// Planned is one fault on the schedule.
+type Planned struct {
+	ID    string // f1:region-outage
+	Kind  string
+	At    time.Duration
+	Hold  time.Duration
+	Fault Fault
+	How   Realisation
+	Why   string
+}
+
+// Plan builds the schedule for a cluster, failing before anything starts when a fault
+// cannot be realised there.
+func Plan(specs []Spec, cluster any, provider string) ([]Planned, error) {
+	out := make([]Planned, 0, len(specs))
+	for i, s := range specs {
+		k, err := Lookup(s.Kind)
+		if err != nil {
+			return nil, fmt.Errorf("fault %d: %w", i+1, err)
+		}
+		how, why := k.Realise(cluster)
+		if how == Unavailable {
+			return nil, fmt.Errorf("fault %d (%s) is unavailable on provider %q: %s", i+1, s.Kind, provider, why)
+		}
+		f, err := k.New(s)
+		if err != nil {
+			return nil, fmt.Errorf("fault %d (%s): %w", i+1, s.Kind, err)
+		}
+		out = append(out, Planned{
+			ID: fmt.Sprintf("f%d:%s", i+1, s.Kind), Kind: s.Kind,
+			At: s.At, Hold: s.Duration, Fault: f, How: how, Why: why,
+		})
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].At < out[j].At })
+	return out, nil
+}

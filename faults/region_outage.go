@@ -1,0 +1,109 @@
+package faults
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/geodrill/geodrill/refstack/api"
+)
+
+// RegionOutage kills every process of a region (etcd member, object store, agent host) and
+// restores them on recovery: a datacenter losing power.
+type RegionOutage struct {
+	// Region is a region name, or "busiest": the region that owns most agents at injection.
+	Region string `json:"region"`
+
+	resolved string
+}
+
+// regionControl is what a cluster must offer to run a region outage.
+type regionControl interface {
+	KillRegion(ctx context.Context, region string) error
+	RestoreRegion(ctx context.Context, region string) error
+}
+
+var regionOutageKind = Kind{
+	Name: "region-outage",
+	Realise: func(cluster any) (Realisation, string) {
+		if _, ok := cluster.(regionControl); !ok {
+			return Unavailable, "the provider cannot kill and restore a region's processes"
+		}
+		return Exact, "SIGKILL of every process of the region; restart with the same data"
+	},
+	New: func(s Spec) (Fault, error) {
+		if s.Region == "" {
+			return nil, errors.New("region-outage needs a region (a name or \"busiest\")")
+		}
+		return &RegionOutage{Region: s.Region}, nil
+	},
+}
+
+// Inject resolves the target and kills the region.
+func (f *RegionOutage) Inject(ctx context.Context, env Env) (Record, error) {
+	rc, ok := env.Cluster.(regionControl)
+	if !ok {
+		return Record{}, errors.New("cluster cannot kill regions")
+	}
+	owners, err := env.Owners(ctx)
+	if err != nil {
+		return Record{}, fmt.Errorf("read owners before outage: %w", err)
+	}
+	f.resolved = f.Region
+	if f.Region == "busiest" {
+		f.resolved = busiest(owners)
+		if f.resolved == "" {
+			return Record{}, errors.New("no agent has an owner: cannot pick the busiest region")
+		}
+	}
+	var agents []string
+	for a, o := range owners {
+		if o.Region == f.resolved {
+			agents = append(agents, a)
+		}
+	}
+	sort.Strings(agents)
+	if err := rc.KillRegion(ctx, f.resolved); err != nil {
+		return Record{Target: f.resolved}, fmt.Errorf("kill region %s: %w", f.resolved, err)
+	}
+	return Record{Target: f.resolved, Detail: map[string]string{
+		"region": f.resolved, "requested": f.Region, "agents": strings.Join(agents, ","),
+	}}, nil
+}
+
+// Verify checks that no service of the region answers.
+func (f *RegionOutage) Verify(ctx context.Context, env Env) error {
+	return env.Probe.RegionDown(ctx, f.resolved)
+}
+
+// Recover restarts the region's processes.
+func (f *RegionOutage) Recover(ctx context.Context, env Env) error {
+	rc, ok := env.Cluster.(regionControl)
+	if !ok {
+		return errors.New("cluster cannot restore regions")
+	}
+	return rc.RestoreRegion(ctx, f.resolved)
+}
+
+// VerifyHealed checks that every service of the region answers again.
+func (f *RegionOutage) VerifyHealed(ctx context.Context, env Env) error {
+	return env.Probe.RegionUp(ctx, f.resolved)
+}
+
+// busiest is the region owning most agents; ties go to the alphabetically first region so
+// the choice is deterministic.
+func busiest(owners map[string]api.Owner) string {
+	count := map[string]int{}
+	for _, o := range owners {
+		count[o.Region]++
+	}
+	best, n := "", 0
+	for r, c := range count {
+		if c > n || (c == n && r < best) {
+			best, n = r, c
+		}
+	}
+	return best
+}

@@ -1,0 +1,157 @@
+package faults
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/geodrill/geodrill/faults/timeline"
+)
+
+// Runner runs a schedule and enforces every fault's lifecycle: inject → verify → hold →
+// recover → verify healed. Whatever was injected is recovered before Run returns, also when
+// ctx is cancelled (Ctrl-C) or a step fails.
+type Runner struct {
+	Env      Env
+	Clock    *timeline.Clock
+	Timeline *timeline.Timeline
+	// Log reports progress; may be nil.
+	Log func(format string, args ...any)
+	// VerifyTimeout bounds each verification (default 15s).
+	VerifyTimeout time.Duration
+	// CleanupTimeout bounds a recovery that runs after ctx was cancelled (default 90s).
+	CleanupTimeout time.Duration
+}
+
+// Run executes the plan; faults may overlap in time. It returns the joined errors of every
+// fault whose lifecycle failed.
+func (r *Runner) Run(ctx context.Context, plan []Planned) error {
+	var (
+		wg   sync.WaitGroup
+		mu   sync.Mutex
+		errs []error
+	)
+	for _, p := range plan {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := r.lifecycle(ctx, p); err != nil {
+				mu.Lock()
+				errs = append(errs, fmt.Errorf("%s: %w", p.ID, err))
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+func (r *Runner) lifecycle(ctx context.Context, p Planned) (err error) {
+	if !sleepUntil(ctx, r.Clock, p.At) {
+		return nil // cancelled before injection: nothing to undo
+	}
+	r.logf("inject %s", p.ID)
+	start := r.Clock.Now()
+	rec, injErr := p.Fault.Inject(ctx, r.Env)
+	r.Timeline.Add(timeline.Event{At: start, Kind: timeline.Inject, Name: p.ID, Fault: p.Kind,
+		Target: rec.Target, Detail: withRealisation(rec.Detail, p)})
+
+	// From here on the fault may be active: recovery always runs, with a context that
+	// survives cancellation of the run.
+	defer func() {
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.cleanupTimeout())
+		defer cancel()
+		if rerr := r.recover(cctx, p, rec); rerr != nil {
+			err = errors.Join(err, rerr)
+		}
+	}()
+	if injErr != nil {
+		return fmt.Errorf("inject: %w", injErr)
+	}
+	if err := r.poll(ctx, func(c context.Context) error { return p.Fault.Verify(c, r.Env) }); err != nil {
+		return fmt.Errorf("fault did not take effect: %w", err)
+	}
+	r.Timeline.Record(timeline.Event{Kind: timeline.Verified, Name: p.ID, Fault: p.Kind, Target: rec.Target})
+	r.logf("%s verified, holding %s", p.ID, p.Hold)
+	sleepFor(ctx, p.Hold)
+	return nil
+}
+
+func (r *Runner) recover(ctx context.Context, p Planned, rec Record) error {
+	r.logf("recover %s", p.ID)
+	r.Timeline.Record(timeline.Event{Kind: timeline.Recover, Name: p.ID, Fault: p.Kind, Target: rec.Target})
+	if err := p.Fault.Recover(ctx, r.Env); err != nil {
+		return fmt.Errorf("recover: %w", err)
+	}
+	if err := r.poll(ctx, func(c context.Context) error { return p.Fault.VerifyHealed(c, r.Env) }); err != nil {
+		return fmt.Errorf("not healed after recovery: %w", err)
+	}
+	r.Timeline.Record(timeline.Event{Kind: timeline.Healed, Name: p.ID, Fault: p.Kind, Target: rec.Target})
+	r.logf("%s healed", p.ID)
+	return nil
+}
+
+// poll retries check until it passes or the verify timeout ends.
+func (r *Runner) poll(ctx context.Context, check func(context.Context) error) error {
+	timeout := r.VerifyTimeout
+	if timeout <= 0 {
+		timeout = 15 * time.Second
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	for {
+		cctx, ccancel := context.WithTimeout(ctx, 2*time.Second)
+		err := check(cctx)
+		ccancel()
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("after %s: %w", timeout, err)
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+func (r *Runner) cleanupTimeout() time.Duration {
+	if r.CleanupTimeout > 0 {
+		return r.CleanupTimeout
+	}
+	return 90 * time.Second
+}
+
+func (r *Runner) logf(format string, args ...any) {
+	if r.Log != nil {
+		r.Log(format, args...)
+	}
+}
+
+func withRealisation(d map[string]string, p Planned) map[string]string {
+	out := map[string]string{"realised": string(p.How), "how": p.Why}
+	for k, v := range d {
+		out[k] = v
+	}
+	return out
+}
+
+// sleepUntil waits until the clock reads at; false if ctx ended first.
+func sleepUntil(ctx context.Context, clock *timeline.Clock, at time.Duration) bool {
+	return sleepFor(ctx, at-clock.Now())
+}
+
+func sleepFor(ctx context.Context, d time.Duration) bool {
+	if d <= 0 {
+		return ctx.Err() == nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}

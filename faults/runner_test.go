@@ -1,0 +1,115 @@
+package faults
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/geodrill/geodrill/faults/timeline"
+)
+
+// stepFault records the lifecycle calls the runner makes; it exercises the runner's own
+// state machine, not a system under test.
+type stepFault struct {
+	mu        sync.Mutex
+	calls     []string
+	verifyErr error
+	injectErr error
+}
+
+func (f *stepFault) add(s string) { f.mu.Lock(); f.calls = append(f.calls, s); f.mu.Unlock() }
+func (f *stepFault) Inject(context.Context, Env) (Record, error) {
+	f.add("inject")
+	return Record{Target: "a"}, f.injectErr
+}
+func (f *stepFault) Verify(context.Context, Env) error       { f.add("verify"); return f.verifyErr }
+func (f *stepFault) Recover(context.Context, Env) error      { f.add("recover"); return nil }
+func (f *stepFault) VerifyHealed(context.Context, Env) error { f.add("healed"); return nil }
+
+func TestRunnerLifecycle(t *testing.T) {
+	tests := []struct {
+		name      string
+		fault     *stepFault
+		cancelAt  time.Duration // 0: never
+		wantCalls []string
+		wantKinds []timeline.Kind
+		wantErr   bool
+	}{
+		{
+			name:      "full lifecycle",
+			fault:     &stepFault{},
+			wantCalls: []string{"inject", "verify", "recover", "healed"},
+			wantKinds: []timeline.Kind{timeline.Inject, timeline.Verified, timeline.Recover, timeline.Healed},
+		},
+		{
+			name:      "verification fails but recovery still runs",
+			fault:     &stepFault{verifyErr: errors.New("still up")},
+			wantCalls: []string{"inject", "verify", "recover", "healed"},
+			wantKinds: []timeline.Kind{timeline.Inject, timeline.Recover, timeline.Healed},
+			wantErr:   true,
+		},
+		{
+			name:      "inject fails and recovery still runs",
+			fault:     &stepFault{injectErr: errors.New("half done")},
+			wantCalls: []string{"inject", "recover", "healed"},
+			wantKinds: []timeline.Kind{timeline.Inject, timeline.Recover, timeline.Healed},
+			wantErr:   true,
+		},
+		{
+			name:      "cancelled during hold: recovered with a fresh context",
+			fault:     &stepFault{},
+			cancelAt:  150 * time.Millisecond,
+			wantCalls: []string{"inject", "verify", "recover", "healed"},
+			wantKinds: []timeline.Kind{timeline.Inject, timeline.Verified, timeline.Recover, timeline.Healed},
+		},
+		{
+			name:     "cancelled before injection: nothing happens",
+			fault:    &stepFault{},
+			cancelAt: 10 * time.Millisecond,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			if tt.cancelAt > 0 {
+				time.AfterFunc(tt.cancelAt, cancel)
+			}
+			clock := timeline.NewClock()
+			tl := timeline.New(clock)
+			r := &Runner{Clock: clock, Timeline: tl, VerifyTimeout: 300 * time.Millisecond}
+			at := 50 * time.Millisecond
+			if tt.name == "cancelled before injection: nothing happens" {
+				at = time.Second
+			}
+			err := r.Run(ctx, []Planned{{ID: "f1:test", Kind: "test", At: at, Hold: 400 * time.Millisecond, Fault: tt.fault}})
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("err = %v, wantErr %v", err, tt.wantErr)
+			}
+			if !slices.Equal(dedupe(tt.fault.calls), tt.wantCalls) {
+				t.Errorf("calls = %v, want %v", tt.fault.calls, tt.wantCalls)
+			}
+			var kinds []timeline.Kind
+			for _, e := range tl.Events() {
+				kinds = append(kinds, e.Kind)
+			}
+			if !slices.Equal(kinds, tt.wantKinds) {
+				t.Errorf("timeline = %v, want %v", kinds, tt.wantKinds)
+			}
+		})
+	}
+}
+
+// dedupe collapses repeated polls of the same step.
+func dedupe(calls []string) []string {
+	var out []string
+	for _, c := range calls {
+		if len(out) == 0 || out[len(out)-1] != c {
+			out = append(out, c)
+		}
+	}
+	return out
+}
