@@ -1,0 +1,56 @@
+package scenarios
+
+import "time"
+
+// Defaults for fields a scenario leaves out (or sets to zero).
+const (
+	DefaultProvider        = "local"
+	DefaultDurability      = "sync-geo"
+	DefaultLeaseTTL        = 2 * time.Second
+	DefaultCheckpointEvery = 200
+	DefaultKeysPerAgent    = 4
+	DefaultTimeout         = 2 * time.Second
+	DefaultCheckTimeout    = 60 * time.Second
+)
+
+// DefaultMix is put 5 / get 4 / cas 1.
+func DefaultMix() Mix { return Mix{Put: 5, Get: 4, CAS: 1} }
+
+// ApplyDefaults fills zero fields with their defaults. It is idempotent. Negative values are
+// left alone for Validate to report. A mix of all zeros means "not given".
+func (s *Scenario) ApplyDefaults() {
+	if s.Provider == "" {
+		s.Provider = DefaultProvider
+	}
+	if s.Topology.KeysPerAgent == 0 {
+		s.Topology.KeysPerAgent = DefaultKeysPerAgent
+	}
+	if s.Stack.Durability == "" {
+		s.Stack.Durability = DefaultDurability
+	}
+	if s.Stack.LeaseTTL == 0 {
+		s.Stack.LeaseTTL = Duration(DefaultLeaseTTL)
+	}
+	if s.Stack.CheckpointEvery == 0 {
+		s.Stack.CheckpointEvery = DefaultCheckpointEvery
+	}
+	if s.Workload.Timeout == 0 {
+		s.Workload.Timeout = Duration(DefaultTimeout)
+	}
+	if s.Workload.Mix == (Mix{}) {
+		s.Workload.Mix = DefaultMix()
+	}
+	if s.SLA.CheckTimeout == 0 {
+		s.SLA.CheckTimeout = Duration(DefaultCheckTimeout)
+	}
+}
+
+// EnsureSeed gives a scenario without a seed (seed 0 or absent) one derived from now, and
+// returns the seed. The seed is recorded in the resolved scenario, so the run can be repeated.
+func (s *Scenario) EnsureSeed(now time.Time) int64 {
+	if s.Seed == 0 {
+		// Small enough to retype on a command line; never 0.
+		s.Seed = int64(uint64(now.UnixNano())%1_000_000_000) + 1
+	}
+	return s.Seed
+}

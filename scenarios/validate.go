@@ -1,0 +1,327 @@
+package scenarios
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Busiest is the fault target meaning "the region owning most agents at injection time".
+const Busiest = "busiest"
+
+// Providers where a stack can run. (netns, docker and kind are designed, not built yet.)
+func Providers() []string { return []string{"local", "auto"} }
+
+// FaultKinds that a scenario may schedule.
+func FaultKinds() []string { return []string{"region-outage"} }
+
+// Durabilities the schema knows, and whether the reference stack implements each yet.
+func durabilities() map[string]bool { return map[string]bool{"sync-geo": true, "async": false} }
+
+// minLeaseTTL is etcd's minimum lease TTL with its default election timeout; shorter TTLs
+// are silently raised, so a scenario asking for less would not run what it says.
+const minLeaseTTL = 2 * time.Second
+
+var (
+	namePattern   = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
+	regionPattern = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$`)
+)
+
+// Validate reports every problem with a scenario (defaults should be applied first), joined
+// with errors.Join. A scenario built in code gets errors without file and line.
+func (s *Scenario) Validate() error {
+	v := &validator{lines: map[string]int{}, tainted: map[string]bool{}}
+	s.validate(v)
+	return v.err()
+}
+
+// validator collects problems; lines and tainted come from the decoder.
+type validator struct {
+	file    string
+	lines   map[string]int
+	tainted map[string]bool
+	errs    []*Error
+}
+
+// add records a problem with field unless field, or a field the check depends on, already
+// failed to decode: one mistake, one message.
+func (v *validator) add(field, fix, msg string, deps ...string) {
+	for _, p := range append([]string{field}, deps...) {
+		if v.isTainted(p) {
+			return
+		}
+	}
+	v.errs = append(v.errs, &Error{File: v.file, Line: v.line(field), Field: field, Msg: msg, Fix: fix})
+}
+
+func (v *validator) isTainted(p string) bool {
+	for t := range v.tainted {
+		if t == "" || p == t || strings.HasPrefix(p, t+".") || strings.HasPrefix(p, t+"[") {
+			return true
+		}
+	}
+	return false
+}
+
+// line is the line of path, or of its nearest ancestor present in the file.
+func (v *validator) line(path string) int {
+	for {
+		if l, ok := v.lines[path]; ok {
+			return l
+		}
+		if path == "" {
+			return 0
+		}
+		path = parent(path)
+	}
+}
+
+func parent(path string) string {
+	i := strings.LastIndexAny(path, ".[")
+	if i < 0 {
+		return ""
+	}
+	return path[:i]
+}
+
+func (v *validator) err() error {
+	sort.SliceStable(v.errs, func(i, j int) bool { return v.errs[i].Line < v.errs[j].Line })
+	errs := make([]error, len(v.errs))
+	for i, e := range v.errs {
+		errs[i] = e
+	}
+	return errors.Join(errs...)
+}
+
+func (s *Scenario) validate(v *validator) {
+	if s.Name == "" {
+		v.add("name", "set name: to a short identifier, e.g. region-outage", "name is missing")
+	} else if !namePattern.MatchString(s.Name) {
+		v.add("name", "use letters, digits, '.', '_' and '-' (it names the run directory)",
+			fmt.Sprintf("name %q is not a usable identifier", s.Name))
+	}
+	v.oneOf("provider", "provider", s.Provider, Providers())
+	s.Topology.validate(v, s.Stack.Durability)
+	s.Stack.validate(v)
+	s.Workload.validate(v)
+	for i, f := range s.Faults {
+		f.validate(v, fmt.Sprintf("faults[%d]", i), s)
+	}
+	s.SLA.validate(v)
+}
+
+// oneOf checks value against known, suggesting the closest on a typo.
+func (v *validator) oneOf(field, what, value string, known []string, deps ...string) bool {
+	if slices.Contains(known, value) {
+		return true
+	}
+	fix := "use one of: " + strings.Join(known, ", ")
+	if s := suggest(value, known); s != "" {
+		fix = fmt.Sprintf("did you mean %q?", s)
+	}
+	v.add(field, fix, fmt.Sprintf("unknown %s %q", what, value), deps...)
+	return false
+}
+
+func (t *Topology) validate(v *validator, durability string) {
+	if len(t.Regions) == 0 {
+		v.add("topology.regions", "list the regions, e.g. regions: [a, b, c]", "topology.regions is empty")
+	}
+	first := map[string]int{}
+	for i, r := range t.Regions {
+		field := fmt.Sprintf("topology.regions[%d]", i)
+		switch {
+		case r == Busiest:
+			v.add(field, "pick another name", fmt.Sprintf("region name %q is reserved for fault targets", Busiest))
+		case !regionPattern.MatchString(r):
+			v.add(field, "use 1-32 lower-case letters, digits and '-' (it names hosts, clusters and directories)",
+				fmt.Sprintf("region name %q is not a valid name", r))
+		}
+		if j, dup := first[r]; dup {
+			v.add(field, "region names must be unique",
+				fmt.Sprintf("duplicate region %q (also topology.regions[%d] at line %d)", r, j, v.line(fmt.Sprintf("topology.regions[%d]", j))))
+			continue
+		}
+		first[r] = i
+	}
+	if durability == "sync-geo" && len(t.Regions) > 0 && len(t.Regions) < 3 {
+		v.add("topology.regions", "add regions until there are at least 3",
+			fmt.Sprintf("durability sync-geo needs a cross-region quorum: at least 3 regions, got %d", len(t.Regions)),
+			"stack.durability")
+	}
+	if t.Agents < 1 {
+		v.add("topology.agents", "set agents: to at least 1, e.g. agents: 12",
+			fmt.Sprintf("topology.agents must be at least 1, got %d", t.Agents))
+	}
+	if t.KeysPerAgent < 1 {
+		v.add("topology.keys_per_agent", fmt.Sprintf("leave it out for the default (%d)", DefaultKeysPerAgent),
+			fmt.Sprintf("topology.keys_per_agent must be at least 1, got %d", t.KeysPerAgent))
+	}
+	total := 0
+	for _, r := range sortedKeys(t.Placement) {
+		n := t.Placement[r]
+		field := "topology.placement." + r
+		if !slices.Contains(t.Regions, r) {
+			fix := fmt.Sprintf("place agents in one of topology.regions: %s", strings.Join(t.Regions, ", "))
+			if s := suggest(r, t.Regions); s != "" {
+				fix = fmt.Sprintf("did you mean %q?", s)
+			}
+			v.add(field, fix, fmt.Sprintf("placement region %q is not in topology.regions", r), "topology.regions")
+		}
+		if n < 0 {
+			v.add(field, "use 0 or more", fmt.Sprintf("placement count for %q must not be negative, got %d", r, n))
+			continue
+		}
+		total += n
+	}
+	if t.Agents >= 1 && total > t.Agents {
+		v.add("topology.placement", fmt.Sprintf("lower the counts to sum to at most %d, or raise topology.agents to %d", t.Agents, total),
+			fmt.Sprintf("placement puts %d agents in regions but topology.agents is %d", total, t.Agents),
+			"topology.agents")
+	}
+}
+
+func (st *Stack) validate(v *validator) {
+	known := durabilities()
+	if ok, exists := known[st.Durability]; !exists {
+		var built []string
+		for _, d := range sortedKeys(known) {
+			if known[d] {
+				built = append(built, d)
+			}
+		}
+		fix := "use one of: " + strings.Join(built, ", ")
+		if s := suggest(st.Durability, sortedKeys(known)); s != "" {
+			fix = fmt.Sprintf("did you mean %q?", s)
+		}
+		v.add("stack.durability", fix, fmt.Sprintf("unknown durability %q", st.Durability))
+	} else if !ok {
+		v.add("stack.durability", "use durability: sync-geo",
+			fmt.Sprintf("durability %q is not implemented by the reference stack yet", st.Durability))
+	}
+	ttl := st.LeaseTTL.D()
+	switch {
+	case ttl <= 0:
+		v.add("stack.lease_ttl", "leave it out for the default (2s)", fmt.Sprintf("stack.lease_ttl must be positive, got %s", ttl))
+	case ttl < minLeaseTTL:
+		v.add("stack.lease_ttl", "use lease_ttl: 2s",
+			fmt.Sprintf("stack.lease_ttl %s is below etcd's minimum lease TTL of %s", ttl, minLeaseTTL))
+	case ttl%time.Second != 0:
+		up := (ttl + time.Second - 1) / time.Second * time.Second
+		v.add("stack.lease_ttl", fmt.Sprintf("use lease_ttl: %s", up),
+			fmt.Sprintf("stack.lease_ttl %s is not whole seconds; etcd leases are", ttl))
+	}
+	if st.CheckpointEvery < 1 {
+		v.add("stack.checkpoint_every", fmt.Sprintf("leave it out for the default (%d)", DefaultCheckpointEvery),
+			fmt.Sprintf("stack.checkpoint_every must be at least 1, got %d", st.CheckpointEvery))
+	}
+}
+
+func (w *Workload) validate(v *validator) {
+	if w.Rate < 1 {
+		v.add("workload.rate", "set a rate in requests per second, e.g. rate: 200",
+			fmt.Sprintf("workload.rate must be at least 1 request per second, got %d", w.Rate))
+	}
+	if w.Duration <= 0 {
+		v.add("workload.duration", "set how long to drive load, e.g. duration: 30s",
+			fmt.Sprintf("workload.duration must be positive, got %s", w.Duration))
+	}
+	if w.Timeout <= 0 {
+		v.add("workload.timeout", "leave it out for the default (2s)",
+			fmt.Sprintf("workload.timeout must be positive, got %s", w.Timeout))
+	}
+	for _, m := range []struct {
+		name string
+		n    int
+	}{{"put", w.Mix.Put}, {"get", w.Mix.Get}, {"cas", w.Mix.CAS}} {
+		if m.n < 0 {
+			v.add("workload.mix."+m.name, "weights are 0 or more",
+				fmt.Sprintf("workload.mix.%s must not be negative, got %d", m.name, m.n))
+		}
+	}
+}
+
+func (f *Fault) validate(v *validator, path string, s *Scenario) {
+	switch {
+	case f.Kind == "":
+		v.add(path+".kind", "set kind: to one of: "+strings.Join(FaultKinds(), ", "), path+".kind is missing")
+	case v.oneOf(path+".kind", "fault kind", f.Kind, FaultKinds()):
+		f.validateRegion(v, path, s.Topology.Regions)
+	}
+	if f.At < 0 {
+		v.add(path+".at", "use an offset from the start of the load, e.g. at: 10s",
+			fmt.Sprintf("%s.at must not be negative, got %s", path, f.At))
+	} else if s.Workload.Duration > 0 && f.At >= s.Workload.Duration {
+		v.add(path+".at", fmt.Sprintf("inject before %s, or lengthen workload.duration", s.Workload.Duration),
+			fmt.Sprintf("%s.at %s is at or beyond the end of the load (workload.duration %s)", path, f.At, s.Workload.Duration),
+			"workload.duration")
+	}
+	if f.Duration <= 0 {
+		v.add(path+".duration", "set how long to hold the fault, e.g. duration: 15s",
+			fmt.Sprintf("%s.duration must be positive, got %s", path, f.Duration))
+	}
+}
+
+func (f *Fault) validateRegion(v *validator, path string, regions []string) {
+	field := path + ".region"
+	targets := append(slices.Clone(regions), Busiest)
+	switch {
+	case f.Region == "":
+		v.add(field, fmt.Sprintf("set region: to one of: %s", strings.Join(targets, ", ")),
+			fmt.Sprintf("%s needs a region", f.Kind))
+	case !slices.Contains(targets, f.Region):
+		fix := "use one of: " + strings.Join(targets, ", ")
+		if s := suggest(f.Region, targets); s != "" {
+			fix = fmt.Sprintf("did you mean %q?", s)
+		}
+		v.add(field, fix, fmt.Sprintf("fault region %q is not in topology.regions and is not %q", f.Region, Busiest),
+			"topology.regions")
+	}
+	if len(regions) == 1 {
+		v.add(field, "add a region to fail over to",
+			fmt.Sprintf("%s in a 1-region topology leaves nowhere to fail over to", f.Kind), "topology.regions")
+	}
+}
+
+func (sla *SLA) validate(v *validator) {
+	if sla.MaxLostWrites != nil && *sla.MaxLostWrites < 0 {
+		v.add("sla.max_lost_writes", "use 0 for no loss", fmt.Sprintf("sla.max_lost_writes must not be negative, got %d", *sla.MaxLostWrites))
+	}
+	if sla.MaxLossWindow != nil && *sla.MaxLossWindow < 0 {
+		v.add("sla.max_loss_window", "use 0s for no loss", fmt.Sprintf("sla.max_loss_window must not be negative, got %s", *sla.MaxLossWindow))
+	}
+	if sla.RTOP95 != nil && *sla.RTOP95 <= 0 {
+		v.add("sla.rto_p95", "e.g. rto_p95: 5s", fmt.Sprintf("sla.rto_p95 must be positive, got %s", *sla.RTOP95))
+	}
+	if sla.RTOMax != nil && *sla.RTOMax <= 0 {
+		v.add("sla.rto_max", "e.g. rto_max: 10s", fmt.Sprintf("sla.rto_max must be positive, got %s", *sla.RTOMax))
+	}
+	if sla.RTOP95 != nil && sla.RTOMax != nil && *sla.RTOMax > 0 && *sla.RTOP95 > *sla.RTOMax {
+		v.add("sla.rto_p95", fmt.Sprintf("lower rto_p95 to at most %s, or raise rto_max", *sla.RTOMax),
+			fmt.Sprintf("sla.rto_p95 %s exceeds sla.rto_max %s", *sla.RTOP95, *sla.RTOMax), "sla.rto_max")
+	}
+	if a := sla.MinAvailability; a != nil && !(*a >= 0 && *a <= 1) {
+		fix := "write a ratio, e.g. min_availability: 0.8"
+		if *a >= 10 && *a <= 100 { // written as a percentage
+			fix = fmt.Sprintf("write %g for %g%%", *a/100, *a)
+		}
+		v.add("sla.min_availability", fix, fmt.Sprintf("sla.min_availability is a ratio in 0..1, got %g", *a))
+	}
+	if sla.CheckTimeout <= 0 {
+		v.add("sla.check_timeout", "leave it out for the default (60s)",
+			fmt.Sprintf("sla.check_timeout must be positive, got %s", sla.CheckTimeout))
+	}
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
