@@ -54,6 +54,8 @@ type Op struct {
 	// Found is set on ok gets: whether the key had a value. Value then holds what was read.
 	Found bool `json:"found,omitempty"`
 	// Read is the value a get returned (ok gets only).
+	// The workload sets both Value and Read on ok gets. On ok cas ops it also sets Read to
+	// the value the response carried (api.Response.Value), when there is one.
 	Read string `json:"read,omitempty"`
 	// Swapped is set on ok cas ops: whether the compare matched and the write happened.
 	Swapped bool `json:"swapped,omitempty"`

@@ -1,0 +1,265 @@
+package workload
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/geodrill/geodrill/faults/timeline"
+	"github.com/geodrill/geodrill/refstack/api"
+	"github.com/geodrill/geodrill/workload/history"
+)
+
+func testConfig(router string) Config {
+	cfg := Config{
+		Router:   router,
+		Agents:   []string{api.AgentID(0), api.AgentID(1), api.AgentID(2)},
+		Keys:     []string{api.KeyName(0), api.KeyName(1)},
+		Rate:     100,
+		Duration: time.Second,
+		Timeout:  2 * time.Second,
+		Seed:     42,
+	}
+	cfg.Mix = Mix{Put: 2, Get: 2, CAS: 1}
+	return cfg
+}
+
+// TestRun checks rate, count, timestamps against when the server saw each op, outcomes,
+// ids, stats and unique write values on one bounded run: 100 req/s for 1s.
+func TestRun(t *testing.T) {
+	t.Parallel()
+	clock := timeline.NewClock()
+	srv, hs := newKVServer(t, clock)
+	cfg := testConfig(hs.URL)
+	var stats Stats
+	start := clock.Now()
+	h, err := Run(context.Background(), cfg, clock, &stats)
+	took := clock.Now() - start
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if n := len(h); n < 90 || n > 110 {
+		t.Fatalf("got %d ops, want about 100 (100 req/s for 1s)", n)
+	}
+	if took > 3*time.Second {
+		t.Errorf("Run took %s for a 1s load", took)
+	}
+	last := h[len(h)-1].Invoke - h[0].Invoke
+	if last < 900*time.Millisecond || last > 1200*time.Millisecond {
+		t.Errorf("invokes span %s, want about 1s", last)
+	}
+
+	srv.mu.Lock()
+	defer srv.mu.Unlock()
+	if srv.reqs != len(h) {
+		t.Errorf("server handled %d requests, history has %d ops", srv.reqs, len(h))
+	}
+	ids := map[int64]bool{}
+	values := map[string]int64{}
+	var swapped, casOK int
+	for i, op := range h {
+		if i > 0 && op.Invoke < h[i-1].Invoke {
+			t.Errorf("history not ordered by invoke at %d", i)
+		}
+		if op.ID < 1 || op.ID > int64(len(h)) || ids[op.ID] {
+			t.Errorf("op id %d: want unique ids 1..%d", op.ID, len(h))
+		}
+		ids[op.ID] = true
+		if op.Outcome != history.OK {
+			t.Errorf("op %d: outcome %s (%s), want ok", op.ID, op.Outcome, op.Error)
+		}
+		if op.Status != 200 || op.Region != "r1" || op.Epoch != 1 {
+			t.Errorf("op %d: status %d region %q epoch %d", op.ID, op.Status, op.Region, op.Epoch)
+		}
+		seen, ok := srv.seen[op.ID]
+		if !ok {
+			t.Errorf("op %d never reached the server", op.ID)
+		} else if !(op.Invoke <= seen && seen <= op.Complete) {
+			t.Errorf("op %d: server handled it at %s, outside [%s, %s]", op.ID, seen, op.Invoke, op.Complete)
+		}
+		if op.IsWrite() {
+			if op.Value == "" {
+				t.Errorf("op %d: empty write value", op.ID)
+			}
+			if prev, dup := values[op.Value]; dup {
+				t.Errorf("ops %d and %d both write %q", prev, op.ID, op.Value)
+			}
+			values[op.Value] = op.ID
+		}
+		if op.Kind == history.CAS {
+			casOK++
+			if op.Swapped {
+				swapped++
+			}
+		}
+	}
+	if casOK > 5 && swapped == 0 {
+		t.Errorf("none of %d cas ops swapped; cas should expect the last value written", casOK)
+	}
+	if got := stats.Load(); got.OK != int64(len(h)) || got.Fail != 0 || got.Unknown != 0 {
+		t.Errorf("stats %+v, want %d ok", got, len(h))
+	}
+}
+
+// TestGeneratorDeterministic: the same seed gives the same op sequence; another seed does not.
+func TestGeneratorDeterministic(t *testing.T) {
+	t.Parallel()
+	cfg := testConfig("http://127.0.0.1:1")
+	seq := func(seed int64) []history.Op {
+		c := cfg
+		c.Seed = seed
+		g := newGenerator(c)
+		out := make([]history.Op, 2000)
+		for i := range out {
+			out[i] = g.Next()
+		}
+		return out
+	}
+	a, b, other := seq(7), seq(7), seq(8)
+	differ := 0
+	for i := range a {
+		if a[i] != b[i] {
+			t.Fatalf("op %d differs with the same seed: %+v vs %+v", i, a[i], b[i])
+		}
+		if a[i].Agent != other[i].Agent || a[i].Key != other[i].Key || a[i].Kind != other[i].Kind {
+			differ++
+		}
+	}
+	if differ < len(a)/4 {
+		t.Errorf("seeds 7 and 8 differ in only %d of %d ops", differ, len(a))
+	}
+}
+
+// TestGeneratorValues: write values unique, cas expects the last value written to its
+// register ("" if never written), kinds follow the mix.
+func TestGeneratorValues(t *testing.T) {
+	t.Parallel()
+	cfg := testConfig("http://127.0.0.1:1")
+	cfg.Mix = Mix{Put: 1, Get: 2, CAS: 1}
+	g := newGenerator(cfg)
+	last := map[register]string{}
+	seen := map[string]bool{}
+	kinds := map[history.Kind]int{}
+	const n = 20000
+	for i := 1; i <= n; i++ {
+		op := g.Next()
+		if op.ID != int64(i) {
+			t.Fatalf("op %d has id %d", i, op.ID)
+		}
+		kinds[op.Kind]++
+		r := register{op.Agent, op.Key}
+		switch op.Kind {
+		case history.Get:
+			if op.Value != "" || op.Expect != "" {
+				t.Fatalf("get op %d carries value %q expect %q", op.ID, op.Value, op.Expect)
+			}
+			continue
+		case history.CAS:
+			if op.Expect != last[r] {
+				t.Fatalf("cas op %d expects %q, last write to %v was %q", op.ID, op.Expect, r, last[r])
+			}
+		}
+		if seen[op.Value] || op.Value == "" {
+			t.Fatalf("op %d: write value %q empty or reused", op.ID, op.Value)
+		}
+		seen[op.Value] = true
+		last[r] = op.Value
+	}
+	for kind, want := range map[history.Kind]float64{history.Put: 0.25, history.Get: 0.5, history.CAS: 0.25} {
+		if got := float64(kinds[kind]) / n; got < want-0.02 || got > want+0.02 {
+			t.Errorf("%s share %.3f, want %.2f", kind, got, want)
+		}
+	}
+}
+
+// TestRunDeterministic: two runs with the same seed send the same ops under the same ids.
+func TestRunDeterministic(t *testing.T) {
+	t.Parallel()
+	run := func() map[int64]history.Op {
+		clock := timeline.NewClock()
+		_, hs := newKVServer(t, clock)
+		cfg := testConfig(hs.URL)
+		cfg.Rate, cfg.Duration = 200, 300*time.Millisecond
+		h, err := Run(context.Background(), cfg, clock, nil)
+		if err != nil {
+			t.Fatalf("Run: %v", err)
+		}
+		byID := map[int64]history.Op{}
+		for _, op := range h {
+			byID[op.ID] = op
+		}
+		return byID
+	}
+	a, b := run(), run()
+	common := 0
+	for id, x := range a {
+		y, ok := b[id]
+		if !ok {
+			continue
+		}
+		common++
+		if x.Agent != y.Agent || x.Key != y.Key || x.Kind != y.Kind || x.Expect != y.Expect || (x.IsWrite() && x.Value != y.Value) {
+			t.Errorf("op %d differs between runs with one seed: %+v vs %+v", id, x, y)
+		}
+	}
+	if common < 40 {
+		t.Errorf("only %d ops in common", common)
+	}
+}
+
+// TestRunCancel: cancelling stops the load early and still returns what was recorded.
+func TestRunCancel(t *testing.T) {
+	t.Parallel()
+	clock := timeline.NewClock()
+	_, hs := newKVServer(t, clock)
+	cfg := testConfig(hs.URL)
+	cfg.Duration = 20 * time.Second
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(300*time.Millisecond, cancel)
+	start := time.Now()
+	h, err := Run(ctx, cfg, clock, nil)
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("err %v, want context.Canceled", err)
+	}
+	if took := time.Since(start); took > 2*time.Second {
+		t.Errorf("Run took %s after a cancel at 300ms", took)
+	}
+	if n := len(h); n < 15 || n > 60 {
+		t.Errorf("got %d ops after 300ms at 100 req/s", n)
+	}
+	for _, op := range h {
+		if op.Outcome != history.OK {
+			t.Errorf("op %d: outcome %s (%s)", op.ID, op.Outcome, op.Error)
+		}
+	}
+}
+
+func TestConfigErrors(t *testing.T) {
+	t.Parallel()
+	base := testConfig("http://127.0.0.1:1")
+	tests := []struct {
+		name string
+		edit func(*Config)
+	}{
+		{"no router", func(c *Config) { c.Router = "" }},
+		{"router without scheme", func(c *Config) { c.Router = "127.0.0.1:80" }},
+		{"no agents", func(c *Config) { c.Agents = nil }},
+		{"empty key", func(c *Config) { c.Keys = []string{""} }},
+		{"zero rate", func(c *Config) { c.Rate = 0 }},
+		{"zero duration", func(c *Config) { c.Duration = 0 }},
+		{"negative timeout", func(c *Config) { c.Timeout = -time.Second }},
+		{"zero mix", func(c *Config) { c.Mix = Mix{} }},
+		{"negative weight", func(c *Config) { c.Mix = Mix{Put: 2, Get: -1} }},
+	}
+	for _, tt := range tests {
+		cfg := base
+		tt.edit(&cfg)
+		if _, err := Run(context.Background(), cfg, timeline.NewClock(), nil); err == nil {
+			t.Errorf("%s: Run accepted %+v", tt.name, cfg)
+		}
+	}
+	if _, err := Run(context.Background(), base, nil, nil); err == nil {
+		t.Error("Run accepted a nil clock")
+	}
+}
