@@ -1,0 +1,69 @@
+// Package reports writes and reads run directories: one directory per drill holding the
+// resolved scenario, timeline, history, results, a Markdown summary and JUnit XML. A saved
+// run directory can be loaded back and re-checked without a cluster.
+package reports
+
+import (
+	"time"
+
+	"github.com/geodrill/geodrill/checkers"
+	"github.com/geodrill/geodrill/faults/timeline"
+	"github.com/geodrill/geodrill/scenarios"
+	"github.com/geodrill/geodrill/workload/history"
+)
+
+// Files in a run directory.
+const (
+	ScenarioFile = "scenario.yaml"  // the resolved scenario, seed included
+	TimelineFile = "timeline.jsonl" // one timeline.Event per line
+	HistoryFile  = "history.jsonl"  // one history.Op per line
+	ResultsFile  = "results.json"   // status, seed, verdicts, measured values, harness error
+	SummaryFile  = "summary.md"     // what a reviewer reads first
+	JUnitFile    = "junit.xml"      // what CI gates on
+	LogsDir      = "logs"           // process logs, written by the cluster
+)
+
+// Run is one drill's record.
+type Run struct {
+	Dir      string
+	Scenario *scenarios.Scenario
+	Seed     int64
+	Started  time.Time // wall clock, for display
+	Duration time.Duration
+	Provider string // the provider that ran it (what "auto" resolved to)
+	Timeline []timeline.Event
+	History  history.History
+	Results  []checkers.Result
+	Status   checkers.Status
+	// HarnessError is non-empty when the harness or cluster failed: the run is then not a
+	// verdict on the system under test.
+	HarnessError string
+	Notes        []string
+}
+
+// Overall is the run's verdict: the worst of Status and every checker's result. A harness
+// error, or a run with no checker results, is at best unknown: unknown is never a pass.
+func (r *Run) Overall() checkers.Status {
+	ss := []checkers.Status{r.Status}
+	for _, res := range r.Results {
+		ss = append(ss, res.Status())
+	}
+	if len(r.Results) == 0 || r.HarnessError != "" {
+		ss = append(ss, checkers.Unknown)
+	}
+	return checkers.Worst(ss...)
+}
+
+func (r *Run) provider() string {
+	if r.Provider == "" && r.Scenario != nil {
+		return r.Scenario.Provider
+	}
+	return r.Provider
+}
+
+func (r *Run) name() string {
+	if r.Scenario == nil || r.Scenario.Name == "" {
+		return "run"
+	}
+	return r.Scenario.Name
+}
