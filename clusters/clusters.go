@@ -1,0 +1,167 @@
+// Package clusters is where a reference stack runs: a small Cluster interface (up,
+// endpoints, down), the separate capabilities a fault asks for by type assertion
+// (ProcessControl, ServiceControl, Observer), and the explicit table of providers.
+//
+// Providers live in subpackages (clusters/local, ...). The shared data types are defined in
+// clusters/internal/spec so providers can use them without importing this package, which
+// imports them for the registry; the aliases below are the names to use.
+package clusters
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/geodrill/geodrill/clusters/internal/spec"
+	"github.com/geodrill/geodrill/clusters/local"
+	"github.com/geodrill/geodrill/refstack/api"
+)
+
+// Spec is the topology and stack settings to bring up. See the field docs in
+// clusters/internal/spec: Regions, Agents, Placement, LeaseTTL, CheckpointEvery,
+// UnsafeAckBeforeCommit, BinDir, RunDir, Progress.
+type Spec = spec.Spec
+
+// Endpoints is where a running stack answers: Router URL, per-region endpoints, every etcd
+// client endpoint, MinIO credentials and bucket, the logs directory.
+type Endpoints = spec.Endpoints
+
+// RegionEndpoints is one region's etcd (host:port), MinIO (host:port) and host (URL).
+type RegionEndpoints = spec.RegionEndpoints
+
+// Service names for ServiceControl.Signal.
+const (
+	ServiceEtcd   = spec.ServiceEtcd
+	ServiceMinIO  = spec.ServiceMinIO
+	ServiceHost   = spec.ServiceHost
+	ServiceRouter = spec.ServiceRouter
+)
+
+// Object store credentials and bucket of the reference stack.
+const (
+	MinIOUser     = spec.MinIOUser
+	MinIOPassword = spec.MinIOPassword
+	Bucket        = spec.Bucket
+)
+
+// Cluster is a stack that can be brought up and down.
+type Cluster interface {
+	// Up starts every service and returns when the router knows an owner for every agent.
+	Up(ctx context.Context) error
+	// Endpoints is valid after a successful Up.
+	Endpoints() Endpoints
+	// Down stops everything Up started. It is idempotent and safe after a failed Up; it
+	// still cleans up when ctx is already cancelled (it then skips the graceful wait).
+	Down(ctx context.Context) error
+}
+
+// ProcessControl kills and restores a whole region: a datacenter outage.
+type ProcessControl interface {
+	// KillRegion SIGKILLs every process of the region (etcd, MinIO, host) and returns once
+	// they have exited.
+	KillRegion(ctx context.Context, region string) error
+	// RestoreRegion restarts whatever of the region is not running, with the same ports and
+	// data, and returns once it is ready again.
+	RestoreRegion(ctx context.Context, region string) error
+}
+
+// ServiceControl signals one service, e.g. SIGSTOP/SIGCONT for a grey failure.
+type ServiceControl interface {
+	// Signal sends sig to service (ServiceEtcd, ServiceMinIO, ServiceHost; ServiceRouter
+	// with region "") of region.
+	Signal(region, service string, sig syscall.Signal) error
+}
+
+// Observer reads what the stack reports about itself.
+type Observer interface {
+	// Owners is the router's view: agent -> owner, for every agent that has one.
+	Owners(ctx context.Context) (map[string]api.Owner, error)
+}
+
+// RouterOwners reads the owners from a router's /status (api.RouterStatus); a provider
+// without its own Observer can use it with Endpoints().Router.
+func RouterOwners(ctx context.Context, routerURL string) (map[string]api.Owner, error) {
+	return spec.RouterOwners(ctx, &http.Client{Timeout: 5 * time.Second}, routerURL)
+}
+
+// FindBinDir resolves the directory holding the refstack and minio binaries: explicit,
+// else $GEODRILL_BIN, else <module root>/bin, else the running executable's directory.
+func FindBinDir(explicit string) (string, error) { return spec.FindBinDir(explicit) }
+
+// Provider is one place a stack can run.
+type Provider struct {
+	Name  string
+	About string
+	New   func(spec Spec) (Cluster, error)
+}
+
+// Providers is every provider, in the order "auto" tries them.
+func Providers() []Provider {
+	return []Provider{
+		{
+			Name:  "local",
+			About: "rootless child processes on 127.0.0.1 with free ports; logs in the run dir",
+			New: func(s Spec) (Cluster, error) {
+				c, err := local.New(s)
+				if err != nil {
+					return nil, err // not a typed nil inside the interface
+				}
+				return c, nil
+			},
+		},
+	}
+}
+
+// The local provider offers every capability; the compiler keeps it that way.
+var _ interface {
+	Cluster
+	ProcessControl
+	ServiceControl
+	Observer
+} = (*local.Cluster)(nil)
+
+// New builds a cluster of the named provider; "" and "auto" pick the first provider that
+// can run here (today always local). It does not start anything: call Up.
+func New(name string, s Spec) (Cluster, error) {
+	providers := Providers()
+	if name == "" || name == "auto" {
+		return providers[0].New(s)
+	}
+	names := []string{"auto"}
+	for _, p := range providers {
+		if p.Name == name {
+			return p.New(s)
+		}
+		names = append(names, p.Name)
+	}
+	return nil, fmt.Errorf("clusters: unknown provider %q (valid: %s)", name, strings.Join(names, ", "))
+}
+
+// DownTimeout bounds the Down that With runs after fn.
+const DownTimeout = 60 * time.Second
+
+// With brings c up, runs fn, and brings c down whatever happens: fn returning, fn or Up
+// failing, fn panicking (Down runs, then the panic continues), or ctx being cancelled, e.g.
+// by SIGINT through signal.NotifyContext. Down gets a fresh context because ctx may be the
+// very thing that was cancelled. Down errors are joined to the returned error.
+func With(ctx context.Context, c Cluster, fn func(ctx context.Context) error) (err error) {
+	defer func() {
+		p := recover()
+		downCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), DownTimeout)
+		defer cancel()
+		if derr := c.Down(downCtx); derr != nil {
+			err = errors.Join(err, fmt.Errorf("cluster down: %w", derr))
+		}
+		if p != nil {
+			panic(p)
+		}
+	}()
+	if err := c.Up(ctx); err != nil {
+		return fmt.Errorf("cluster up: %w", err)
+	}
+	return fn(ctx)
+}

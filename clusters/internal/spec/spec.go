@@ -1,0 +1,243 @@
+// Package spec holds the data every cluster provider shares: what to bring up (Spec) and
+// where it answers (Endpoints). It lives apart from package clusters only so that providers
+// (clusters/local, ...) can use these types while package clusters imports the providers
+// for its registry; package clusters re-exports everything here under the same names.
+package spec
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/geodrill/geodrill/refstack/api"
+)
+
+// Object store credentials and bucket of the reference stack. They are fixed: the stack is
+// a local test fixture, and checkers need them to read checkpoints.
+const (
+	MinIOUser     = "geodrill"
+	MinIOPassword = "geodrill-secret"
+	Bucket        = "geodrill"
+)
+
+// Service names, as ServiceControl.Signal takes them.
+const (
+	ServiceEtcd   = "etcd"
+	ServiceMinIO  = "minio"
+	ServiceHost   = "host"
+	ServiceRouter = "router" // the one global service; its region is ""
+)
+
+// Defaults applied by WithDefaults.
+const (
+	DefaultLeaseTTL        = 2 * time.Second
+	DefaultCheckpointEvery = 200
+)
+
+// Spec is the topology and stack settings a provider brings up.
+type Spec struct {
+	// Regions in preference order; each gets an etcd member, a MinIO and an agent host.
+	Regions []string
+	// Agents is how many agents the registry holds (agent-00 ...).
+	Agents int
+	// Placement gives how many agents start in each region; the rest are spread
+	// round-robin (see api.Placement).
+	Placement map[string]int
+	// LeaseTTL of the hosts' ownership leases; 0 means DefaultLeaseTTL.
+	LeaseTTL time.Duration
+	// CheckpointEvery: a checkpoint after this many log entries; 0 means the default.
+	CheckpointEvery int
+	// UnsafeAckBeforeCommit makes hosts ack before the etcd commit (self-validation only).
+	UnsafeAckBeforeCommit bool
+	// BinDir holds the refstack and minio binaries; "" means FindBinDir.
+	BinDir string
+	// RunDir receives logs (RunDir/logs) and data; "" means a new temporary directory.
+	RunDir string
+	// Progress, if set, receives short human-readable steps ("starting etcd a").
+	Progress func(msg string)
+}
+
+var regionName = regexp.MustCompile(`^[a-z][a-z0-9-]{0,30}$`)
+
+// WithDefaults fills the zero values that have a default.
+func (s Spec) WithDefaults() Spec {
+	if s.LeaseTTL == 0 {
+		s.LeaseTTL = DefaultLeaseTTL
+	}
+	if s.CheckpointEvery == 0 {
+		s.CheckpointEvery = DefaultCheckpointEvery
+	}
+	return s
+}
+
+// Validate reports every problem with s, each saying what to fix.
+func (s Spec) Validate() error {
+	var errs []error
+	if len(s.Regions) == 0 {
+		errs = append(errs, errors.New("regions: at least one region is needed"))
+	}
+	seen := map[string]bool{}
+	for _, r := range s.Regions {
+		if !regionName.MatchString(r) {
+			// Region names become etcd member names, file names and flag values.
+			errs = append(errs, fmt.Errorf("region %q: use lowercase letters, digits and '-', starting with a letter", r))
+		}
+		if seen[r] {
+			errs = append(errs, fmt.Errorf("region %q is listed twice", r))
+		}
+		seen[r] = true
+	}
+	if s.Agents < 1 {
+		errs = append(errs, fmt.Errorf("agents: %d, need at least 1", s.Agents))
+	}
+	sum := 0
+	for r, n := range s.Placement {
+		if !seen[r] {
+			errs = append(errs, fmt.Errorf("placement names region %q, which is not in regions %v", r, s.Regions))
+		}
+		if n < 0 {
+			errs = append(errs, fmt.Errorf("placement %s=%d: must not be negative", r, n))
+		}
+		sum += n
+	}
+	if sum > s.Agents {
+		errs = append(errs, fmt.Errorf("placement places %d agents but there are only %d", sum, s.Agents))
+	}
+	if s.LeaseTTL < 0 {
+		errs = append(errs, fmt.Errorf("lease TTL %v: must not be negative", s.LeaseTTL))
+	}
+	if s.CheckpointEvery < 0 {
+		errs = append(errs, fmt.Errorf("checkpoint every %d: must not be negative", s.CheckpointEvery))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("cluster spec: %w", err)
+	}
+	return nil
+}
+
+// Endpoints is where a running stack answers.
+type Endpoints struct {
+	// Router is the router's base URL, e.g. http://127.0.0.1:P.
+	Router string
+	// Regions by name.
+	Regions map[string]RegionEndpoints
+	// Etcd is every etcd client endpoint (host:port), in region order.
+	Etcd []string
+	// MinIO credentials and the bucket holding checkpoints.
+	MinIOUser, MinIOPassword, Bucket string
+	// Logs is the directory holding the processes' logs, if the provider keeps them there.
+	Logs string
+}
+
+// RegionEndpoints is where one region's services answer.
+type RegionEndpoints struct {
+	Etcd  string // client endpoint, host:port
+	MinIO string // S3 endpoint, host:port (as minio-go takes it)
+	Host  string // agent host base URL, http://host:port
+}
+
+// HealthURLs are the region's readiness URLs: etcd, MinIO, agent host. Each answers 200
+// when its service is up; together they are what "the region is up" means.
+func (r RegionEndpoints) HealthURLs() []string {
+	return []string{
+		"http://" + r.Etcd + "/health",
+		"http://" + r.MinIO + "/minio/health/live",
+		r.Host + "/healthz",
+	}
+}
+
+// EnvBinDir names the environment variable that points at the binaries directory.
+const EnvBinDir = "GEODRILL_BIN"
+
+// FindBinDir resolves the directory holding refstack and minio: explicit if set, else
+// $GEODRILL_BIN, else bin/ at the module root found by walking up from the working
+// directory to go.mod, else the directory of the running executable (bin/harness sits
+// next to bin/refstack).
+func FindBinDir(explicit string) (string, error) {
+	if explicit != "" {
+		return filepath.Abs(explicit)
+	}
+	if d := os.Getenv(EnvBinDir); d != "" {
+		return filepath.Abs(d)
+	}
+	var tried []string
+	if root, err := ModuleRoot(); err == nil {
+		d := filepath.Join(root, "bin")
+		if isDir(d) {
+			return d, nil
+		}
+		tried = append(tried, d)
+	}
+	if exe, err := os.Executable(); err == nil {
+		d := filepath.Dir(exe)
+		if _, err := os.Stat(filepath.Join(d, "refstack")); err == nil {
+			return d, nil
+		}
+		tried = append(tried, d)
+	}
+	return "", fmt.Errorf("no binaries directory: set $%s or run `make build` (tried %s)",
+		EnvBinDir, strings.Join(tried, ", "))
+}
+
+// ModuleRoot walks up from the working directory to the directory holding go.mod.
+func ModuleRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", fmt.Errorf("module root: %w", err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("module root: no go.mod above the working directory")
+		}
+		dir = parent
+	}
+}
+
+func isDir(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && st.IsDir()
+}
+
+// RouterOwners reads the router's /status: the owner of every agent that has one.
+// client may be nil; ctx bounds the request.
+func RouterOwners(ctx context.Context, client *http.Client, routerURL string) (map[string]api.Owner, error) {
+	if client == nil {
+		client = http.DefaultClient
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(routerURL, "/")+"/status", nil)
+	if err != nil {
+		return nil, fmt.Errorf("router status: %w", err)
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("router status: %w", err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
+	if err != nil {
+		return nil, fmt.Errorf("router status: read: %w", err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("router status: %s: %.200s", resp.Status, body)
+	}
+	var st api.RouterStatus
+	if err := json.Unmarshal(body, &st); err != nil {
+		return nil, fmt.Errorf("router status: decode: %w", err)
+	}
+	if st.Owners == nil {
+		st.Owners = map[string]api.Owner{}
+	}
+	return st.Owners, nil
+}
