@@ -1,0 +1,136 @@
+// Package api is the contract of the reference stack: agent and key names, the HTTP API the
+// router and agent hosts serve, the response body, and the etcd key layout. It has no
+// dependencies so the harness, workload and checkers can import it without the stack.
+//
+// HTTP (router and agent hosts serve the same paths):
+//
+//	GET  /agents/{agent}/kv/{key}           read       -> 200 Response{Found, Value}
+//	PUT  /agents/{agent}/kv/{key}           body=value -> 200 Response
+//	POST /agents/{agent}/cas/{key}          body=CASRequest JSON -> 200 Response{Swapped, Value}
+//	GET  /healthz                           200 when serving
+//	GET  /status                            host: HostStatus; router: RouterStatus
+//
+// Status codes: 200 the op took effect (or was read). 409 not the owner / fenced: the op
+// definitely did not take effect. 503 no owner (router, with Retry-After): not forwarded.
+// 500/502/504: the outcome is unknown. Generated errors also carry HeaderOutcome.
+//
+// etcd layout, all under Prefix:
+//
+//	registry/{agent}            Registration JSON (home region, failover order)
+//	hosts/{region}              HostInfo JSON, attached to the host's lease
+//	agents/{agent}/owner        Owner JSON, attached to the owning host's lease
+//	agents/{agent}/epoch        decimal epoch, the fencing token (never leased, only grows)
+//	agents/{agent}/epochs/{e}   EpochRecord JSON: who took epoch e and when (audit trail)
+//	agents/{agent}/log/{seq}    LogEntry JSON, seq zero-padded to 20 digits
+//	agents/{agent}/checkpoint   CheckpointMeta JSON
+package api
+
+import "fmt"
+
+// Prefix of every etcd key the stack writes.
+const Prefix = "/geodrill/"
+
+// Response headers.
+const (
+	HeaderRegion  = "X-Geodrill-Region"
+	HeaderEpoch   = "X-Geodrill-Epoch"
+	HeaderOutcome = "X-Geodrill-Outcome" // "fail" or "unknown" on generated errors
+)
+
+// AgentID names agent i.
+func AgentID(i int) string { return fmt.Sprintf("agent-%02d", i) }
+
+// KeyName names key j of an agent.
+func KeyName(j int) string { return fmt.Sprintf("k%d", j) }
+
+// Response is the JSON body of every API response.
+type Response struct {
+	Agent   string `json:"agent"`
+	Key     string `json:"key,omitempty"`
+	Region  string `json:"region,omitempty"`
+	Epoch   int64  `json:"epoch,omitempty"`
+	Found   bool   `json:"found,omitempty"`
+	Value   string `json:"value,omitempty"`
+	Swapped bool   `json:"swapped,omitempty"`
+	Error   string `json:"error,omitempty"`
+}
+
+// CASRequest is the body of a cas.
+type CASRequest struct {
+	Expect string `json:"expect"`
+	Value  string `json:"value"`
+}
+
+// Registration of an agent in the registry.
+type Registration struct {
+	Agent string   `json:"agent"`
+	Home  string   `json:"home"`
+	Order []string `json:"order"` // failover preference, home first
+}
+
+// HostInfo is a live agent host.
+type HostInfo struct {
+	Region string `json:"region"`
+	URL    string `json:"url"`
+}
+
+// Owner of an agent: the region, its epoch and where to reach it.
+type Owner struct {
+	Region string `json:"region"`
+	Epoch  int64  `json:"epoch"`
+	URL    string `json:"url"`
+}
+
+// EpochRecord is written in the takeover transaction that creates an epoch.
+type EpochRecord struct {
+	Epoch  int64  `json:"epoch"`
+	Region string `json:"region"`
+	UnixNs int64  `json:"unix_ns"`
+}
+
+// LogEntry is one committed write in the agent's op log.
+type LogEntry struct {
+	Seq   int64  `json:"seq"`
+	Epoch int64  `json:"epoch"`
+	Key   string `json:"key"`
+	Value string `json:"value"`
+}
+
+// CheckpointMeta describes the newest checkpoint of an agent.
+type CheckpointMeta struct {
+	Seq     int64    `json:"seq"` // state includes every log entry with seq <= Seq
+	Epoch   int64    `json:"epoch"`
+	Object  string   `json:"object"` // object key in each region's bucket
+	SHA256  string   `json:"sha256"`
+	Schema  int      `json:"schema"`
+	Size    int64    `json:"size"`
+	Regions []string `json:"regions"` // regions whose object store holds the object
+}
+
+// HostStatus is an agent host's /status.
+type HostStatus struct {
+	Region string           `json:"region"`
+	Agents map[string]int64 `json:"agents"` // agent -> epoch it serves
+}
+
+// RouterStatus is the router's /status.
+type RouterStatus struct {
+	Owners map[string]Owner `json:"owners"`
+}
+
+// Key helpers for the etcd layout.
+func RegistryKey(agent string) string   { return Prefix + "registry/" + agent }
+func RegistryPrefix() string            { return Prefix + "registry/" }
+func HostKey(region string) string      { return Prefix + "hosts/" + region }
+func AgentsPrefix() string              { return Prefix + "agents/" }
+func OwnerKey(agent string) string      { return Prefix + "agents/" + agent + "/owner" }
+func EpochKey(agent string) string      { return Prefix + "agents/" + agent + "/epoch" }
+func EpochsPrefix(agent string) string  { return Prefix + "agents/" + agent + "/epochs/" }
+func LogPrefix(agent string) string     { return Prefix + "agents/" + agent + "/log/" }
+func CheckpointKey(agent string) string { return Prefix + "agents/" + agent + "/checkpoint" }
+func LogKey(agent string, seq int64) string {
+	return fmt.Sprintf("%s%020d", LogPrefix(agent), seq)
+}
+func EpochRecordKey(agent string, epoch int64) string {
+	return fmt.Sprintf("%s%020d", EpochsPrefix(agent), epoch)
+}

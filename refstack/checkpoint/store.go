@@ -1,0 +1,269 @@
+package checkpoint
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/minio/minio-go/v7"
+	"github.com/minio/minio-go/v7/pkg/credentials"
+
+	"github.com/geodrill/geodrill/refstack/api"
+)
+
+// Endpoint is one region's object store.
+type Endpoint struct {
+	Region string
+	Addr   string // host:port of the S3 API
+}
+
+// StoreConfig says where the object stores are.
+type StoreConfig struct {
+	Endpoints []Endpoint // every region, in region order
+	User      string
+	Password  string
+	Bucket    string
+	// OpTimeout bounds one object operation in one region; a dead or paused region must
+	// not stall a checkpoint or a restore. Default 3s.
+	OpTimeout time.Duration
+}
+
+// Store writes and reads checkpoint objects in every region's bucket.
+type Store struct {
+	cfg     StoreConfig
+	regions []string
+	clients map[string]*minio.Client
+
+	mu      sync.Mutex
+	buckets map[string]bool // region -> bucket known to exist
+}
+
+// NewStore builds clients; it does not contact the stores.
+func NewStore(cfg StoreConfig) (*Store, error) {
+	if cfg.Bucket == "" {
+		return nil, errors.New("checkpoint: bucket name is empty")
+	}
+	if cfg.OpTimeout <= 0 {
+		cfg.OpTimeout = 3 * time.Second
+	}
+	s := &Store{cfg: cfg, clients: map[string]*minio.Client{}, buckets: map[string]bool{}}
+	transport := &http.Transport{
+		DialContext:         (&net.Dialer{Timeout: time.Second}).DialContext,
+		MaxIdleConnsPerHost: 16,
+		IdleConnTimeout:     30 * time.Second,
+	}
+	for _, ep := range cfg.Endpoints {
+		if _, dup := s.clients[ep.Region]; dup {
+			return nil, fmt.Errorf("checkpoint: region %q given twice", ep.Region)
+		}
+		c, err := minio.New(ep.Addr, &minio.Options{
+			Creds:     credentials.NewStaticV4(cfg.User, cfg.Password, ""),
+			Region:    "us-east-1", // skips a bucket-location round trip
+			Transport: transport,
+			// Fail over to another region instead of retrying a dead one.
+			MaxRetries: 2,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("checkpoint: region %s store %q: %w", ep.Region, ep.Addr, err)
+		}
+		s.clients[ep.Region] = c
+		s.regions = append(s.regions, ep.Region)
+	}
+	return s, nil
+}
+
+// Regions in configured order.
+func (s *Store) Regions() []string { return slices.Clone(s.regions) }
+
+// Bucket is the bucket the store uses in every region.
+func (s *Store) Bucket() string { return s.cfg.Bucket }
+
+// EnsureBuckets creates the bucket in every region that lacks it and returns the regions
+// that could not be reached. It is idempotent and cheap once every bucket is known.
+func (s *Store) EnsureBuckets(ctx context.Context) map[string]error {
+	var mu sync.Mutex
+	failed := map[string]error{}
+	var wg sync.WaitGroup
+	for _, r := range s.regions {
+		wg.Go(func() {
+			if err := s.ensureBucket(ctx, r); err != nil {
+				mu.Lock()
+				failed[r] = err
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	return failed
+}
+
+func (s *Store) ensureBucket(ctx context.Context, region string) error {
+	s.mu.Lock()
+	ok := s.buckets[region]
+	s.mu.Unlock()
+	if ok {
+		return nil
+	}
+	c, err := s.client(region)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.OpTimeout)
+	defer cancel()
+	err = c.MakeBucket(ctx, s.cfg.Bucket, minio.MakeBucketOptions{})
+	if err != nil {
+		code := minio.ToErrorResponse(err).Code
+		if code != "BucketAlreadyOwnedByYou" && code != "BucketAlreadyExists" {
+			return fmt.Errorf("checkpoint: region %s: make bucket %s: %w", region, s.cfg.Bucket, err)
+		}
+	}
+	s.mu.Lock()
+	s.buckets[region] = true
+	s.mu.Unlock()
+	return nil
+}
+
+func (s *Store) client(region string) (*minio.Client, error) {
+	c, ok := s.clients[region]
+	if !ok {
+		return nil, fmt.Errorf("checkpoint: no object store configured for region %q", region)
+	}
+	return c, nil
+}
+
+// Put writes body under key in one region.
+func (s *Store) Put(ctx context.Context, region, key string, body []byte) error {
+	if err := s.ensureBucket(ctx, region); err != nil {
+		return err
+	}
+	c, err := s.client(region)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.OpTimeout)
+	defer cancel()
+	_, err = c.PutObject(ctx, s.cfg.Bucket, key, bytes.NewReader(body), int64(len(body)),
+		minio.PutObjectOptions{ContentType: "application/json", DisableMultipart: true})
+	if err != nil {
+		return fmt.Errorf("checkpoint: region %s: put %s: %w", region, key, err)
+	}
+	return nil
+}
+
+// Get reads key from one region.
+func (s *Store) Get(ctx context.Context, region, key string) ([]byte, error) {
+	c, err := s.client(region)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.OpTimeout)
+	defer cancel()
+	obj, err := c.GetObject(ctx, s.cfg.Bucket, key, minio.GetObjectOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("checkpoint: region %s: get %s: %w", region, key, err)
+	}
+	defer obj.Close()
+	body, err := io.ReadAll(obj)
+	if err != nil {
+		return nil, fmt.Errorf("checkpoint: region %s: get %s: %w", region, key, err)
+	}
+	return body, nil
+}
+
+// Remove deletes key from one region.
+func (s *Store) Remove(ctx context.Context, region, key string) error {
+	c, err := s.client(region)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.OpTimeout)
+	defer cancel()
+	if err := c.RemoveObject(ctx, s.cfg.Bucket, key, minio.RemoveObjectOptions{}); err != nil {
+		return fmt.Errorf("checkpoint: region %s: remove %s: %w", region, key, err)
+	}
+	return nil
+}
+
+// Replicate writes body to the first region, then copies it to the others in parallel, and
+// returns the regions that hold it (first region first, then region order) with the errors
+// of the others. It waits for every region, each bounded by the op timeout.
+func (s *Store) Replicate(ctx context.Context, first, key string, body []byte) ([]string, map[string]error) {
+	failed := map[string]error{}
+	var held []string
+	if err := s.Put(ctx, first, key, body); err != nil {
+		failed[first] = err
+	} else {
+		held = append(held, first)
+	}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	others := map[string]bool{}
+	for _, r := range s.regions {
+		if r == first {
+			continue
+		}
+		wg.Go(func() {
+			err := s.Put(ctx, r, key, body)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				failed[r] = err
+			} else {
+				others[r] = true
+			}
+		})
+	}
+	wg.Wait()
+	for _, r := range s.regions {
+		if others[r] {
+			held = append(held, r)
+		}
+	}
+	return held, failed
+}
+
+// Fetch reads the checkpoint described by meta from the regions that hold it, in the
+// order of prefer (regions not in prefer come last), and returns the first copy that
+// verifies, with the region it came from. Each skipped region's reason is in the error if
+// no copy verifies.
+func (s *Store) Fetch(ctx context.Context, agent string, meta api.CheckpointMeta, prefer []string) (Snapshot, string, error) {
+	var reasons []string
+	for _, r := range fetchOrder(meta.Regions, prefer) {
+		body, err := s.Get(ctx, r, meta.Object)
+		if err != nil {
+			reasons = append(reasons, err.Error())
+			continue
+		}
+		snap, err := Decode(body, agent, meta)
+		if err != nil {
+			reasons = append(reasons, fmt.Sprintf("region %s: %s: %v", r, meta.Object, err))
+			continue
+		}
+		return snap, r, nil
+	}
+	return Snapshot{}, "", fmt.Errorf("checkpoint: no region holds an intact %s (regions %v): %s",
+		meta.Object, meta.Regions, strings.Join(reasons, "; "))
+}
+
+func fetchOrder(held, prefer []string) []string {
+	out := make([]string, 0, len(held))
+	for _, r := range prefer {
+		if slices.Contains(held, r) && !slices.Contains(out, r) {
+			out = append(out, r)
+		}
+	}
+	for _, r := range held {
+		if !slices.Contains(out, r) {
+			out = append(out, r)
+		}
+	}
+	return out
+}

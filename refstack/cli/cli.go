@@ -1,0 +1,397 @@
+// Package cli is the refstack command line: one subcommand per component (etcd, host,
+// router, register), its flags, and the mapping of errors to exit codes. cmd/refstack only
+// wires signals to Main.
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/geodrill/geodrill/refstack/api"
+	"github.com/geodrill/geodrill/refstack/checkpoint"
+	"github.com/geodrill/geodrill/refstack/etcdnode"
+	"github.com/geodrill/geodrill/refstack/host"
+	"github.com/geodrill/geodrill/refstack/registry"
+	"github.com/geodrill/geodrill/refstack/router"
+)
+
+// Exit codes.
+const (
+	ExitOK      = 0
+	ExitFailure = 1 // the component failed at run time
+	ExitUsage   = 2 // bad subcommand or flags
+)
+
+type command struct {
+	name    string
+	summary string
+	run     func(ctx context.Context, args []string, stderr io.Writer) error
+}
+
+var commands = []command{
+	{"etcd", "run one embedded etcd member", runEtcd},
+	{"host", "run a region's agent host", runHost},
+	{"router", "run the router that forwards agent requests to their owners", runRouter},
+	{"register", "write the agent registry (home region and failover order) into etcd", runRegister},
+}
+
+// usageError is bad input; Main exits with ExitUsage. printed: the flag package already
+// reported it.
+type usageError struct {
+	msg     string
+	printed bool
+}
+
+func (e usageError) Error() string { return e.msg }
+
+func usagef(format string, args ...any) error {
+	return usageError{msg: fmt.Sprintf(format, args...)}
+}
+
+// Main runs the subcommand named by args[0] until ctx is done and returns the exit code.
+func Main(ctx context.Context, args []string, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage())
+		return ExitUsage
+	}
+	name := args[0]
+	if name == "help" || name == "-h" || name == "--help" {
+		fmt.Fprint(stderr, usage())
+		return ExitOK
+	}
+	for _, c := range commands {
+		if c.name != name {
+			continue
+		}
+		err := c.run(ctx, args[1:], stderr)
+		var ue usageError
+		switch {
+		case err == nil:
+			return ExitOK
+		case errors.Is(err, flag.ErrHelp):
+			return ExitOK
+		case errors.As(err, &ue):
+			if !ue.printed {
+				fmt.Fprintf(stderr, "refstack %s: %v\n", name, err)
+			}
+			return ExitUsage
+		default:
+			fmt.Fprintf(stderr, "refstack %s: %v\n", name, err)
+			return ExitFailure
+		}
+	}
+	fmt.Fprintf(stderr, "refstack: unknown subcommand %q\n%s", name, usage())
+	return ExitUsage
+}
+
+func usage() string {
+	var b strings.Builder
+	b.WriteString("usage: refstack <subcommand> [flags]   (refstack <subcommand> -h lists its flags)\n\nsubcommands:\n")
+	for _, c := range commands {
+		fmt.Fprintf(&b, "  %-9s %s\n", c.name, c.summary)
+	}
+	return b.String()
+}
+
+// parse parses args, turning flag errors into usage errors (the flag package already
+// printed what was wrong) and rejecting positional arguments.
+func parse(fs *flag.FlagSet, args []string, required ...string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return usageError{msg: err.Error(), printed: true}
+	}
+	if fs.NArg() > 0 {
+		return usagef("unexpected argument %q: every input is a --flag", fs.Arg(0))
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	for _, name := range required {
+		if !set[name] {
+			return usagef("--%s is required (%s)", name, fs.Lookup(name).Usage)
+		}
+	}
+	return nil
+}
+
+func logger(stderr io.Writer) *slog.Logger {
+	return slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+}
+
+func runEtcd(ctx context.Context, args []string, stderr io.Writer) error {
+	fs := flag.NewFlagSet("etcd", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var c etcdnode.Config
+	fs.StringVar(&c.Name, "name", "", "member name, the region (e.g. a)")
+	fs.StringVar(&c.DataDir, "data-dir", "", "directory for the member's data")
+	fs.StringVar(&c.ListenClient, "listen-client", "", "client address host:port (also advertised)")
+	fs.StringVar(&c.ListenPeer, "listen-peer", "", "peer address host:port (also advertised)")
+	fs.StringVar(&c.InitialCluster, "initial-cluster", "", "every member: a=http://127.0.0.1:Q1,b=http://127.0.0.1:Q2,...")
+	fs.StringVar(&c.ClusterState, "initial-cluster-state", "new", "new (bootstrap) or existing (rejoin)")
+	fs.StringVar(&c.LogLevel, "log-level", "warn", "etcd log level: debug, info, warn, error")
+	if err := parse(fs, args, "name", "data-dir", "listen-client", "listen-peer", "initial-cluster"); err != nil {
+		return err
+	}
+	if err := checkAddr("listen-client", c.ListenClient); err != nil {
+		return err
+	}
+	if err := checkAddr("listen-peer", c.ListenPeer); err != nil {
+		return err
+	}
+	if err := c.Validate(); err != nil {
+		return usageError{msg: err.Error()}
+	}
+	return etcdnode.Run(ctx, c)
+}
+
+func runHost(ctx context.Context, args []string, stderr io.Writer) error {
+	fs := flag.NewFlagSet("host", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var c host.Config
+	var etcd, minio string
+	fs.StringVar(&c.Region, "region", "", "this host's region (e.g. a)")
+	fs.StringVar(&c.Listen, "listen", "", "API address host:port")
+	fs.StringVar(&etcd, "etcd", "", "this region's etcd client endpoints host:port[,host:port...]")
+	fs.StringVar(&minio, "minio", "", "every region's MinIO: a=host:port,b=host:port,...")
+	fs.StringVar(&c.MinIOUser, "minio-user", "geodrill", "MinIO access key")
+	fs.StringVar(&c.MinIOPassword, "minio-password", "geodrill-secret", "MinIO secret key")
+	fs.StringVar(&c.Bucket, "bucket", "geodrill", "checkpoint bucket, created in every region")
+	fs.DurationVar(&c.LeaseTTL, "lease-ttl", host.DefaultLeaseTTL, "ownership lease TTL (etcd rounds up to whole seconds)")
+	fs.IntVar(&c.CheckpointEvery, "checkpoint-every", host.DefaultCheckpointEvery, "log entries between checkpoints")
+	fs.BoolVar(&c.UnsafeAckBeforeCommit, "unsafe-ack-before-commit", false,
+		"UNSAFE: acknowledge writes before they are committed (loses acknowledged writes; for checker self-tests)")
+	if err := parse(fs, args, "region", "listen", "etcd", "minio"); err != nil {
+		return err
+	}
+	if err := checkAddr("listen", c.Listen); err != nil {
+		return err
+	}
+	var err error
+	if c.Etcd, err = parseAddrs("etcd", etcd); err != nil {
+		return err
+	}
+	if c.MinIO, err = parseRegionAddrs("minio", minio); err != nil {
+		return err
+	}
+	switch {
+	case c.LeaseTTL < time.Second:
+		return usagef("--lease-ttl %s: want at least 1s (etcd leases have whole-second TTLs)", c.LeaseTTL)
+	case c.CheckpointEvery < 1:
+		return usagef("--checkpoint-every %d: want at least 1", c.CheckpointEvery)
+	case c.Bucket == "":
+		return usagef("--bucket is empty: give a bucket name such as geodrill")
+	}
+	if !hasRegion(c.MinIO, c.Region) {
+		return usagef("--minio has no entry for this host's --region %q: add %s=HOST:PORT", c.Region, c.Region)
+	}
+	c.Logger = logger(stderr)
+	h, err := host.New(c)
+	if err != nil {
+		return usageError{msg: err.Error()}
+	}
+	return h.Run(ctx)
+}
+
+func runRouter(ctx context.Context, args []string, stderr io.Writer) error {
+	fs := flag.NewFlagSet("router", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var c router.Config
+	var etcd string
+	fs.StringVar(&c.Listen, "listen", "", "API address host:port")
+	fs.StringVar(&etcd, "etcd", "", "every region's etcd client endpoint host:port,host:port,...")
+	fs.DurationVar(&c.Timeout, "timeout", 3*time.Second, "timeout of one forwarded request")
+	if err := parse(fs, args, "listen", "etcd"); err != nil {
+		return err
+	}
+	if err := checkAddr("listen", c.Listen); err != nil {
+		return err
+	}
+	var err error
+	if c.Etcd, err = parseAddrs("etcd", etcd); err != nil {
+		return err
+	}
+	if c.Timeout <= 0 {
+		return usagef("--timeout %s: want a positive duration such as 3s", c.Timeout)
+	}
+	c.Logger = logger(stderr)
+	rt, err := router.New(c)
+	if err != nil {
+		return usageError{msg: err.Error()}
+	}
+	return rt.Run(ctx)
+}
+
+func runRegister(ctx context.Context, args []string, stderr io.Writer) error {
+	fs := flag.NewFlagSet("register", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var etcd, regionsFlag, placement string
+	var agents int
+	var wait time.Duration
+	fs.StringVar(&etcd, "etcd", "", "etcd client endpoints host:port,host:port,...")
+	fs.StringVar(&regionsFlag, "regions", "", "regions in failover order: a,b,c")
+	fs.IntVar(&agents, "agents", 0, "number of agents (agent-00 ...)")
+	fs.StringVar(&placement, "placement", "", "agents homed per region, e.g. a=8,b=2,c=2 (the rest round-robin)")
+	fs.DurationVar(&wait, "wait", 30*time.Second, "how long to retry while etcd does not answer")
+	if err := parse(fs, args, "etcd", "regions", "agents"); err != nil {
+		return err
+	}
+	endpoints, err := parseAddrs("etcd", etcd)
+	if err != nil {
+		return err
+	}
+	regs, err := Placement(regionsFlag, agents, placement)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
+	if err := registry.Register(ctx, endpoints, regs); err != nil {
+		return err
+	}
+	fmt.Fprintf(stderr, "registered %d agents in regions %s\n", len(regs), regionsFlag)
+	return nil
+}
+
+// Placement turns the register flags into registrations.
+func Placement(regionsFlag string, agents int, placement string) ([]api.Registration, error) {
+	regions, err := parseRegions(regionsFlag)
+	if err != nil {
+		return nil, err
+	}
+	if agents < 1 {
+		return nil, usagef("--agents %d: want at least 1", agents)
+	}
+	counts, err := parsePlacement(placement, regions)
+	if err != nil {
+		return nil, err
+	}
+	total := 0
+	for _, n := range counts {
+		total += n
+	}
+	if total > agents {
+		return nil, usagef("--placement %q homes %d agents but --agents is %d: lower the counts or raise --agents", placement, total, agents)
+	}
+	return api.Placement(regions, agents, counts), nil
+}
+
+func parseRegions(s string) ([]string, error) {
+	if strings.TrimSpace(s) == "" {
+		return nil, usagef("--regions is empty: give the regions in order, e.g. a,b,c")
+	}
+	var out []string
+	seen := map[string]bool{}
+	for _, r := range strings.Split(s, ",") {
+		r = strings.TrimSpace(r)
+		switch {
+		case r == "":
+			return nil, usagef("--regions %q has an empty name", s)
+		case strings.ContainsAny(r, "/= "):
+			return nil, usagef("--regions: region %q may not contain '/', '=' or spaces", r)
+		case seen[r]:
+			return nil, usagef("--regions: region %q given twice", r)
+		}
+		seen[r] = true
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+func parsePlacement(s string, regions []string) (map[string]int, error) {
+	counts := map[string]int{}
+	if strings.TrimSpace(s) == "" {
+		return counts, nil
+	}
+	for _, part := range strings.Split(s, ",") {
+		region, n, ok := strings.Cut(strings.TrimSpace(part), "=")
+		if !ok {
+			return nil, usagef("--placement: %q is not region=count (e.g. a=8)", part)
+		}
+		if !contains(regions, region) {
+			return nil, usagef("--placement: region %q is not in --regions %v", region, regions)
+		}
+		if _, dup := counts[region]; dup {
+			return nil, usagef("--placement: region %q given twice", region)
+		}
+		c, err := strconv.Atoi(n)
+		if err != nil || c < 0 {
+			return nil, usagef("--placement: count %q for region %s is not a whole number >= 0", n, region)
+		}
+		counts[region] = c
+	}
+	return counts, nil
+}
+
+func parseAddrs(flagName, s string) ([]string, error) {
+	if strings.TrimSpace(s) == "" {
+		return nil, usagef("--%s is empty: give host:port[,host:port...]", flagName)
+	}
+	var out []string
+	for _, a := range strings.Split(s, ",") {
+		a = strings.TrimSpace(a)
+		if err := checkAddr(flagName, a); err != nil {
+			return nil, err
+		}
+		out = append(out, a)
+	}
+	return out, nil
+}
+
+func parseRegionAddrs(flagName, s string) ([]checkpoint.Endpoint, error) {
+	if strings.TrimSpace(s) == "" {
+		return nil, usagef("--%s is empty: give region=host:port,... for every region", flagName)
+	}
+	var out []checkpoint.Endpoint
+	for _, part := range strings.Split(s, ",") {
+		region, addr, ok := strings.Cut(strings.TrimSpace(part), "=")
+		if !ok || region == "" {
+			return nil, usagef("--%s: %q is not region=host:port (e.g. a=127.0.0.1:9001)", flagName, part)
+		}
+		if hasRegion(out, region) {
+			return nil, usagef("--%s: region %q given twice", flagName, region)
+		}
+		if err := checkAddr(flagName, addr); err != nil {
+			return nil, err
+		}
+		out = append(out, checkpoint.Endpoint{Region: region, Addr: addr})
+	}
+	return out, nil
+}
+
+func checkAddr(flagName, addr string) error {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil || host == "" || port == "" {
+		return usagef("--%s: %q is not host:port (e.g. 127.0.0.1:2379; no scheme)", flagName, addr)
+	}
+	if p, err := strconv.Atoi(port); err != nil || p < 0 || p > 65535 {
+		return usagef("--%s: %q has a bad port", flagName, addr)
+	}
+	return nil
+}
+
+func hasRegion(eps []checkpoint.Endpoint, region string) bool {
+	for _, e := range eps {
+		if e.Region == region {
+			return true
+		}
+	}
+	return false
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,340 @@
+package host
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/geodrill/geodrill/refstack/api"
+	"github.com/geodrill/geodrill/refstack/registry"
+)
+
+// view is what etcd says about one agent's ownership at one revision.
+type view struct {
+	reg         api.Registration
+	owner       *api.Owner // nil: no owner key
+	ownerModRev int64
+	epoch       int64 // 0: never owned
+	epochModRev int64 // 0: epoch key absent
+}
+
+// reconcileLoop runs a pass every ReconcileEvery and whenever something kicks it (an owner
+// key was deleted, a lease was granted, a claim delay ran out). Only this goroutine starts
+// claims, so one agent is never claimed twice at once by this host.
+func (h *Host) reconcileLoop(ctx context.Context) {
+	t := time.NewTicker(h.cfg.ReconcileEvery)
+	defer t.Stop()
+	for {
+		if err := h.reconcile(ctx); err != nil && ctx.Err() == nil {
+			h.log.Debug("reconcile failed", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		case <-h.kickc:
+		}
+	}
+}
+
+// watchLoop kicks a reconcile when an owner key is deleted. Missed events only delay a
+// takeover until the next periodic pass.
+func (h *Host) watchLoop(ctx context.Context) {
+	for ctx.Err() == nil {
+		wctx, cancel := context.WithCancel(clientv3.WithRequireLeader(ctx))
+		for resp := range h.cli.Watch(wctx, api.AgentsPrefix(), clientv3.WithPrefix(), clientv3.WithFilterPut()) {
+			if resp.Err() != nil {
+				break
+			}
+			for _, ev := range resp.Events {
+				if strings.HasSuffix(string(ev.Kv.Key), "/owner") {
+					h.kick()
+					break
+				}
+			}
+		}
+		cancel()
+		sleep(ctx, h.cfg.ReconcileEvery)
+	}
+}
+
+// reconcile compares etcd's owners with what this host serves: it drops agents it no
+// longer owns, releases owner keys of its region that no incarnation here stands behind,
+// and claims unowned agents whose turn has come for this region.
+func (h *Host) reconcile(ctx context.Context) error {
+	rctx, cancel := context.WithTimeout(ctx, h.cfg.OpTimeout)
+	defer cancel()
+	regs, err := registry.Load(rctx, h.cli)
+	if err != nil {
+		return err
+	}
+	views, rev, err := h.readViews(rctx, regs)
+	if err != nil {
+		return err
+	}
+
+	type stale struct {
+		agent  string
+		modRev int64
+	}
+	var releases []stale
+	var claims []view
+	now := time.Now()
+	h.mu.Lock()
+	if h.lease == 0 {
+		h.mu.Unlock()
+		return nil
+	}
+	lease, gen := h.lease, h.leaseGen
+	for _, v := range views {
+		name := v.reg.Agent
+		a := h.agents[name]
+		if a != nil && rev < a.takeRev {
+			continue // the read predates our own takeover
+		}
+		if v.owner != nil {
+			delete(h.unownedSince, name)
+			if a != nil && (v.owner.Region != h.cfg.Region || v.owner.Epoch != a.epoch) {
+				h.dropLocked(a, fmt.Sprintf("owner is now %s epoch %d", v.owner.Region, v.owner.Epoch))
+				a = nil
+			}
+			if a == nil && v.owner.Region == h.cfg.Region && !h.claiming[name] {
+				// Left by an earlier incarnation of this host (a restart, a failed
+				// release); nobody serves it, so free it for a fresh takeover.
+				releases = append(releases, stale{name, v.ownerModRev})
+			}
+			continue
+		}
+		if a != nil {
+			h.dropLocked(a, "owner key gone")
+		}
+		rank := slices.Index(v.reg.Order, h.cfg.Region)
+		if rank < 0 || h.claiming[name] || now.Before(h.backoff[name]) {
+			continue
+		}
+		since, seen := h.unownedSince[name]
+		if !seen {
+			since = now
+			h.unownedSince[name] = now
+		}
+		if wait := time.Duration(rank)*h.cfg.ClaimStep - now.Sub(since); wait > 0 {
+			if !seen {
+				time.AfterFunc(wait, h.kick)
+			}
+			continue
+		}
+		h.claiming[name] = true
+		claims = append(claims, v)
+	}
+	h.mu.Unlock()
+
+	for _, s := range releases {
+		resp, err := h.cli.Txn(rctx).
+			If(clientv3.Compare(clientv3.ModRevision(api.OwnerKey(s.agent)), "=", s.modRev)).
+			Then(clientv3.OpDelete(api.OwnerKey(s.agent))).Commit()
+		if err == nil && resp.Succeeded {
+			h.log.Info("released stale owner key of this region", "agent", s.agent)
+		}
+	}
+	for _, v := range claims {
+		h.wg.Go(func() { h.claim(v, lease, gen) })
+	}
+	return nil
+}
+
+// readViews reads owner and epoch keys of every registered agent, a chunk of agents per
+// transaction. rev is the oldest revision read.
+func (h *Host) readViews(ctx context.Context, regs []api.Registration) ([]view, int64, error) {
+	var out []view
+	var rev int64
+	for chunk := range slices.Chunk(regs, 50) {
+		ops := make([]clientv3.Op, 0, 2*len(chunk))
+		for _, reg := range chunk {
+			ops = append(ops, clientv3.OpGet(api.OwnerKey(reg.Agent)), clientv3.OpGet(api.EpochKey(reg.Agent)))
+		}
+		resp, err := h.cli.Txn(ctx).Then(ops...).Commit()
+		if err != nil {
+			return nil, 0, fmt.Errorf("read owners: %w", err)
+		}
+		if rev == 0 || resp.Header.Revision < rev {
+			rev = resp.Header.Revision
+		}
+		for i, reg := range chunk {
+			v := view{reg: reg}
+			if kvs := resp.Responses[2*i].GetResponseRange().Kvs; len(kvs) > 0 {
+				var o api.Owner
+				if err := json.Unmarshal(kvs[0].Value, &o); err != nil {
+					return nil, 0, fmt.Errorf("%s: %w", kvs[0].Key, err)
+				}
+				v.owner, v.ownerModRev = &o, kvs[0].ModRevision
+			}
+			if kvs := resp.Responses[2*i+1].GetResponseRange().Kvs; len(kvs) > 0 {
+				e, err := strconv.ParseInt(string(kvs[0].Value), 10, 64)
+				if err != nil {
+					return nil, 0, fmt.Errorf("%s: %w", kvs[0].Key, err)
+				}
+				v.epoch, v.epochModRev = e, kvs[0].ModRevision
+			}
+			out = append(out, v)
+		}
+	}
+	return out, rev, nil
+}
+
+// claim takes an unowned agent in one transaction (bumping its epoch, creating the owner
+// key on our lease, recording the epoch), then restores its state before it is served.
+func (h *Host) claim(v view, lease clientv3.LeaseID, gen uint64) {
+	name := v.reg.Agent
+	defer func() {
+		h.mu.Lock()
+		delete(h.claiming, name)
+		h.mu.Unlock()
+	}()
+	epoch := v.epoch + 1
+	owner, _ := json.Marshal(api.Owner{Region: h.cfg.Region, Epoch: epoch, URL: h.url})
+	record, _ := json.Marshal(api.EpochRecord{Epoch: epoch, Region: h.cfg.Region, UnixNs: time.Now().UnixNano()})
+	ctx, cancel := context.WithTimeout(h.bg, h.cfg.OpTimeout)
+	resp, err := h.cli.Txn(ctx).If(
+		clientv3.Compare(clientv3.ModRevision(api.EpochKey(name)), "=", v.epochModRev),
+		clientv3.Compare(clientv3.CreateRevision(api.OwnerKey(name)), "=", 0),
+	).Then(
+		clientv3.OpPut(api.EpochKey(name), epochString(epoch)),
+		clientv3.OpPut(api.OwnerKey(name), string(owner), clientv3.WithLease(lease)),
+		clientv3.OpPut(api.EpochRecordKey(name, epoch), string(record)),
+	).Commit()
+	cancel()
+	if err != nil {
+		h.log.Warn("takeover failed", "agent", name, "epoch", epoch, "err", err)
+		return
+	}
+	if !resp.Succeeded {
+		h.log.Debug("takeover lost the race", "agent", name, "epoch", epoch)
+		return
+	}
+	a := newAgent(name, epoch, resp.Header.Revision, gen)
+	h.mu.Lock()
+	if h.leaseGen != gen {
+		h.mu.Unlock()
+		// The owner key is on the lost lease and goes with it.
+		h.log.Warn("lease lost during takeover; not serving", "agent", name, "epoch", epoch)
+		return
+	}
+	h.agents[name] = a
+	h.mu.Unlock()
+	h.log.Info("takeover", "agent", name, "epoch", epoch, "prev_epoch", v.epoch, "home", v.reg.Home)
+
+	if err := h.restore(a, v.reg); err != nil {
+		h.log.Error("RESTORE FAILED: not serving agent, releasing ownership", "agent", name, "epoch", epoch, "err", err)
+		h.mu.Lock()
+		h.backoff[name] = time.Now().Add(h.cfg.RestoreBackoff)
+		h.mu.Unlock()
+		h.release(a, "restore failed")
+	}
+}
+
+// restore loads the newest checkpoint (own region first, then the failover order) and
+// applies every committed log entry after it. Only then does the agent serve.
+func (h *Host) restore(a *agent, reg api.Registration) error {
+	ctx, cancel := context.WithTimeout(h.bg, h.cfg.RestoreTimeout)
+	defer cancel()
+	data := map[string]string{}
+	var seq int64
+	from := ""
+	resp, err := h.cli.Get(ctx, api.CheckpointKey(a.name))
+	if err != nil {
+		return fmt.Errorf("read checkpoint metadata: %w", err)
+	}
+	if len(resp.Kvs) > 0 {
+		var meta api.CheckpointMeta
+		if err := json.Unmarshal(resp.Kvs[0].Value, &meta); err != nil {
+			return fmt.Errorf("%s: %w", resp.Kvs[0].Key, err)
+		}
+		snap, region, err := h.store.Fetch(ctx, a.name, meta, h.fetchOrder(reg))
+		if err != nil {
+			return err
+		}
+		data, seq, from = snap.Data, snap.Seq, region
+	}
+	ckptSeq := seq
+	tail, err := h.cli.Get(ctx, api.LogKey(a.name, seq+1), clientv3.WithRange(clientv3.GetPrefixRangeEnd(api.LogPrefix(a.name))))
+	if err != nil {
+		return fmt.Errorf("read log tail: %w", err)
+	}
+	for _, kv := range tail.Kvs {
+		var e api.LogEntry
+		if err := json.Unmarshal(kv.Value, &e); err != nil {
+			return fmt.Errorf("%s: %w", kv.Key, err)
+		}
+		if e.Seq != seq+1 {
+			return fmt.Errorf("log gap: after seq %d comes %d (%s)", seq, e.Seq, kv.Key)
+		}
+		data[e.Key] = e.Value
+		seq = e.Seq
+	}
+
+	if err := a.lock(ctx); err != nil {
+		return err
+	}
+	a.data, a.seq, a.committed, a.restoredSeq = data, seq, seq, seq
+	a.sinceCkpt = len(tail.Kvs)
+	a.ready = true
+	h.maybeCheckpointLocked(a)
+	a.unlock()
+	h.log.Info("restored", "agent", a.name, "epoch", a.epoch, "checkpoint_seq", ckptSeq,
+		"checkpoint_region", from, "log_entries", len(tail.Kvs), "seq", seq)
+	return nil
+}
+
+// fetchOrder: this region first, then the agent's failover order, then any other region.
+func (h *Host) fetchOrder(reg api.Registration) []string {
+	out := []string{h.cfg.Region}
+	for _, r := range append(slices.Clone(reg.Order), h.store.Regions()...) {
+		if !slices.Contains(out, r) {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// dropLocked stops serving a; h.mu is held.
+func (h *Host) dropLocked(a *agent, reason string) {
+	if h.agents[a.name] == a {
+		delete(h.agents, a.name)
+	}
+	h.markDropped(a, reason)
+}
+
+func (h *Host) drop(a *agent, reason string) {
+	h.mu.Lock()
+	h.dropLocked(a, reason)
+	h.mu.Unlock()
+}
+
+func (h *Host) markDropped(a *agent, reason string) {
+	if a.dropped.CompareAndSwap(false, true) {
+		h.log.Warn("dropped agent", "agent", a.name, "epoch", a.epoch, "reason", reason)
+	}
+}
+
+// release drops a and deletes its owner key if the epoch is still a's, so the agent is
+// retaken (by a reconcile pass here or elsewhere) with a fresh restore. If the delete fails,
+// the next reconcile pass finds the key and releases it.
+func (h *Host) release(a *agent, reason string) {
+	h.drop(a, reason)
+	ctx, cancel := context.WithTimeout(context.Background(), h.cfg.OpTimeout)
+	defer cancel()
+	_, err := h.cli.Txn(ctx).
+		If(clientv3.Compare(clientv3.Value(api.EpochKey(a.name)), "=", epochString(a.epoch))).
+		Then(clientv3.OpDelete(api.OwnerKey(a.name))).Commit()
+	if err != nil {
+		h.log.Warn("releasing owner key failed; reconcile retries", "agent", a.name, "epoch", a.epoch, "err", err)
+		return
+	}
+	h.kick()
+}
