@@ -457,7 +457,7 @@ func (c *Cluster) register(ctx context.Context) error {
 		return fmt.Errorf("register: %w", err)
 	}
 	// Whatever happens below, the one-shot process does not outlive this call.
-	defer ch.stop(context.WithoutCancel(ctx), 0)
+	defer func() { _, _ = ch.stop(context.WithoutCancel(ctx), 0) }()
 	t := time.NewTimer(registerTimeout)
 	defer t.Stop()
 	select {
@@ -533,41 +533,61 @@ func (c *Cluster) Down(ctx context.Context) error {
 		return nil
 	}
 	c.progress("stopping the cluster")
+	began := time.Now()
 	if err := c.stopAll(ctx); err != nil {
 		return fmt.Errorf("local cluster down: %w", err)
 	}
-	c.progress("cluster stopped")
+	c.progress(fmt.Sprintf("cluster stopped in %.1fs", time.Since(began).Seconds()))
 	return nil
 }
 
-// stopAll stops every service in two tiers. The caller holds ops.
+// stopAll stops every running service: the router and the hosts first, so they leave etcd
+// cleanly; then MinIO, and the etcd members one at a time, because a leader stopped
+// together with its peers waits out a leadership transfer that can no longer complete.
+// The caller holds ops.
 func (c *Cluster) stopAll(ctx context.Context) error {
 	defer c.client.CloseIdleConnections()
 	c.mu.Lock()
-	var front, back []*child
+	var front, back [][]*service // lanes: services in a lane stop one after another
+	var etcd []*service
 	for _, s := range c.services {
 		if s.cur == nil || !s.cur.running() {
 			continue
 		}
-		if s.name == spec.ServiceHost || s.name == spec.ServiceRouter {
-			front = append(front, s.cur)
-		} else {
-			back = append(back, s.cur)
+		switch s.name {
+		case spec.ServiceHost, spec.ServiceRouter:
+			front = append(front, []*service{s})
+		case spec.ServiceEtcd:
+			etcd = append(etcd, s)
+		default:
+			back = append(back, []*service{s})
 		}
 	}
 	c.mu.Unlock()
-	var errs []error
-	for _, tier := range [][]*child{front, back} {
+	back = append(back, etcd)
+	var (
+		mu   sync.Mutex
+		errs []error
+	)
+	for _, tier := range [][][]*service{front, back} {
 		var wg sync.WaitGroup
-		errc := make(chan error, len(tier))
-		for _, ch := range tier {
-			wg.Go(func() { errc <- ch.stop(ctx, stopGrace) })
+		for _, lane := range tier {
+			wg.Go(func() {
+				for _, s := range lane {
+					killed, err := s.cur.stop(ctx, stopGrace)
+					if killed && ctx.Err() == nil {
+						// Worth knowing: a service that ignores SIGTERM slows every drill.
+						c.progress(fmt.Sprintf("%s ignored SIGTERM for %v; killed", s, stopGrace))
+					}
+					if err != nil {
+						mu.Lock()
+						errs = append(errs, fmt.Errorf("%s: %w", s, err))
+						mu.Unlock()
+					}
+				}
+			})
 		}
 		wg.Wait()
-		close(errc)
-		for err := range errc {
-			errs = append(errs, err)
-		}
 	}
 	return errors.Join(errs...)
 }

@@ -275,7 +275,8 @@ func fakeBin(t *testing.T) string {
 				return "", err
 			}
 			bins.tmp = append(bins.tmp, dir)
-			script := fmt.Sprintf("#!/bin/sh\n%s=1 exec %q \"$@\"\n", envFakeStack, self)
+			// Under -race a binary sleeps a second at exit by default (atexit_sleep_ms).
+			script := fmt.Sprintf("#!/bin/sh\n%s=1 GORACE=atexit_sleep_ms=0 exec %q \"$@\"\n", envFakeStack, self)
 			if err := os.WriteFile(filepath.Join(dir, "refstack"), []byte(script), 0o755); err != nil {
 				return "", err
 			}

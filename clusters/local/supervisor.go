@@ -133,9 +133,10 @@ func (c *child) kill(ctx context.Context) error {
 // stop asks the group to terminate (SIGTERM, plus SIGCONT so a SIGSTOPped process can act
 // on it), waits up to grace, then SIGKILLs and waits for the reap. A cancelled ctx skips
 // the grace but never the kill: a stopped harness must not leave processes behind.
-func (c *child) stop(ctx context.Context, grace time.Duration) error {
+// killed reports whether the grace ran out.
+func (c *child) stop(ctx context.Context, grace time.Duration) (killed bool, err error) {
 	if !c.running() {
-		return nil
+		return false, nil
 	}
 	_ = c.signal(syscall.SIGTERM)
 	_ = c.signal(syscall.SIGCONT)
@@ -143,7 +144,7 @@ func (c *child) stop(ctx context.Context, grace time.Duration) error {
 	defer t.Stop()
 	select {
 	case <-c.done:
-		return nil
+		return false, nil
 	case <-t.C:
 	case <-ctx.Done():
 	}
@@ -151,7 +152,7 @@ func (c *child) stop(ctx context.Context, grace time.Duration) error {
 	// final wait has its own bound rather than ctx, which may already be done.
 	killCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), reapTimeout)
 	defer cancel()
-	return c.kill(killCtx)
+	return true, c.kill(killCtx)
 }
 
 // reapTimeout bounds the wait for a SIGKILLed process to be reaped.
