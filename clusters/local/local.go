@@ -61,9 +61,13 @@ type Cluster struct {
 	life    context.Context
 	endLife context.CancelFunc
 
-	ops sync.Mutex // serialises Up, Down, KillRegion and RestoreRegion
+	ops sync.Mutex // serialises Up and Down
+	// regionOps serialise KillRegion and RestoreRegion per region. Different regions do not
+	// wait for each other: restoring two regions that together hold the etcd quorum only
+	// works when both restart at once.
+	regionOps map[string]*sync.Mutex
 
-	mu       sync.Mutex // guards the fields below and every service's cur
+	mu       sync.Mutex // guards the fields below and every service's cur; held while starting
 	state    state
 	runDir   string
 	services []*service // start order; the router is last
@@ -126,6 +130,10 @@ func New(s spec.Spec) (*Cluster, error) {
 		c.progress = func(string) {}
 	}
 	c.life, c.endLife = context.WithCancel(context.Background())
+	c.regionOps = map[string]*sync.Mutex{"": {}} // "": the router
+	for _, r := range s.Regions {
+		c.regionOps[r] = &sync.Mutex{}
+	}
 	return c, nil
 }
 
@@ -182,13 +190,13 @@ func (c *Cluster) Up(ctx context.Context) (err error) {
 			return
 		}
 		c.progress("startup failed; stopping what was started")
+		c.mu.Lock()
+		c.state = down
+		c.mu.Unlock()
 		// ctx may be why we failed; stopping must not depend on it.
 		if serr := c.stopAll(context.WithoutCancel(ctx)); serr != nil {
 			err = errors.Join(err, serr)
 		}
-		c.mu.Lock()
-		c.state = down
-		c.mu.Unlock()
 		err = fmt.Errorf("local cluster up: %w", err)
 	}()
 
@@ -223,12 +231,12 @@ func (c *Cluster) Up(ctx context.Context) (err error) {
 	if err := c.awaitOwners(ctx); err != nil {
 		return err
 	}
-	c.mu.Lock()
-	c.state = up
-	c.mu.Unlock()
 	if err := c.writeState(); err != nil {
 		return err
 	}
+	c.mu.Lock()
+	c.state = up
+	c.mu.Unlock()
 	c.progress(fmt.Sprintf("cluster up in %.1fs (logs in %s)", time.Since(began).Seconds(), c.eps.Logs))
 	return nil
 }
@@ -364,21 +372,27 @@ func (c *Cluster) dataDir(runDir, region, service string) string {
 	return filepath.Join(runDir, "data", region, service)
 }
 
-// start launches s. The caller holds ops.
+// start launches s unless the cluster is going down. Checking the state and recording the
+// child under one lock is what guarantees that Down, which flips the state and then stops
+// every recorded child, never misses a process.
 func (c *Cluster) start(s *service, restart bool) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.state != starting && c.state != up {
+		return fmt.Errorf("start %s: the cluster is going down", s)
+	}
 	c.progress("starting " + s.String())
 	ch, err := startChild(s.path, s.args(restart), s.env, c.runDir, s.log)
 	if err != nil {
 		return fmt.Errorf("%s: %w (log: %s)", s, err, s.log)
 	}
-	c.mu.Lock()
 	s.cur = ch
-	c.mu.Unlock()
 	return nil
 }
 
 // startAndAwait starts every service in svcs that is not running and waits until all are
-// ready, failing early if any of them exits.
+// ready, failing early if any of them exits. Only the caller starts these services (Up
+// holds ops, RestoreRegion the region's lock), so reading cur here needs no lock.
 func (c *Cluster) startAndAwait(ctx context.Context, svcs []*service, restart bool) error {
 	for _, s := range svcs {
 		if s.cur != nil && s.cur.running() {
@@ -544,7 +558,7 @@ func (c *Cluster) Down(ctx context.Context) error {
 // stopAll stops every running service: the router and the hosts first, so they leave etcd
 // cleanly; then MinIO, and the etcd members one at a time, because a leader stopped
 // together with its peers waits out a leadership transfer that can no longer complete.
-// The caller holds ops.
+// The caller holds ops and has set the state to down.
 func (c *Cluster) stopAll(ctx context.Context) error {
 	defer c.client.CloseIdleConnections()
 	c.mu.Lock()
@@ -592,7 +606,7 @@ func (c *Cluster) stopAll(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// region returns the region's services; the caller holds ops.
+// region returns the region's services if the cluster is up.
 func (c *Cluster) region(region string) ([]*service, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -612,10 +626,13 @@ func (c *Cluster) region(region string) ([]*service, error) {
 }
 
 // KillRegion SIGKILLs the region's etcd member, MinIO and host all at once, as a power
-// loss would, and returns once every one of them has exited and been reaped.
+// loss would, and returns once every one of them has exited and been reaped. Region ""
+// is the router.
 func (c *Cluster) KillRegion(ctx context.Context, region string) error {
-	c.ops.Lock()
-	defer c.ops.Unlock()
+	if l, ok := c.regionOps[region]; ok {
+		l.Lock()
+		defer l.Unlock()
+	}
 	ctx, cancel := c.opContext(ctx)
 	defer cancel()
 	svcs, err := c.region(region)
@@ -650,10 +667,12 @@ func (c *Cluster) KillRegion(ctx context.Context, region string) error {
 // RestoreRegion restarts whatever of the region is not running, on the same ports and data
 // directories (the etcd member rejoins with --initial-cluster-state existing), and returns
 // once etcd, MinIO and the host answer their health checks. It also brings back a single
-// service that crashed or was SIGKILLed through Signal.
+// service that crashed or was SIGKILLed through Signal. Region "" is the router.
 func (c *Cluster) RestoreRegion(ctx context.Context, region string) error {
-	c.ops.Lock()
-	defer c.ops.Unlock()
+	if l, ok := c.regionOps[region]; ok {
+		l.Lock()
+		defer l.Unlock()
+	}
 	ctx, cancel := c.opContext(ctx)
 	defer cancel()
 	svcs, err := c.region(region)
@@ -674,9 +693,6 @@ func (c *Cluster) RestoreRegion(ctx context.Context, region string) error {
 	}
 	if err := c.startAndAwait(ctx, hosts, true); err != nil {
 		return fmt.Errorf("restore region %s: %w", region, err)
-	}
-	if err := c.writeState(); err != nil {
-		return err
 	}
 	c.progress("region " + region + " restored")
 	return nil

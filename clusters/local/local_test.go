@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
@@ -403,4 +404,56 @@ func cleanupCase(t *testing.T, bin, mode string) {
 	// Down reaps before the child exits; after SIGKILL, Pdeathsig kills and init reaps.
 	assertGone(t, ps, 5*time.Second)
 	assertNoLeftovers(t, runDir)
+
+	// Pdeathsig alone would also pass the checks above, so prove which mechanism worked: the
+	// supervisor notes each reap in the log, which only happens if Down ran.
+	for _, p := range ps {
+		b, err := os.ReadFile(p.Log)
+		if err != nil {
+			t.Fatal(err)
+		}
+		reaped := strings.Contains(string(b), fmt.Sprintf("pid %d exited", p.PID))
+		if want := mode != "sigkill"; reaped != want {
+			t.Errorf("%s pid %d: reaped by Down = %v, want %v (log %s)", p.Name, p.PID, reaped, want, p.Log)
+		}
+	}
+}
+
+// TestRestoreAfterQuorumLoss kills two of three regions, so etcd loses its quorum, and
+// restores both at once: neither etcd member can become healthy without the other.
+func TestRestoreAfterQuorumLoss(t *testing.T) {
+	for _, stack := range stacks {
+		t.Run(stack.name, func(t *testing.T) {
+			bin := stack.bin(t)
+			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+			defer cancel()
+			c, runDir := upCluster(t, ctx, bin)
+			for _, r := range []string{"a", "b"} {
+				if err := c.KillRegion(ctx, r); err != nil {
+					t.Fatal(err)
+				}
+			}
+			began := time.Now()
+			errc := make(chan error, 2)
+			for _, r := range []string{"a", "b"} {
+				go func() { errc <- c.RestoreRegion(ctx, r) }()
+			}
+			for range 2 {
+				if err := <-errc; err != nil {
+					t.Fatal(err)
+				}
+			}
+			t.Logf("restored a and b together in %v", time.Since(began).Round(time.Millisecond))
+			waitOwners(t, ctx, c, 12)
+			ps, err := snapshot(c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := c.Down(ctx); err != nil {
+				t.Fatal(err)
+			}
+			assertGone(t, ps, 0)
+			assertNoLeftovers(t, runDir)
+		})
+	}
 }

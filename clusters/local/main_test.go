@@ -62,6 +62,7 @@ type proc struct {
 	Name  string `json:"name"`
 	PID   int    `json:"pid"`
 	Start uint64 `json:"start"`
+	Log   string `json:"log"`
 }
 
 // procStat reads a process's state letter, parent and start time.
@@ -107,7 +108,7 @@ func snapshot(c *local.Cluster) ([]proc, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%s %s pid %d: %w", p.Service, p.Region, p.PID, err)
 		}
-		out = append(out, proc{Name: p.Service + " " + p.Region, PID: p.PID, Start: start})
+		out = append(out, proc{Name: p.Service + " " + p.Region, PID: p.PID, Start: start, Log: p.Log})
 	}
 	return out, nil
 }
