@@ -215,17 +215,19 @@ func (c *Cluster) Up(ctx context.Context) (err error) {
 
 	// etcd members must start together (each waits for a quorum); MinIO does not need etcd,
 	// so it starts alongside to save time.
+	// Any process exiting during Up fails it at once, whatever is being waited for.
+	all := c.services
 	storage := append(byName(spec.ServiceEtcd), byName(spec.ServiceMinIO)...)
-	if err := c.startAndAwait(ctx, storage, false); err != nil {
+	if err := c.startAndAwait(ctx, storage, all, false); err != nil {
 		return err
 	}
 	if err := c.register(ctx); err != nil {
 		return err
 	}
-	if err := c.startAndAwait(ctx, byName(spec.ServiceHost), false); err != nil {
+	if err := c.startAndAwait(ctx, byName(spec.ServiceHost), all, false); err != nil {
 		return err
 	}
-	if err := c.startAndAwait(ctx, byName(spec.ServiceRouter), false); err != nil {
+	if err := c.startAndAwait(ctx, byName(spec.ServiceRouter), all, false); err != nil {
 		return err
 	}
 	if err := c.awaitOwners(ctx); err != nil {
@@ -376,12 +378,12 @@ func (c *Cluster) dataDir(runDir, region, service string) string {
 // child under one lock is what guarantees that Down, which flips the state and then stops
 // every recorded child, never misses a process.
 func (c *Cluster) start(s *service, restart bool) error {
+	c.progress("starting " + s.String()) // outside mu: the callback may call back in
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.state != starting && c.state != up {
 		return fmt.Errorf("start %s: the cluster is going down", s)
 	}
-	c.progress("starting " + s.String())
 	ch, err := startChild(s.path, s.args(restart), s.env, c.runDir, s.log)
 	if err != nil {
 		return fmt.Errorf("%s: %w (log: %s)", s, err, s.log)
@@ -391,9 +393,9 @@ func (c *Cluster) start(s *service, restart bool) error {
 }
 
 // startAndAwait starts every service in svcs that is not running and waits until all are
-// ready, failing early if any of them exits. Only the caller starts these services (Up
-// holds ops, RestoreRegion the region's lock), so reading cur here needs no lock.
-func (c *Cluster) startAndAwait(ctx context.Context, svcs []*service, restart bool) error {
+// ready, failing early if any service in watch exits. Only the caller starts these
+// services (Up holds ops, RestoreRegion the region's lock), so reading cur needs no lock.
+func (c *Cluster) startAndAwait(ctx context.Context, svcs, watch []*service, restart bool) error {
 	for _, s := range svcs {
 		if s.cur != nil && s.cur.running() {
 			continue
@@ -407,7 +409,7 @@ func (c *Cluster) startAndAwait(ctx context.Context, svcs []*service, restart bo
 	g, gctx := errgroup.WithContext(ctx)
 	for _, s := range svcs {
 		g.Go(func() error {
-			if err := c.await(gctx, s.String()+" ready", s.ready, svcs, s.log); err != nil {
+			if err := c.await(gctx, s.String()+" to be ready", s.ready, watch, s.log); err != nil {
 				return err
 			}
 			c.progress(s.String() + " ready")
@@ -444,7 +446,7 @@ func (c *Cluster) await(ctx context.Context, what string, check func(context.Con
 			for _, l := range logs {
 				fmt.Fprintf(&tails, "\nlast lines of %s:\n%s", l, logTail(l, 10))
 			}
-			return fmt.Errorf("%s: never happened (%w); last check: %v%s", what, ctx.Err(), err, tails.String())
+			return fmt.Errorf("gave up waiting for %s (%w); last check: %v%s", what, ctx.Err(), err, tails.String())
 		case <-time.After(delay):
 		}
 		delay = min(delay*2, 500*time.Millisecond)
@@ -688,10 +690,10 @@ func (c *Cluster) RestoreRegion(ctx context.Context, region string) error {
 		}
 	}
 	c.progress("restoring region " + region)
-	if err := c.startAndAwait(ctx, storage, true); err != nil {
+	if err := c.startAndAwait(ctx, storage, svcs, true); err != nil {
 		return fmt.Errorf("restore region %s: %w", region, err)
 	}
-	if err := c.startAndAwait(ctx, hosts, true); err != nil {
+	if err := c.startAndAwait(ctx, hosts, svcs, true); err != nil {
 		return fmt.Errorf("restore region %s: %w", region, err)
 	}
 	c.progress("region " + region + " restored")
