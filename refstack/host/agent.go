@@ -23,14 +23,15 @@ type agent struct {
 	dropped atomic.Bool // set once; the incarnation never serves again
 
 	// Guarded by sem.
-	ready       bool              // state restored; may serve
-	restoredSeq int64             // seq the restore ended at (for logs and tests)
-	data        map[string]string // key -> value, the applied state
-	seq         int64             // last applied log seq
-	committed   int64             // last seq known committed in etcd (== seq unless unsafe mode)
-	pending     []api.LogEntry    // unsafe mode: applied and acknowledged, not yet committed
-	sinceCkpt   int               // committed entries since the last checkpoint snapshot
-	ckptRunning bool
+	ready        bool              // state restored; may serve
+	restoredSeq  int64             // seq the restore ended at (for logs and tests)
+	restoredFrom string            // region whose checkpoint copy the restore used, "" if none
+	data         map[string]string // key -> value, the applied state
+	seq          int64             // last applied log seq
+	committed    int64             // last seq known committed in etcd (== seq unless unsafe mode)
+	pending      []api.LogEntry    // unsafe mode: applied and acknowledged, not yet committed
+	sinceCkpt    int               // committed entries since the last checkpoint snapshot
+	ckptRunning  bool
 }
 
 func newAgent(name string, epoch, takeRev int64, gen uint64) *agent {

@@ -114,7 +114,7 @@ type Host struct {
 	cli   *clientv3.Client
 	store *checkpoint.Store
 
-	url string     // advertised in owner keys; set by Run before any takeover
+	url string          // advertised in owner keys; set by Run before any takeover
 	bg  context.Context // background work (claims, checkpoints); set by Run
 
 	kickc chan struct{} // wakes the reconcile loop

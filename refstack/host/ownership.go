@@ -281,7 +281,8 @@ func (h *Host) restore(a *agent, reg api.Registration) error {
 	if err := a.lock(ctx); err != nil {
 		return err
 	}
-	a.data, a.seq, a.committed, a.restoredSeq = data, seq, seq, seq
+	a.data, a.seq, a.committed = data, seq, seq
+	a.restoredSeq, a.restoredFrom = seq, from
 	a.sinceCkpt = len(tail.Kvs)
 	a.ready = true
 	h.maybeCheckpointLocked(a)

@@ -198,7 +198,10 @@ func ownerAgent(key string) (string, bool) {
 		return "", false
 	}
 	agent, ok := strings.CutSuffix(rest, "/owner")
-	return agent, ok && agent != "" && !strings.Contains(agent, "/")
+	if !ok || agent == "" || strings.Contains(agent, "/") {
+		return "", false
+	}
+	return agent, true
 }
 
 // Handler serves the forwarded API plus /healthz and /status.
