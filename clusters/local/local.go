@@ -393,8 +393,9 @@ func (c *Cluster) start(s *service, restart bool) error {
 }
 
 // startAndAwait starts every service in svcs that is not running and waits until all are
-// ready, failing early if any service in watch exits. Only the caller starts these
-// services (Up holds ops, RestoreRegion the region's lock), so reading cur needs no lock.
+// ready, failing early if a process of watch that is running now exits. Only the caller
+// starts these services (Up holds ops, RestoreRegion the region's lock), so reading cur
+// needs no lock.
 func (c *Cluster) startAndAwait(ctx context.Context, svcs, watch []*service, restart bool) error {
 	for _, s := range svcs {
 		if s.cur != nil && s.cur.running() {
@@ -404,12 +405,20 @@ func (c *Cluster) startAndAwait(ctx context.Context, svcs, watch []*service, res
 			return err
 		}
 	}
+	var running []watched
+	c.mu.Lock()
+	for _, s := range watch {
+		if s.cur != nil && s.cur.running() {
+			running = append(running, watched{s, s.cur})
+		}
+	}
+	c.mu.Unlock()
 	ctx, cancel := context.WithTimeout(ctx, readyTimeout)
 	defer cancel()
 	g, gctx := errgroup.WithContext(ctx)
 	for _, s := range svcs {
 		g.Go(func() error {
-			if err := c.await(gctx, s.String()+" to be ready", s.ready, watch, s.log); err != nil {
+			if err := c.await(gctx, s.String()+" to be ready", s.ready, running, s.log); err != nil {
 				return err
 			}
 			c.progress(s.String() + " ready")
@@ -419,22 +428,25 @@ func (c *Cluster) startAndAwait(ctx context.Context, svcs, watch []*service, res
 	return g.Wait()
 }
 
-// await polls check until it passes. It fails as soon as one of watch exits (with the tail
-// of that service's log) or when ctx ends (naming the logs to read).
-func (c *Cluster) await(ctx context.Context, what string, check func(context.Context) error, watch []*service, logs ...string) error {
+// watched is a process whose exit fails a wait.
+type watched struct {
+	svc   *service
+	child *child
+}
+
+// await polls check until it passes. It fails as soon as a watched process exits (with the
+// tail of its log) or when ctx ends (naming the logs to read).
+func (c *Cluster) await(ctx context.Context, what string, check func(context.Context) error, watch []watched, logs ...string) error {
 	delay := 50 * time.Millisecond
 	for {
 		err := check(ctx)
 		if err == nil {
 			return nil
 		}
-		for _, s := range watch {
-			c.mu.Lock()
-			ch := s.cur
-			c.mu.Unlock()
-			if ch != nil && !ch.running() {
+		for _, w := range watch {
+			if !w.child.running() {
 				return fmt.Errorf("%s exited (%v) while waiting for %s; last lines of %s:\n%s",
-					s, exitText(ch.err), what, s.log, logTail(s.log, 20))
+					w.svc, exitText(w.child.err), what, w.svc.log, logTail(w.svc.log, 20))
 			}
 		}
 		select {
@@ -516,7 +528,13 @@ func (c *Cluster) awaitOwners(ctx context.Context) error {
 		}
 		return nil
 	}
-	return c.await(ctx, "an owner for every agent", check, c.services, logs...)
+	var all []watched
+	c.mu.Lock()
+	for _, s := range c.services {
+		all = append(all, watched{s, s.cur})
+	}
+	c.mu.Unlock()
+	return c.await(ctx, "an owner for every agent", check, all, logs...)
 }
 
 // writeState records the endpoints in RunDir/cluster.json, for people and tools attaching
