@@ -125,7 +125,7 @@ type Host struct {
 	leaseGen     uint64           // bumped on every grant and loss
 	agents       map[string]*agent
 	claiming     map[string]bool
-	unownedSince map[string]time.Time
+	unownedSince map[string]unowned
 	backoff      map[string]time.Time
 }
 
@@ -153,7 +153,7 @@ func New(cfg Config) (*Host, error) {
 		kickc:        make(chan struct{}, 1),
 		agents:       map[string]*agent{},
 		claiming:     map[string]bool{},
-		unownedSince: map[string]time.Time{},
+		unownedSince: map[string]unowned{},
 		backoff:      map[string]time.Time{},
 	}, nil
 }

@@ -233,10 +233,11 @@ func reg(agent string, order ...string) api.Registration {
 }
 
 func TestTakeoverBumpsEpochAndServes(t *testing.T) {
-	c := newCluster(t, "a", "b")
-	c.register(reg("agent-00", "a", "b"), reg("agent-01", "b", "a"))
+	c := newCluster(t, "a", "b", "c")
+	c.register(reg("agent-00", "a", "b", "c"), reg("agent-01", "b", "c", "a"))
 	ha := c.startHost("a", nil)
 	hb := c.startHost("b", nil)
+	hc := c.startHost("c", nil)
 	if e := c.serving(ha, "agent-00", 1); e != 1 {
 		t.Fatalf("home host took agent-00 at epoch %d, want 1", e)
 	}
@@ -258,18 +259,30 @@ func TestTakeoverBumpsEpochAndServes(t *testing.T) {
 		t.Errorf("mismatching cas: %+v", cas)
 	}
 
+	// Failover follows the order: b (rank 1) before c (rank 2), then c once b is gone too.
 	start := time.Now()
 	ha.stop()
-	epoch := c.serving(hb, "agent-00", 2)
-	t.Logf("takeover after clean stop of the owner: %v", time.Since(start))
-	if epoch != 2 {
-		t.Fatalf("takeover epoch %d, want 2", epoch)
+	if e := c.serving(hb, "agent-00", 2); e != 2 {
+		t.Fatalf("takeover epoch %d, want 2", e)
+	}
+	t.Logf("takeover by rank 1 after a clean stop of the owner: %v", time.Since(start))
+	if e, ok := hc.Status().Agents["agent-00"]; ok {
+		t.Errorf("rank 2 region c serves agent-00 at epoch %d while rank 1 is alive", e)
 	}
 	r = mustOK(t, get(t, hb, "agent-00", "k"), "read on new owner")
 	if r.body.Value != "v2" || !r.body.Found || r.region != "b" || r.epoch != 2 {
 		t.Errorf("read after takeover: %+v, want v2 from b epoch 2", r)
 	}
-	for e, region := range map[int64]string{1: "a", 2: "b"} {
+	start = time.Now()
+	hb.stop()
+	if e := c.serving(hc, "agent-00", 3); e != 3 {
+		t.Fatalf("second takeover epoch %d, want 3", e)
+	}
+	t.Logf("takeover by rank 2 after ranks 0 and 1 stopped: %v", time.Since(start))
+	if r := mustOK(t, get(t, hc, "agent-00", "k"), "read on third owner"); r.body.Value != "v2" {
+		t.Errorf("third owner reads %q, want v2", r.body.Value)
+	}
+	for e, region := range map[int64]string{1: "a", 2: "b", 3: "c"} {
 		resp, err := c.cli.Get(context.Background(), api.EpochRecordKey("agent-00", e))
 		if err != nil || len(resp.Kvs) != 1 {
 			t.Fatalf("epoch record %d: %v, %d keys", e, err, len(resp.Kvs))
@@ -287,8 +300,8 @@ func TestTakeoverBumpsEpochAndServes(t *testing.T) {
 	if r := get(t, ha2, "agent-00", "k"); r.status != http.StatusConflict {
 		t.Errorf("restarted home host served agent-00: %+v", r)
 	}
-	if e := hb.Status().Agents["agent-00"]; e != 2 {
-		t.Errorf("b serves agent-00 at epoch %d after a came back, want 2", e)
+	if e := hc.Status().Agents["agent-00"]; e != 3 {
+		t.Errorf("c serves agent-00 at epoch %d after a came back, want 3", e)
 	}
 }
 
@@ -317,6 +330,13 @@ func TestStaleOwnerIsFenced(t *testing.T) {
 	if e := c.serving(hb, "agent-00", 2); e != 2 {
 		t.Fatalf("b took over at epoch %d, want 2", e)
 	}
+	// Host a noticed the lost lease: it serves nothing and holds a new lease.
+	oldLease := live.leaseGen
+	waitFor(t, 5*time.Second, "host a re-leased and serving nothing", func() bool {
+		ha.mu.Lock()
+		defer ha.mu.Unlock()
+		return ha.lease != 0 && ha.leaseGen > oldLease+1 && len(ha.agents) == 0
+	})
 
 	// Through the API: host a refuses (fenced, or already dropped after its lease loss).
 	if r := put(t, ha, "agent-00", "k", "stale-api"); r.status != http.StatusConflict || r.outcome != "fail" {
@@ -549,6 +569,42 @@ func TestUnsafeModeCommitsInBackground(t *testing.T) {
 	if r := mustOK(t, get(t, hb, "agent-00", "k"), "read after takeover"); r.body.Value != "v24" {
 		t.Errorf("after takeover k = %q, want v24", r.body.Value)
 	}
+}
+
+// When etcd does not answer a write, its outcome is unknown: the client hears so, the host
+// stops serving the agent at once (its memory might miss the entry), and a fresh takeover
+// restores whatever etcd holds.
+func TestUnknownWriteOutcomeRetakesAgent(t *testing.T) {
+	c := newCluster(t, "a")
+	c.register(reg("agent-00", "a"))
+	proxy := testenv.StartProxy(t, c.etcd)
+	ha := c.startHost("a", func(cfg *Config) {
+		cfg.Etcd = []string{proxy.Addr()}
+		cfg.OpTimeout = 300 * time.Millisecond
+		cfg.LeaseTTL = 5 * time.Second // the lease outlives the cut
+	})
+	c.serving(ha, "agent-00", 1)
+	mustOK(t, put(t, ha, "agent-00", "k", "v1"), "put")
+
+	proxy.Block()
+	r := put(t, ha, "agent-00", "k", "v2")
+	if r.status != http.StatusInternalServerError || r.outcome != "unknown" {
+		t.Fatalf("put while etcd is cut off: %+v, want 500 unknown", r)
+	}
+	if r := get(t, ha, "agent-00", "k"); r.status != http.StatusConflict {
+		t.Errorf("read right after an unknown write: %+v, want 409 (not served from memory)", r)
+	}
+	proxy.Unblock()
+
+	if e := c.serving(ha, "agent-00", 2); e != 2 {
+		t.Fatalf("retaken at epoch %d, want 2", e)
+	}
+	entries := c.logEntries("agent-00")
+	want := entries[len(entries)-1].Value
+	if r := mustOK(t, get(t, ha, "agent-00", "k"), "read after retake"); r.body.Value != want || r.epoch != 2 {
+		t.Errorf("after retake k = %q at epoch %d, want %q (the log's) at 2", r.body.Value, r.epoch, want)
+	}
+	mustOK(t, put(t, ha, "agent-00", "k", "v3"), "put after retake")
 }
 
 func waitFor(t *testing.T, limit time.Duration, what string, cond func() bool) {

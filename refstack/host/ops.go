@@ -160,10 +160,15 @@ func (h *Host) writeLocked(a *agent, key, value string, base api.Response) resul
 		h.drop(a, err.Error())
 		return failed(http.StatusConflict, "fail", base, err.Error())
 	case errors.Is(err, errDiverged):
-		h.wg.Go(func() { h.release(a, err.Error()) })
+		// Stop serving before the mutex is released: memory misses a committed entry.
+		h.drop(a, err.Error())
+		h.wg.Go(func() { h.releaseOwnerKey(a) })
 		return failed(http.StatusConflict, "fail", base, err.Error())
 	default:
-		h.wg.Go(func() { h.release(a, "write outcome unknown") })
+		// The entry may be committed; a later read from this memory could miss it. Stop
+		// serving before the mutex is released, and let a fresh takeover restore from etcd.
+		h.drop(a, "write outcome unknown")
+		h.wg.Go(func() { h.releaseOwnerKey(a) })
 		return failed(http.StatusInternalServerError, "unknown", base, err.Error())
 	}
 }

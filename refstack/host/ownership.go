@@ -15,6 +15,12 @@ import (
 	"github.com/geodrill/geodrill/refstack/registry"
 )
 
+// unowned is when this host first saw an agent without owner, and at which epoch.
+type unowned struct {
+	since time.Time
+	epoch int64
+}
+
 // view is what etcd says about one agent's ownership at one revision.
 type view struct {
 	reg         api.Registration
@@ -118,12 +124,14 @@ func (h *Host) reconcile(ctx context.Context) error {
 		if rank < 0 || h.claiming[name] || now.Before(h.backoff[name]) {
 			continue
 		}
-		since, seen := h.unownedSince[name]
-		if !seen {
-			since = now
-			h.unownedSince[name] = now
+		// The wait runs from when this host first saw the agent unowned at this epoch; an
+		// epoch that moved means someone owned it in between, so the wait starts over.
+		u, seen := h.unownedSince[name]
+		if !seen || u.epoch != v.epoch {
+			u, seen = unowned{since: now, epoch: v.epoch}, false
+			h.unownedSince[name] = u
 		}
-		if wait := time.Duration(rank)*h.cfg.ClaimStep - now.Sub(since); wait > 0 {
+		if wait := time.Duration(rank)*h.cfg.ClaimStep - now.Sub(u.since); wait > 0 {
 			if !seen {
 				time.AfterFunc(wait, h.kick)
 			}
@@ -328,6 +336,11 @@ func (h *Host) markDropped(a *agent, reason string) {
 // the next reconcile pass finds the key and releases it.
 func (h *Host) release(a *agent, reason string) {
 	h.drop(a, reason)
+	h.releaseOwnerKey(a)
+}
+
+// releaseOwnerKey deletes a's owner key if a's epoch is still current. a is dropped.
+func (h *Host) releaseOwnerKey(a *agent) {
 	ctx, cancel := context.WithTimeout(context.Background(), h.cfg.OpTimeout)
 	defer cancel()
 	_, err := h.cli.Txn(ctx).
