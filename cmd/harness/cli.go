@@ -1,0 +1,258 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/geodrill/geodrill/checkers"
+	"github.com/geodrill/geodrill/drill"
+	"github.com/geodrill/geodrill/reports"
+	"github.com/geodrill/geodrill/scenarios"
+)
+
+// Exit codes, mapped from errors in one place (exitCode).
+const (
+	exitPass    = 0
+	exitUsage   = 2
+	exitCheck   = 10 // a check failed or could not decide: the system under test did not pass
+	exitHarness = 11 // the harness or the cluster failed
+)
+
+const usage = `usage: harness <command> [flags] [args]
+
+commands:
+  run FILE...        run each scenario: bring up the stack, load, faults, checks, report
+      --seed N         override the scenario's seed (same seed, same schedule and load)
+      --out DIR        where run directories go (default runs)
+      --bin DIR        where refstack and minio are (default $GEODRILL_BIN or ./bin)
+      --unsafe NAME    turn on an unsafe stack switch (ack-before-commit) to see a check fail
+  check RUN_DIR...   re-run every checker on saved runs, without a cluster
+  list [DIR]         list the scenarios in DIR (default scenarios)
+  validate FILE...   decode and validate scenarios; errors name file, line and fix
+
+exit codes: 0 all pass, 10 a check failed or was unknown, 11 harness/cluster failure, 2 bad usage
+`
+
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+// checkFailed means the drill ran and a verdict was not pass.
+type checkFailed struct{ status checkers.Status }
+
+func (e checkFailed) Error() string { return "verdict: " + e.status.String() }
+
+func exitCode(err error) int {
+	var ue usageError
+	var se *scenarios.Error
+	var cf checkFailed
+	switch {
+	case err == nil:
+		return exitPass
+	case errors.As(err, &ue), errors.As(err, &se):
+		return exitUsage
+	case errors.As(err, &cf):
+		return exitCheck
+	default:
+		return exitHarness
+	}
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return exitUsage
+	}
+	var err error
+	switch args[0] {
+	case "run":
+		err = cmdRun(ctx, args[1:], stdout, stderr)
+	case "check":
+		err = cmdCheck(ctx, args[1:], stdout)
+	case "list":
+		err = cmdList(args[1:], stdout)
+	case "validate":
+		err = cmdValidate(args[1:], stdout)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return exitPass
+	default:
+		err = usageError{fmt.Sprintf("unknown command %q", args[0])}
+	}
+	code := exitCode(err)
+	if err != nil && code != exitCheck {
+		fmt.Fprintf(stderr, "harness: %v\n", err)
+		if code == exitUsage {
+			var ue usageError
+			if errors.As(err, &ue) {
+				fmt.Fprint(stderr, "\n"+usage)
+			}
+		}
+	}
+	return code
+}
+
+// parse accepts flags before, between and after positional arguments.
+func parse(fs *flag.FlagSet, args []string) ([]string, error) {
+	fs.SetOutput(io.Discard)
+	var pos []string
+	for len(args) > 0 {
+		if err := fs.Parse(args); err != nil {
+			return nil, usageError{err.Error()}
+		}
+		args = fs.Args()
+		if len(args) > 0 {
+			pos = append(pos, args[0])
+			args = args[1:]
+		}
+	}
+	return pos, nil
+}
+
+var unsafeSwitches = map[string]func(*scenarios.Scenario){
+	"ack-before-commit": func(s *scenarios.Scenario) { s.Stack.Unsafe.AckBeforeCommit = true },
+}
+
+func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	seed := fs.Int64("seed", 0, "")
+	out := fs.String("out", "runs", "")
+	bin := fs.String("bin", "", "")
+	unsafe := fs.String("unsafe", "", "")
+	files, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(files) == 0 {
+		return usageError{"run needs at least one scenario file, e.g. harness run scenarios/region-outage.yaml"}
+	}
+	seedSet := false
+	fs.Visit(func(f *flag.Flag) { seedSet = seedSet || f.Name == "seed" })
+	if *unsafe != "" {
+		if _, ok := unsafeSwitches[*unsafe]; !ok {
+			return usageError{fmt.Sprintf("unknown unsafe switch %q (known: %s)", *unsafe, strings.Join(keys(unsafeSwitches), ", "))}
+		}
+	}
+	binDir := *bin
+	if binDir == "" {
+		binDir = drill.BinDir()
+	}
+	// Validate every file before running any of them.
+	scs := make([]*scenarios.Scenario, len(files))
+	for i, f := range files {
+		if scs[i], err = scenarios.Load(f); err != nil {
+			return err
+		}
+		if *unsafe != "" {
+			unsafeSwitches[*unsafe](scs[i])
+		}
+	}
+	var worst error
+	for i, sc := range scs {
+		opts := drill.Options{Scenario: sc, OutBase: *out, BinDir: binDir, Progress: stderr}
+		if seedSet {
+			opts.Seed = seed
+		}
+		fmt.Fprintf(stderr, "== %s (%s)\n", sc.Name, files[i])
+		r, err := drill.Run(ctx, opts)
+		if r != nil {
+			printRun(stdout, r)
+		}
+		switch {
+		case err != nil:
+			worst = err
+		case r.Status != checkers.Pass && exitCode(worst) < exitCheck:
+			worst = checkFailed{r.Status}
+		}
+		if ctx.Err() != nil {
+			return errors.Join(worst, ctx.Err())
+		}
+	}
+	return worst
+}
+
+func printRun(w io.Writer, r *reports.Run) {
+	fmt.Fprintf(w, "\n%s  seed=%d  provider=%s  %s\n", r.Scenario.Name, r.Seed, r.Provider, r.Duration.Round(1e8))
+	if len(r.Results) > 0 {
+		fmt.Fprint(w, reports.Table(r.Results))
+	}
+	if r.HarnessError != "" {
+		fmt.Fprintf(w, "HARNESS FAILURE: %s\n", r.HarnessError)
+	}
+	fmt.Fprintf(w, "verdict: %s\nreport:  %s\n", strings.ToUpper(r.Status.String()), filepath.Join(r.Dir, "summary.md"))
+}
+
+func cmdCheck(ctx context.Context, args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("check", flag.ContinueOnError)
+	dirs, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(dirs) == 0 {
+		return usageError{"check needs a run directory, e.g. harness check runs/region-outage-..."}
+	}
+	var worst error
+	for _, dir := range dirs {
+		r, err := reports.Load(dir)
+		if err != nil {
+			return err
+		}
+		r.Results = checkers.Run(ctx, checkers.Input{Scenario: r.Scenario, History: r.History, Timeline: r.Timeline})
+		statuses := make([]checkers.Status, len(r.Results))
+		for i, res := range r.Results {
+			statuses[i] = res.Status()
+		}
+		r.Status = checkers.Worst(statuses...)
+		fmt.Fprintf(stdout, "%s\n%sverdict: %s\n", dir, reports.Table(r.Results), strings.ToUpper(r.Status.String()))
+		if r.Status != checkers.Pass {
+			worst = checkFailed{r.Status}
+		}
+	}
+	return worst
+}
+
+func cmdList(args []string, stdout io.Writer) error {
+	dir := "scenarios"
+	if len(args) > 0 {
+		dir = args[0]
+	}
+	entries, err := scenarios.List(dir)
+	if err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	for _, e := range entries {
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", e.Name, e.Path, e.Description)
+	}
+	return tw.Flush()
+}
+
+func cmdValidate(args []string, stdout io.Writer) error {
+	if len(args) == 0 {
+		return usageError{"validate needs at least one scenario file"}
+	}
+	var errs []error
+	for _, f := range args {
+		if _, err := scenarios.Load(f); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		fmt.Fprintf(stdout, "%s: ok\n", f)
+	}
+	return errors.Join(errs...)
+}
+
+func keys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}
+

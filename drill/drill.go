@@ -1,0 +1,283 @@
+// Package drill runs one scenario end to end: cluster up, load and faults on one timeline,
+// heal, final reads, cluster down, checks, report. Data flows one way; the cluster is torn
+// down on every exit path (success, failure, panic, Ctrl-C).
+package drill
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/geodrill/geodrill/checkers"
+	"github.com/geodrill/geodrill/clusters"
+	"github.com/geodrill/geodrill/faults"
+	"github.com/geodrill/geodrill/faults/timeline"
+	"github.com/geodrill/geodrill/refstack/api"
+	"github.com/geodrill/geodrill/reports"
+	"github.com/geodrill/geodrill/scenarios"
+	"github.com/geodrill/geodrill/workload"
+	"github.com/geodrill/geodrill/workload/history"
+)
+
+// Options for one drill.
+type Options struct {
+	Scenario *scenarios.Scenario
+	// Seed overrides the scenario's seed when non-nil.
+	Seed *int64
+	// OutBase is where run directories are created (default "runs").
+	OutBase string
+	// BinDir holds refstack and minio.
+	BinDir string
+	// Progress receives the live progress line and phase messages; nil is quiet.
+	Progress io.Writer
+}
+
+// Phases of a drill, in order.
+const (
+	PhaseUp         = "up"
+	PhaseLoad       = "load"
+	PhaseHeal       = "heal"
+	PhaseFinalReads = "final-reads"
+	PhaseDown       = "down"
+	PhaseCheck      = "check"
+)
+
+// HarnessError is a failure of the harness or the cluster, not of the system under test.
+type HarnessError struct{ Err error }
+
+func (e *HarnessError) Error() string { return "harness: " + e.Err.Error() }
+func (e *HarnessError) Unwrap() error { return e.Err }
+
+// Run executes the drill. The returned run is written to disk whenever its directory could
+// be created, also on failure. A non-nil error is a *HarnessError (or ctx's error).
+func Run(ctx context.Context, opts Options) (run *reports.Run, err error) {
+	sc := *opts.Scenario
+	if opts.Seed != nil {
+		sc.Seed = *opts.Seed
+	}
+	if sc.Seed == 0 {
+		sc.Seed = time.Now().UnixNano() & 0x7fffffff // recorded in the report, so reproducible
+	}
+	base := opts.OutBase
+	if base == "" {
+		base = "runs"
+	}
+	started := time.Now()
+	dir, err := reports.NewDir(base, sc.Name, sc.Seed, started)
+	if err != nil {
+		return nil, &HarnessError{fmt.Errorf("create run directory: %w", err)}
+	}
+	clock := timeline.NewClock()
+	tl := timeline.New(clock)
+	run = &reports.Run{Dir: dir, Scenario: &sc, Seed: sc.Seed, Started: started, Provider: provider(sc)}
+	p := newProgress(opts.Progress, clock)
+	defer p.stop()
+
+	d := &drill{sc: &sc, opts: opts, clock: clock, tl: tl, dir: dir, progress: p, run: run}
+	defer func() {
+		run.Duration = clock.Now()
+		run.Timeline = tl.Events()
+		if err != nil {
+			run.HarnessError = err.Error()
+			run.Status = checkers.Worst(run.Status, checkers.Unknown)
+		}
+		if werr := reports.Write(run); werr != nil {
+			err = errors.Join(err, &HarnessError{fmt.Errorf("write report: %w", werr)})
+		}
+	}()
+	if err := d.execute(ctx); err != nil {
+		var he *HarnessError
+		if errors.As(err, &he) || errors.Is(err, context.Canceled) {
+			return run, err
+		}
+		return run, &HarnessError{err}
+	}
+	return run, nil
+}
+
+type drill struct {
+	sc       *scenarios.Scenario
+	opts     Options
+	clock    *timeline.Clock
+	tl       *timeline.Timeline
+	dir      string
+	progress *progress
+	run      *reports.Run
+}
+
+func (d *drill) phase(name string) {
+	d.tl.Record(timeline.Event{Kind: timeline.Phase, Name: name})
+	d.progress.setPhase(name)
+}
+
+func (d *drill) execute(ctx context.Context) (err error) {
+	sc := d.sc
+	spec := clusters.Spec{
+		Regions:               sc.Topology.Regions,
+		Agents:                sc.Topology.Agents,
+		Placement:             sc.Topology.Placement,
+		LeaseTTL:              sc.Stack.LeaseTTL.D(),
+		CheckpointEvery:       sc.Stack.CheckpointEvery,
+		UnsafeAckBeforeCommit: sc.Stack.Unsafe.AckBeforeCommit,
+		BinDir:                d.opts.BinDir,
+		RunDir:                d.dir,
+		Progress:              d.progress.note,
+	}
+	cl, err := clusters.New(provider(*sc), spec)
+	if err != nil {
+		return err
+	}
+	// Plan before anything starts: a fault the provider cannot realise fails the run now.
+	plan, err := faults.Plan(faultSpecs(sc), cl, provider(*sc))
+	if err != nil {
+		return err
+	}
+	for _, p := range plan {
+		d.run.Notes = append(d.run.Notes, fmt.Sprintf("%s at %s for %s: %s (%s)", p.ID, p.At, p.Hold, p.How, p.Why))
+	}
+
+	// Down runs on every exit path, with a context that survives Ctrl-C.
+	downed := false
+	defer func() {
+		if downed {
+			return
+		}
+		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 60*time.Second)
+		defer cancel()
+		if derr := cl.Down(dctx); derr != nil {
+			err = errors.Join(err, fmt.Errorf("cluster down: %w", derr))
+		}
+	}()
+
+	d.phase(PhaseUp)
+	if err := cl.Up(ctx); err != nil {
+		return fmt.Errorf("cluster up: %w", err)
+	}
+	eps := cl.Endpoints()
+	env := faults.Env{Cluster: cl, Probe: probeFor(eps), Owners: ownersFunc(eps.Router)}
+
+	agents, keys := names(sc)
+	wcfg := workload.Config{
+		Router: eps.Router, Agents: agents, Keys: keys,
+		Rate: sc.Workload.Rate, Duration: sc.Workload.Duration.D(), Timeout: sc.Workload.Timeout.D(),
+		Seed: sc.Seed,
+	}
+	wcfg.Mix.Put, wcfg.Mix.Get, wcfg.Mix.CAS = sc.Workload.Mix.Put, sc.Workload.Mix.Get, sc.Workload.Mix.CAS
+
+	// One clock for the whole run, started before bring-up; the scenario's fault times are
+	// relative to the start of load, so the plan is shifted by it.
+	d.phase(PhaseLoad)
+	loadStart := d.clock.Now()
+	var hist history.History
+	runner := &faults.Runner{Env: env, Clock: d.clock, Timeline: d.tl, Log: d.progress.notef}
+	loadCtx, stopObserve := context.WithCancel(ctx)
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		defer stopObserve()
+		h, err := workload.Run(gctx, wcfg, d.clock, &d.progress.stats)
+		hist = h
+		if err != nil {
+			return fmt.Errorf("workload: %w", err)
+		}
+		return nil
+	})
+	g.Go(func() error { return runner.Run(gctx, shiftPlan(plan, loadStart)) })
+	g.Go(func() error { observeOwners(loadCtx, env.Owners, d.tl); return nil })
+	loadErr := g.Wait()
+	stopObserve()
+	if ctx.Err() != nil {
+		d.run.History = hist
+		return ctx.Err()
+	}
+
+	d.phase(PhaseHeal)
+	if err := waitHealthy(ctx, env, sc.Topology.Regions, agents, 90*time.Second); err != nil {
+		d.run.History = hist
+		return errors.Join(loadErr, fmt.Errorf("stack did not heal: %w", err))
+	}
+
+	d.phase(PhaseFinalReads)
+	final, ferr := workload.FinalReads(ctx, wcfg, d.clock, 60*time.Second)
+	hist = append(hist, final...)
+	hist.Sort()
+	d.run.History = hist
+	if ferr != nil {
+		d.progress.notef("final reads: %v", ferr)
+	}
+
+	d.phase(PhaseDown)
+	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 60*time.Second)
+	derr := cl.Down(dctx)
+	cancel()
+	downed = true
+	if derr != nil {
+		return errors.Join(loadErr, fmt.Errorf("cluster down: %w", derr))
+	}
+
+	d.phase(PhaseCheck)
+	d.run.Timeline = d.tl.Events()
+	d.run.Results = checkers.Run(ctx, checkers.Input{
+		Scenario: d.sc, History: hist, Timeline: d.run.Timeline, ArtifactDir: d.dir,
+	})
+	d.run.Status = overall(d.run.Results)
+	return loadErr
+}
+
+func provider(sc scenarios.Scenario) string {
+	if sc.Provider == "" {
+		return "local"
+	}
+	return sc.Provider
+}
+
+func faultSpecs(sc *scenarios.Scenario) []faults.Spec {
+	out := make([]faults.Spec, len(sc.Faults))
+	for i, f := range sc.Faults {
+		out[i] = faults.Spec{Kind: f.Kind, Region: f.Region, At: f.At.D(), Duration: f.Duration.D()}
+	}
+	return out
+}
+
+func names(sc *scenarios.Scenario) (agents, keys []string) {
+	for i := 0; i < sc.Topology.Agents; i++ {
+		agents = append(agents, api.AgentID(i))
+	}
+	for j := 0; j < sc.Topology.KeysPerAgent; j++ {
+		keys = append(keys, api.KeyName(j))
+	}
+	return agents, keys
+}
+
+func overall(results []checkers.Result) checkers.Status {
+	ss := make([]checkers.Status, len(results))
+	for i, r := range results {
+		ss[i] = r.Status()
+	}
+	return checkers.Worst(ss...)
+}
+
+// BinDir finds the directory holding refstack and minio: $GEODRILL_BIN, else ./bin.
+func BinDir() string {
+	if d := os.Getenv("GEODRILL_BIN"); d != "" {
+		return d
+	}
+	abs, err := filepath.Abs("bin")
+	if err != nil {
+		return "bin"
+	}
+	return abs
+}
+
+func normalize(u string) string {
+	if strings.HasPrefix(u, "http://") || strings.HasPrefix(u, "https://") {
+		return strings.TrimSuffix(u, "/")
+	}
+	return "http://" + u
+}

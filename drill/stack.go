@@ -1,0 +1,136 @@
+package drill
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/geodrill/geodrill/clusters"
+	"github.com/geodrill/geodrill/faults"
+	"github.com/geodrill/geodrill/faults/timeline"
+	"github.com/geodrill/geodrill/refstack/api"
+)
+
+var statusClient = &http.Client{Timeout: 2 * time.Second}
+
+// probeFor builds the health probe of every region from the cluster's endpoints.
+func probeFor(eps clusters.Endpoints) faults.HTTPProbe {
+	p := faults.HTTPProbe{Regions: map[string][]string{}, Client: statusClient}
+	for r, e := range eps.Regions {
+		p.Regions[r] = []string{
+			normalize(e.Etcd) + "/health",
+			normalize(e.MinIO) + "/minio/health/live",
+			normalize(e.Host) + "/healthz",
+		}
+	}
+	return p
+}
+
+// ownersFunc reads the owner of every agent from the router.
+func ownersFunc(router string) func(context.Context) (map[string]api.Owner, error) {
+	url := normalize(router) + "/status"
+	return func(ctx context.Context) (map[string]api.Owner, error) {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		if err != nil {
+			return nil, err
+		}
+		resp, err := statusClient.Do(req)
+		if err != nil {
+			return nil, fmt.Errorf("router status: %w", err)
+		}
+		defer resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return nil, fmt.Errorf("router status: %s", resp.Status)
+		}
+		var st api.RouterStatus
+		if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
+			return nil, fmt.Errorf("router status: %w", err)
+		}
+		return st.Owners, nil
+	}
+}
+
+// waitHealthy waits until every region answers and every agent has an owner.
+func waitHealthy(ctx context.Context, env faults.Env, regions, agents []string, limit time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, limit)
+	defer cancel()
+	var last error
+	for {
+		last = healthy(ctx, env, regions, agents)
+		if last == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("after %s: %w", limit, last)
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}
+
+func healthy(ctx context.Context, env faults.Env, regions, agents []string) error {
+	for _, r := range regions {
+		if err := env.Probe.RegionUp(ctx, r); err != nil {
+			return err
+		}
+	}
+	owners, err := env.Owners(ctx)
+	if err != nil {
+		return err
+	}
+	var missing []string
+	for _, a := range agents {
+		if _, ok := owners[a]; !ok {
+			missing = append(missing, a)
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("agents without an owner: %s", strings.Join(missing, ", "))
+	}
+	return nil
+}
+
+// observeOwners records every ownership change seen at the router as a timeline
+// observation, so the report can show each agent's owner over time.
+func observeOwners(ctx context.Context, owners func(context.Context) (map[string]api.Owner, error), tl *timeline.Timeline) {
+	seen := map[string]api.Owner{}
+	t := time.NewTicker(250 * time.Millisecond)
+	defer t.Stop()
+	for {
+		cur, err := owners(ctx)
+		if err == nil {
+			var changed []string
+			for a, o := range cur {
+				if seen[a] != o {
+					changed = append(changed, a)
+					seen[a] = o
+				}
+			}
+			sort.Strings(changed)
+			for _, a := range changed {
+				o := cur[a]
+				tl.Record(timeline.Event{Kind: timeline.Observe, Name: "owner", Target: o.Region,
+					Detail: map[string]string{"agent": a, "region": o.Region, "epoch": fmt.Sprint(o.Epoch)}})
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// shiftPlan moves fault times from "since load start" to the run clock.
+func shiftPlan(plan []faults.Planned, by time.Duration) []faults.Planned {
+	out := make([]faults.Planned, len(plan))
+	for i, p := range plan {
+		p.At += by
+		out[i] = p
+	}
+	return out
+}
