@@ -74,4 +74,3 @@ func (p HTTPProbe) get(ctx context.Context, url string) (int, error) {
 	resp.Body.Close()
 	return resp.StatusCode, nil
 }
-

@@ -255,4 +255,3 @@ func keys[V any](m map[string]V) []string {
 	}
 	return out
 }
-
