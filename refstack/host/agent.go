@@ -21,6 +21,7 @@ type agent struct {
 	// sem is the per-agent mutex, a channel so waiting can be abandoned with the request.
 	sem     chan struct{}
 	dropped atomic.Bool // set once; the incarnation never serves again
+	serving atomic.Bool // restored; read without the mutex by Status
 
 	// Guarded by sem.
 	ready        bool              // state restored; may serve

@@ -312,16 +312,13 @@ func (h *Host) handleHealthz(w http.ResponseWriter, _ *http.Request) {
 }
 
 // Status lists the agents this host serves (restored and not dropped) with their epochs.
+// It does not wait for agents busy with a request.
 func (h *Host) Status() api.HostStatus {
 	st := api.HostStatus{Region: h.cfg.Region, Agents: map[string]int64{}}
 	for _, a := range h.ownedAgents() {
-		if err := a.lock(context.Background()); err != nil {
-			continue
-		}
-		if a.ready && !a.dropped.Load() {
+		if a.serving.Load() && !a.dropped.Load() {
 			st.Agents[a.name] = a.epoch
 		}
-		a.unlock()
 	}
 	return st
 }

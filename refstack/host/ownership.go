@@ -293,6 +293,7 @@ func (h *Host) restore(a *agent, reg api.Registration) error {
 	a.restoredSeq, a.restoredFrom = seq, from
 	a.sinceCkpt = len(tail.Kvs)
 	a.ready = true
+	a.serving.Store(true)
 	h.maybeCheckpointLocked(a)
 	a.unlock()
 	h.log.Info("restored", "agent", a.name, "epoch", a.epoch, "checkpoint_seq", ckptSeq,
