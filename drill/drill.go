@@ -10,7 +10,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -273,11 +272,4 @@ func BinDir() string {
 		return "bin"
 	}
 	return abs
-}
-
-func normalize(u string) string {
-	if strings.HasPrefix(u, "http://") || strings.HasPrefix(u, "https://") {
-		return strings.TrimSuffix(u, "/")
-	}
-	return "http://" + u
 }

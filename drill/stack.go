@@ -2,7 +2,6 @@ package drill
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"sort"
@@ -21,36 +20,15 @@ var statusClient = &http.Client{Timeout: 2 * time.Second}
 func probeFor(eps clusters.Endpoints) faults.HTTPProbe {
 	p := faults.HTTPProbe{Regions: map[string][]string{}, Client: statusClient}
 	for r, e := range eps.Regions {
-		p.Regions[r] = []string{
-			normalize(e.Etcd) + "/health",
-			normalize(e.MinIO) + "/minio/health/live",
-			normalize(e.Host) + "/healthz",
-		}
+		p.Regions[r] = e.HealthURLs()
 	}
 	return p
 }
 
 // ownersFunc reads the owner of every agent from the router.
 func ownersFunc(router string) func(context.Context) (map[string]api.Owner, error) {
-	url := normalize(router) + "/status"
 	return func(ctx context.Context) (map[string]api.Owner, error) {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-		if err != nil {
-			return nil, err
-		}
-		resp, err := statusClient.Do(req)
-		if err != nil {
-			return nil, fmt.Errorf("router status: %w", err)
-		}
-		defer resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			return nil, fmt.Errorf("router status: %s", resp.Status)
-		}
-		var st api.RouterStatus
-		if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
-			return nil, fmt.Errorf("router status: %w", err)
-		}
-		return st.Owners, nil
+		return clusters.RouterOwners(ctx, router)
 	}
 }
 
