@@ -92,8 +92,11 @@ func Run(ctx context.Context, opts Options) (run *reports.Run, err error) {
 		}
 	}()
 	if err := d.execute(ctx); err != nil {
+		if ctx.Err() != nil {
+			return run, &HarnessError{fmt.Errorf("interrupted: faults recovered, cluster stopped, partial report kept: %w", context.Cause(ctx))}
+		}
 		var he *HarnessError
-		if errors.As(err, &he) || errors.Is(err, context.Canceled) {
+		if errors.As(err, &he) {
 			return run, err
 		}
 		return run, &HarnessError{err}
