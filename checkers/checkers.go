@@ -2,7 +2,8 @@
 // client history and the fault timeline. Every checker is a pure function of its Input, so a
 // saved run directory can be re-checked without a cluster.
 //
-// Run calls the checkers in a fixed order: linearizability, rpo, rto, availability. Each
+// Run calls the checkers in a fixed order: linearizability, rpo, rto, availability,
+// split-brain, latency. Each
 // returns a Result with at least one Verdict; a report-only measurement (no SLA target) is a
 // verdict with status pass whose Target says "(no target)". Unknown is never a pass.
 package checkers
@@ -50,6 +51,8 @@ var allCheckers = []checker{
 	{NameRPO, RPO},
 	{NameRTO, RTO},
 	{NameAvailability, Availability},
+	{NameSplitBrain, SplitBrain},
+	{NameLatency, Latency},
 }
 
 // Run runs every checker in a fixed order and returns one Result each, in that order. Once

@@ -330,7 +330,7 @@ func TestCheckers(t *testing.T) {
 					}
 				}
 			}
-			if want := []string{NameLinearizability, NameRPO, NameRTO, NameAvailability}; !slices.Equal(names, want) {
+			if want := []string{NameLinearizability, NameRPO, NameRTO, NameAvailability, NameSplitBrain, NameLatency}; !slices.Equal(names, want) {
 				t.Fatalf("order = %v, want %v", names, want)
 			}
 			if _, err := json.Marshal(rs); err != nil {
@@ -552,7 +552,7 @@ func TestRunCanceled(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	rs := Run(ctx, Input{History: h, Timeline: events})
-	if len(rs) != 4 {
+	if len(rs) != len(allCheckers) {
 		t.Fatalf("%d results", len(rs))
 	}
 	for _, r := range rs {
@@ -574,7 +574,7 @@ func TestRPOTopologyKeysMustBeRead(t *testing.T) {
 }
 
 func TestEmptyHistoryIsNotAPass(t *testing.T) {
-	s := &scenarios.Scenario{SLA: scenarios.SLA{MinAvailability: ptr(0.99)}}
+	s := &scenarios.Scenario{SLA: scenarios.SLA{MinAvailability: ptr(0.99), ErrorBudget: ptr(0.05)}}
 	for _, r := range Run(context.Background(), Input{Scenario: s}) {
 		if r.Checker == NameRTO {
 			continue // no fault and no rto target: a report, checked elsewhere

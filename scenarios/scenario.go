@@ -79,6 +79,15 @@ type SLA struct {
 	RTOMax        *Duration `yaml:"rto_max,omitempty" json:"rto_max,omitempty"`
 	// MinAvailability is the minimum fraction of ok ops over the load phase (0..1).
 	MinAvailability *float64 `yaml:"min_availability,omitempty" json:"min_availability,omitempty"`
+	// MaxP99Latency bounds the p99 latency of ok load ops in every segment (before, during
+	// and after each fault window, and the whole load phase).
+	MaxP99Latency *Duration `yaml:"max_p99_latency,omitempty" json:"max_p99_latency,omitempty"`
+	// MaxErrorRateDuringFault bounds the fraction of load ops that fail or end unknown while
+	// a fault is held (0..1), per fault window.
+	MaxErrorRateDuringFault *float64 `yaml:"max_error_rate_during_fault,omitempty" json:"max_error_rate_during_fault,omitempty"`
+	// ErrorBudget is the fraction of load ops over the whole run allowed to fail or end
+	// unknown (0..1).
+	ErrorBudget *float64 `yaml:"error_budget,omitempty" json:"error_budget,omitempty"`
 	// CheckTimeout bounds the linearizability search; past it the verdict is unknown.
 	CheckTimeout Duration `yaml:"check_timeout,omitempty" json:"check_timeout,omitempty"`
 }

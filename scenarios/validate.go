@@ -311,6 +311,17 @@ func (sla *SLA) validate(v *validator) {
 		}
 		v.add("sla.min_availability", fix, fmt.Sprintf("sla.min_availability is a ratio in 0..1, got %g", *a))
 	}
+	if sla.MaxP99Latency != nil && *sla.MaxP99Latency <= 0 {
+		v.add("sla.max_p99_latency", "e.g. max_p99_latency: 500ms", fmt.Sprintf("sla.max_p99_latency must be positive, got %s", *sla.MaxP99Latency))
+	}
+	for _, r := range []struct {
+		field string
+		x     *float64
+	}{{"max_error_rate_during_fault", sla.MaxErrorRateDuringFault}, {"error_budget", sla.ErrorBudget}} {
+		if r.x != nil && !(*r.x >= 0 && *r.x <= 1) {
+			v.add("sla."+r.field, fmt.Sprintf("write a ratio, e.g. %s: 0.05", r.field), fmt.Sprintf("sla.%s is a ratio in 0..1, got %g", r.field, *r.x))
+		}
+	}
 	if sla.CheckTimeout <= 0 {
 		v.add("sla.check_timeout", "leave it out for the default (60s)",
 			fmt.Sprintf("sla.check_timeout must be positive, got %s", sla.CheckTimeout))
