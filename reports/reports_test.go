@@ -35,7 +35,7 @@ func sampleResults() []checkers.Result {
 	}
 }
 
-func sampleRun(t *testing.T, dir string) *Run {
+func sampleRun(t testing.TB, dir string) *Run {
 	t.Helper()
 	s, err := scenarios.Load(filepath.Join("..", "scenarios", "region-outage.yaml"))
 	if err != nil {

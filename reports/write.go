@@ -11,7 +11,7 @@ import (
 )
 
 // Write writes the run directory r.Dir (creating it if needed): scenario.yaml, timeline.jsonl,
-// history.jsonl, results.json, summary.md and junit.xml. The status written is r.Overall().
+// history.jsonl, results.json, junit.xml, report.html and summary.md. The status written is r.Overall().
 // It writes every file it can and reports all failures; each file is replaced atomically.
 func Write(r *Run) error {
 	if r.Dir == "" {
@@ -32,6 +32,7 @@ func Write(r *Run) error {
 		{HistoryFile, renderHistory},
 		{ResultsFile, encodeResults},
 		{JUnitFile, renderJUnit},
+		{HTMLFile, renderHTML}, // before the summary, which links it
 		{SummaryFile, func(r *Run) ([]byte, error) { return []byte(Summary(r)), nil }},
 	}
 	var errs []error
