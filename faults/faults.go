@@ -59,12 +59,28 @@ const (
 	Unavailable Realisation = "unavailable"
 )
 
-// Spec is a fault as a scenario states it.
+// Spec is a fault as a scenario states it. Kind picks which of the parameter fields
+// matter; each kind's New copies them into its typed params struct.
 type Spec struct {
 	Kind     string
 	Region   string
 	At       time.Duration
 	Duration time.Duration
+
+	// Topology is every region, in preference order (for shapes that need the whole set).
+	Topology []string
+	// Service: process-crash and pause (etcd, minio, host, router).
+	Service string
+	// Regions: etcd-quorum-loss (the regions losing their member; empty means a majority).
+	Regions []string
+	// Shape, From, To: partition; From, To: wan-degradation.
+	Shape string
+	From  string
+	To    string
+	// Link: wan-degradation (its From and To are taken from the fields above).
+	Link Link
+	// Offset: clock-skew.
+	Offset time.Duration
 }
 
 // Kind describes one fault kind: how to build it and what a cluster needs to run it.
@@ -79,6 +95,23 @@ type Kind struct {
 // Kinds is every fault kind geodrill knows, in one explicit table.
 var Kinds = []Kind{
 	regionOutageKind,
+	processCrashKind,
+	pauseKind,
+	partitionKind,
+	wanDegradationKind,
+	objectStoreOutageKind,
+	etcdMemberLossKind,
+	etcdQuorumLossKind,
+	clockSkewKind,
+}
+
+// Names lists the kinds in table order.
+func Names() []string {
+	out := make([]string, len(Kinds))
+	for i, k := range Kinds {
+		out[i] = k.Name
+	}
+	return out
 }
 
 // Lookup finds a kind by name.
@@ -116,13 +149,20 @@ func Plan(specs []Spec, cluster any, provider string) ([]Planned, error) {
 		if err != nil {
 			return nil, fmt.Errorf("fault %d: %w", i+1, err)
 		}
-		how, why := k.Realise(cluster)
-		if how == Unavailable {
-			return nil, fmt.Errorf("fault %d (%s) is unavailable on provider %q: %s", i+1, s.Kind, provider, why)
-		}
 		f, err := k.New(s)
 		if err != nil {
 			return nil, fmt.Errorf("fault %d (%s): %w", i+1, s.Kind, err)
+		}
+		how, why := k.Realise(cluster)
+		// A kind whose faithfulness depends on its parameters (a link's latency needs
+		// netem) refines the answer per fault.
+		if pr, ok := f.(interface {
+			Realise(cluster any) (Realisation, string)
+		}); ok && how != Unavailable {
+			how, why = pr.Realise(cluster)
+		}
+		if how == Unavailable {
+			return nil, fmt.Errorf("fault %d (%s) is unavailable on provider %q: %s", i+1, s.Kind, provider, why)
 		}
 		out = append(out, Planned{
 			ID: fmt.Sprintf("f%d:%s", i+1, s.Kind), Kind: s.Kind,

@@ -1,0 +1,65 @@
+package faults
+
+import (
+	"context"
+	"syscall"
+	"time"
+)
+
+// The capabilities below are what fault kinds ask a cluster for, by type assertion; a
+// provider implements only what it can do, and each kind's Realise says what follows.
+
+// serviceControl signals one service and brings back whatever of a region is not running.
+type serviceControl interface {
+	Signal(region, service string, sig syscall.Signal) error
+	RestoreRegion(ctx context.Context, region string) error
+}
+
+// serviceHealth checks one service of a region ("" and "router" for the router).
+type serviceHealth interface {
+	ServiceHealthy(ctx context.Context, region, service string) error
+}
+
+// Cut drops every packet from region From to region To (one direction).
+type Cut struct {
+	From string `json:"from"`
+	To   string `json:"to"`
+}
+
+// networkControl installs and removes packet drops between regions. id names the set of
+// cuts so overlapping faults heal independently.
+type networkControl interface {
+	Partition(ctx context.Context, id string, cuts []Cut) error
+	Heal(ctx context.Context, id string) error
+	// Reachable dials from inside region from to a service of region to: nil when it
+	// connects, an error when it cannot.
+	Reachable(ctx context.Context, from, to string) error
+}
+
+// Link is the degradation of the path from one region to another.
+type Link struct {
+	From    string        `json:"from"`
+	To      string        `json:"to"`
+	Latency time.Duration `json:"latency,omitempty"`
+	Jitter  time.Duration `json:"jitter,omitempty"`
+	// Loss is the fraction of packets dropped, 0..1.
+	Loss float64 `json:"loss,omitempty"`
+	// BandwidthKbit caps the rate, in kilobits per second; 0 is no cap.
+	BandwidthKbit int `json:"bandwidth_kbit,omitempty"`
+}
+
+// linkControl degrades links between regions.
+type linkControl interface {
+	// LinkRealisation says how faithfully the provider can produce l.
+	LinkRealisation(l Link) (Realisation, string)
+	Degrade(ctx context.Context, id string, l Link) error
+	Restore(ctx context.Context, id string) error
+	// Degraded returns nil when the degradation id is installed.
+	Degraded(ctx context.Context, id string) error
+}
+
+// clockControl sets the offset of a region's agent host clock at runtime.
+type clockControl interface {
+	SetClockOffset(ctx context.Context, region string, offset time.Duration) error
+	ClockOffset(ctx context.Context, region string) (time.Duration, error)
+}

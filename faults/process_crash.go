@@ -1,0 +1,101 @@
+package faults
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"syscall"
+)
+
+// ProcessCrash SIGKILLs one service of a region and restarts it on recovery, with the same
+// ports and data: a crash followed by a supervisor restart.
+type ProcessCrash struct {
+	// Region is a region name or "busiest"; "" with Service "router" is the router.
+	Region string `json:"region"`
+	// Service is etcd, minio, host or router.
+	Service string `json:"service"`
+
+	resolved string
+}
+
+var processCrashKind = Kind{
+	Name: "process-crash",
+	Realise: func(cluster any) (Realisation, string) {
+		if !canSignal(cluster) {
+			return Unavailable, "the provider cannot signal one service and restart it"
+		}
+		return Exact, "SIGKILL of the service's process group; restarted with the same ports and data"
+	},
+	New: func(s Spec) (Fault, error) {
+		if err := checkService(s.Service, s.Region); err != nil {
+			return nil, err
+		}
+		return &ProcessCrash{Region: s.Region, Service: s.Service}, nil
+	},
+}
+
+func canSignal(cluster any) bool {
+	_, sc := cluster.(serviceControl)
+	_, sh := cluster.(serviceHealth)
+	return sc && sh
+}
+
+// checkService accepts the services a scenario may target.
+func checkService(service, region string) error {
+	switch service {
+	case "etcd", "minio", "host":
+		if region == "" {
+			return fmt.Errorf("service %s needs a region (a name or \"busiest\")", service)
+		}
+	case "router":
+		if region != "" {
+			return errors.New("the router is global: leave region out")
+		}
+	default:
+		return fmt.Errorf("unknown service %q (use etcd, minio, host or router)", service)
+	}
+	return nil
+}
+
+// Inject resolves the target and kills the service.
+func (f *ProcessCrash) Inject(ctx context.Context, env Env) (Record, error) {
+	r, err := resolveRegion(ctx, env, f.Region)
+	if err != nil {
+		return Record{}, err
+	}
+	f.resolved = r
+	rec := Record{Target: target(r, f.Service), Detail: map[string]string{"service": f.Service, "region": r}}
+	if err := env.Cluster.(serviceControl).Signal(r, f.Service, syscall.SIGKILL); err != nil {
+		return rec, fmt.Errorf("kill %s: %w", rec.Target, err)
+	}
+	return rec, nil
+}
+
+// Verify checks that the service no longer answers its health check.
+func (f *ProcessCrash) Verify(ctx context.Context, env Env) error {
+	return serviceDown(ctx, env, f.resolved, f.Service)
+}
+
+// Recover restarts whatever of the region is not running.
+func (f *ProcessCrash) Recover(ctx context.Context, env Env) error {
+	return env.Cluster.(serviceControl).RestoreRegion(ctx, f.resolved)
+}
+
+// VerifyHealed checks that the service answers again.
+func (f *ProcessCrash) VerifyHealed(ctx context.Context, env Env) error {
+	return env.Cluster.(serviceHealth).ServiceHealthy(ctx, f.resolved, f.Service)
+}
+
+func target(region, service string) string {
+	if region == "" {
+		return service
+	}
+	return service + " " + region
+}
+
+func serviceDown(ctx context.Context, env Env, region, service string) error {
+	if err := env.Cluster.(serviceHealth).ServiceHealthy(ctx, region, service); err == nil {
+		return fmt.Errorf("%s still answers its health check", target(region, service))
+	}
+	return nil
+}

@@ -1,0 +1,87 @@
+package faults
+
+import (
+	"context"
+	"errors"
+	"fmt"
+)
+
+// WANDegradation degrades the link between two regions, in both directions: added latency
+// with jitter, packet loss, a bandwidth cap.
+type WANDegradation struct {
+	Link Link `json:"link"`
+
+	id string
+}
+
+var wanDegradationKind = Kind{
+	Name: "wan-degradation",
+	Realise: func(cluster any) (Realisation, string) {
+		if _, ok := cluster.(linkControl); !ok {
+			return Unavailable, "the provider cannot degrade links between regions; run it with provider: netns (root)"
+		}
+		return Exact, "" // refined per link by (*WANDegradation).Realise
+	},
+	New: func(s Spec) (Fault, error) {
+		l := s.Link
+		l.From, l.To = s.From, s.To
+		switch {
+		case l.From == "" || l.To == "" || l.From == l.To:
+			return nil, errors.New("wan-degradation needs two different regions in from and to")
+		case l.Latency < 0 || l.Jitter < 0 || l.BandwidthKbit < 0:
+			return nil, errors.New("wan-degradation latency, jitter and bandwidth must not be negative")
+		case !(l.Loss >= 0 && l.Loss <= 1):
+			return nil, fmt.Errorf("wan-degradation loss is a ratio in 0..1, got %g", l.Loss)
+		case l.Latency == 0 && l.Jitter == 0 && l.Loss == 0 && l.BandwidthKbit == 0:
+			return nil, errors.New("wan-degradation needs at least one of latency, jitter, loss, bandwidth_kbit")
+		case l.Jitter > 0 && l.Latency == 0:
+			return nil, errors.New("wan-degradation jitter needs a latency to vary around")
+		}
+		return &WANDegradation{Link: l}, nil
+	},
+}
+
+// Realise asks the provider about this link's parameters (latency needs netem, ...).
+func (f *WANDegradation) Realise(cluster any) (Realisation, string) {
+	lc, ok := cluster.(linkControl)
+	if !ok {
+		return Unavailable, "the provider cannot degrade links between regions"
+	}
+	return lc.LinkRealisation(f.Link)
+}
+
+// Inject installs the degradation.
+func (f *WANDegradation) Inject(ctx context.Context, env Env) (Record, error) {
+	f.id = "wan-" + f.Link.From + "-" + f.Link.To
+	l := f.Link
+	rec := Record{Target: l.From + "<->" + l.To, Detail: map[string]string{
+		"latency": l.Latency.String(), "jitter": l.Jitter.String(),
+		"loss": fmt.Sprint(l.Loss), "bandwidth_kbit": fmt.Sprint(l.BandwidthKbit),
+	}}
+	if err := env.Cluster.(linkControl).Degrade(ctx, f.id, l); err != nil {
+		return rec, fmt.Errorf("degrade %s: %w", rec.Target, err)
+	}
+	return rec, nil
+}
+
+// Verify asks the provider whether the degradation is installed where the packets pass
+// (it reads the rules back from the kernel, not from its own bookkeeping).
+func (f *WANDegradation) Verify(ctx context.Context, env Env) error {
+	return env.Cluster.(linkControl).Degraded(ctx, f.id)
+}
+
+// Recover removes the degradation.
+func (f *WANDegradation) Recover(ctx context.Context, env Env) error {
+	if f.id == "" {
+		return nil
+	}
+	return env.Cluster.(linkControl).Restore(ctx, f.id)
+}
+
+// VerifyHealed checks that the provider reports nothing installed for the link.
+func (f *WANDegradation) VerifyHealed(ctx context.Context, env Env) error {
+	if err := env.Cluster.(linkControl).Degraded(ctx, f.id); err == nil {
+		return fmt.Errorf("link %s-%s is still degraded", f.Link.From, f.Link.To)
+	}
+	return nil
+}
