@@ -106,9 +106,8 @@ func Latency(_ context.Context, in Input) Result {
 		l := seconds(sla.MaxP99Latency.D())
 		p99Limit = &l
 	}
-	fmtDur := func(s float64) string { return fmtSeconds(s) }
 	verdicts := []Verdict{
-		judgeAtMost(NameLatency, "latency p99", worstP99(d), p99Limit, fmtDur),
+		judgeAtMost(NameLatency, "latency p99", worstP99(d), p99Limit, fmtLatency),
 		judgeAtMost(NameLatency, "error rate during fault", worstDuringErrorRate(d), sla.MaxErrorRateDuringFault, fmtRatio),
 		judgeAtMost(NameLatency, "error budget", budget(d.Overall, sla.ErrorBudget), sla.ErrorBudget, fmtRatio),
 	}
@@ -123,7 +122,7 @@ func worstP99(d LatencyData) measurement {
 			return
 		}
 		if m.absent != "" || *s.P99 > m.value {
-			m = measurement{value: *s.P99, shown: fmt.Sprintf("%s (%s; p50 %s)", fmtSeconds(*s.P99), where, fmtSeconds(*s.P50))}
+			m = measurement{value: *s.P99, shown: fmt.Sprintf("%s (%s; p50 %s)", fmtLatency(*s.P99), where, fmtLatency(*s.P50))}
 		}
 	}
 	consider(d.Overall, "whole run")
@@ -159,4 +158,9 @@ func budget(s Segment, limit *float64) measurement {
 		m.shown += fmt.Sprintf(", %.0f%% of budget used", 100**s.ErrorRate / *limit)
 	}
 	return m
+}
+
+// fmtLatency prints seconds at 10µs resolution: loopback requests take well under 1ms.
+func fmtLatency(s float64) string {
+	return time.Duration(s * float64(time.Second)).Round(10 * time.Microsecond).String()
 }

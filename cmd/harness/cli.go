@@ -32,7 +32,8 @@ commands:
       --out DIR        where run directories go (default runs)
       --bin DIR        where refstack and minio are (default $GEODRILL_BIN or ./bin)
       --unsafe NAME    turn on an unsafe stack switch (ack-before-commit) to see a check fail
-  check RUN_DIR...   re-run every checker on saved runs, without a cluster
+  check RUN_DIR...   re-run every checker on saved runs, without a cluster, and compare
+                     with the saved results.json (a mismatch exits 11)
   list [DIR]         list the scenarios in DIR (default scenarios)
   validate FILE...   decode and validate scenarios; errors name file, line and fix
 
@@ -198,21 +199,37 @@ func cmdCheck(ctx context.Context, args []string, stdout io.Writer) error {
 		return usageError{"check needs a run directory, e.g. harness check runs/region-outage-..."}
 	}
 	var worst error
+	var mismatch []error
 	for _, dir := range dirs {
 		r, err := reports.Load(dir)
 		if err != nil {
 			return err
 		}
+		saved := r.Results
 		r.Results = checkers.Run(ctx, checkers.Input{Scenario: r.Scenario, History: r.History, Timeline: r.Timeline})
-		statuses := make([]checkers.Status, len(r.Results))
-		for i, res := range r.Results {
-			statuses[i] = res.Status()
-		}
-		r.Status = checkers.Worst(statuses...)
+		r.Status = checkers.Overall(r.Results)
 		fmt.Fprintf(stdout, "%s\n%sverdict: %s\n", dir, reports.Table(r.Results), strings.ToUpper(r.Status.String()))
+		// A re-check that disagrees with the saved verdicts means a checker is not a pure
+		// function of the saved run, or the run directory was edited: a harness failure.
+		diffs, onlyOne := checkers.Compare(saved, r.Results)
+		switch {
+		case len(saved) == 0:
+			fmt.Fprintf(stdout, "replay: %s has no saved verdicts to compare with\n", reports.ResultsFile)
+		case len(diffs) == 0:
+			fmt.Fprintf(stdout, "replay: same verdicts as the saved %s\n", reports.ResultsFile)
+		default:
+			fmt.Fprintf(stdout, "replay: DIFFERENT verdicts from the saved %s:\n  %s\n", reports.ResultsFile, strings.Join(diffs, "\n  "))
+			mismatch = append(mismatch, fmt.Errorf("%s: %d verdicts differ from the saved %s (see above); re-check with the geodrill that wrote the run, or report a non-deterministic checker", dir, len(diffs), reports.ResultsFile))
+		}
+		if len(onlyOne) > 0 {
+			fmt.Fprintf(stdout, "replay: not compared: %s\n", strings.Join(onlyOne, ", "))
+		}
 		if r.Status != checkers.Pass {
 			worst = checkFailed{r.Status}
 		}
+	}
+	if len(mismatch) > 0 {
+		return errors.Join(mismatch...)
 	}
 	return worst
 }
