@@ -137,7 +137,11 @@ func (d *drill) execute(ctx context.Context) (err error) {
 		return err
 	}
 	// Plan before anything starts: a fault the provider cannot realise fails the run now.
-	plan, err := faults.Plan(faultSpecs(sc), cl, provider(*sc))
+	specs, err := FaultSpecs(sc)
+	if err != nil {
+		return err
+	}
+	plan, err := faults.Plan(specs, cl, provider(*sc))
 	if err != nil {
 		return err
 	}
@@ -239,12 +243,21 @@ func provider(sc scenarios.Scenario) string {
 	return sc.Provider
 }
 
-func faultSpecs(sc *scenarios.Scenario) []faults.Spec {
-	out := make([]faults.Spec, len(sc.Faults))
-	for i, f := range sc.Faults {
-		out[i] = faults.Spec{Kind: f.Kind, Region: f.Region, At: f.At.D(), Duration: f.Duration.D()}
+// FaultSpecs is the scenario's fault schedule: its listed faults, then the nemesis's
+// draws from the seed. The same scenario and seed always give the same specs.
+func FaultSpecs(sc *scenarios.Scenario) ([]faults.Spec, error) {
+	out := make([]faults.Spec, 0, len(sc.Faults))
+	for _, f := range sc.Faults {
+		out = append(out, f.Spec(sc.Topology.Regions))
 	}
-	return out
+	if sc.Nemesis != nil {
+		drawn, err := sc.Nemesis.Schedule().Schedule(sc.Seed, sc.Topology.Regions)
+		if err != nil {
+			return nil, fmt.Errorf("nemesis: %w (fix the scenario's nemesis: section)", err)
+		}
+		out = append(out, drawn...)
+	}
+	return out, nil
 }
 
 func names(sc *scenarios.Scenario) (agents, keys []string) {

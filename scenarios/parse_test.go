@@ -85,7 +85,7 @@ func TestParseErrors(t *testing.T) {
 			{9, "stack.durability", `durability "async" is not implemented`, "sync-geo"},
 		}},
 		{"unknown provider", base + "provider: kube\n", []wantErr{
-			{8, "provider", `unknown provider "kube"`, "local, auto"},
+			{8, "provider", `unknown provider "kube"`, "local, netns, auto"},
 		}},
 		{"placement exceeds agents", strings.Replace(base, "  agents: 6\n", "  agents: 6\n  placement: {a: 5, b: 2}\n", 1), []wantErr{
 			{5, "topology.placement", "placement puts 7 agents in regions but topology.agents is 6", "at most 6"},

@@ -14,6 +14,8 @@ type Scenario struct {
 	Stack       Stack    `yaml:"stack" json:"stack"`
 	Workload    Workload `yaml:"workload" json:"workload"`
 	Faults      []Fault  `yaml:"faults" json:"faults"`
+	// Nemesis, when set, adds a random fault schedule drawn from the seed.
+	Nemesis *Nemesis `yaml:"nemesis,omitempty" json:"nemesis,omitempty"`
 	SLA         SLA      `yaml:"sla" json:"sla"`
 }
 
@@ -68,6 +70,37 @@ type Fault struct {
 	Region   string   `yaml:"region,omitempty" json:"region,omitempty"`
 	At       Duration `yaml:"at" json:"at"`
 	Duration Duration `yaml:"duration" json:"duration"` // hold before recovery
+
+	// Service: process-crash and pause (etcd, minio, host, router).
+	Service string `yaml:"service,omitempty" json:"service,omitempty"`
+	// Regions: etcd-quorum-loss, the regions whose members die (default: a majority).
+	Regions []string `yaml:"regions,omitempty" json:"regions,omitempty"`
+	// Shape: partition (isolate, pair, one-way, bridge, majority-minority).
+	Shape string `yaml:"shape,omitempty" json:"shape,omitempty"`
+	// From, To: partition pair/one-way, wan-degradation.
+	From string `yaml:"from,omitempty" json:"from,omitempty"`
+	To   string `yaml:"to,omitempty" json:"to,omitempty"`
+	// Latency, Jitter, Loss (0..1), BandwidthKbit: wan-degradation.
+	Latency       Duration `yaml:"latency,omitempty" json:"latency,omitempty"`
+	Jitter        Duration `yaml:"jitter,omitempty" json:"jitter,omitempty"`
+	Loss          float64  `yaml:"loss,omitempty" json:"loss,omitempty"`
+	BandwidthKbit int      `yaml:"bandwidth_kbit,omitempty" json:"bandwidth_kbit,omitempty"`
+	// Offset: clock-skew, added to the agent host's clock.
+	Offset Duration `yaml:"offset,omitempty" json:"offset,omitempty"`
+}
+
+// Nemesis is a seeded random fault schedule: kinds, targets, starts, holds and gaps all come
+// from the scenario seed, so --seed reproduces it.
+type Nemesis struct {
+	// Kinds to draw from; empty means every kind.
+	Kinds []string `yaml:"kinds,omitempty" json:"kinds,omitempty"`
+	// Start and End bound the window, as offsets from the start of load.
+	Start   Duration `yaml:"start" json:"start"`
+	End     Duration `yaml:"end" json:"end"`
+	MinHold Duration `yaml:"min_hold" json:"min_hold"`
+	MaxHold Duration `yaml:"max_hold" json:"max_hold"`
+	MinGap  Duration `yaml:"min_gap" json:"min_gap"`
+	MaxGap  Duration `yaml:"max_gap" json:"max_gap"`
 }
 
 // SLA targets. A nil pointer means "no target" (measured and reported, not judged).

@@ -8,16 +8,18 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/geodrill/geodrill/faults"
 )
 
 // Busiest is the fault target meaning "the region owning most agents at injection time".
 const Busiest = "busiest"
 
-// Providers where a stack can run. (netns, docker and kind are designed, not built yet.)
-func Providers() []string { return []string{"local", "auto"} }
+// Providers where a stack can run. (docker and kind are designed, not built yet.)
+func Providers() []string { return []string{"local", "netns", "auto"} }
 
-// FaultKinds that a scenario may schedule.
-func FaultKinds() []string { return []string{"region-outage"} }
+// FaultKinds that a scenario may schedule: the faults package's table.
+func FaultKinds() []string { return faults.Names() }
 
 // Durabilities the schema knows, and whether the reference stack implements each yet.
 func durabilities() map[string]bool { return map[string]bool{"sync-geo": true, "async": false} }
@@ -110,6 +112,9 @@ func (s *Scenario) validate(v *validator) {
 	s.Workload.validate(v)
 	for i, f := range s.Faults {
 		f.validate(v, fmt.Sprintf("faults[%d]", i), s)
+	}
+	if s.Nemesis != nil {
+		s.Nemesis.validate(v, s)
 	}
 	s.SLA.validate(v)
 }
@@ -250,7 +255,7 @@ func (f *Fault) validate(v *validator, path string, s *Scenario) {
 	case f.Kind == "":
 		v.add(path+".kind", "set kind: to one of: "+strings.Join(FaultKinds(), ", "), path+".kind is missing")
 	case v.oneOf(path+".kind", "fault kind", f.Kind, FaultKinds()):
-		f.validateRegion(v, path, s.Topology.Regions)
+		f.validateParams(v, path, s.Topology.Regions)
 	}
 	if f.At < 0 {
 		v.add(path+".at", "use an offset from the start of the load, e.g. at: 10s",
@@ -263,6 +268,104 @@ func (f *Fault) validate(v *validator, path string, s *Scenario) {
 	if f.Duration <= 0 {
 		v.add(path+".duration", "set how long to hold the fault, e.g. duration: 15s",
 			fmt.Sprintf("%s.duration must be positive, got %s", path, f.Duration))
+	}
+}
+
+// validateParams checks the fields each kind uses, then lets the kind itself build the
+// fault so that no parameter the faults package rejects gets past validation.
+func (f *Fault) validateParams(v *validator, path string, regions []string) {
+	before := len(v.errs)
+	inTopology := func(field, value string, busiest bool) {
+		targets := slices.Clone(regions)
+		if busiest {
+			targets = append(targets, Busiest)
+		}
+		if value == "" {
+			v.add(path+"."+field, "set "+field+": to one of: "+strings.Join(targets, ", "),
+				fmt.Sprintf("%s needs %s", f.Kind, field))
+			return
+		}
+		v.oneOf(path+"."+field, "region", value, targets, "topology.regions")
+	}
+	switch f.Kind {
+	case "region-outage":
+		f.validateRegion(v, path, regions)
+		return
+	case "object-store-outage", "etcd-member-loss", "clock-skew":
+		inTopology("region", f.Region, true)
+	case "process-crash", "pause":
+		if v.oneOf(path+".service", "service", f.Service, []string{"etcd", "minio", "host", "router"}) {
+			if f.Service == "router" && f.Region != "" {
+				v.add(path+".region", "leave region out: the router is global", "the router has no region")
+			} else if f.Service != "router" {
+				inTopology("region", f.Region, true)
+			}
+		}
+	case "etcd-quorum-loss":
+		for i, r := range f.Regions {
+			v.oneOf(fmt.Sprintf("%s.regions[%d]", path, i), "region", r, regions, "topology.regions")
+		}
+	case "partition":
+		if v.oneOf(path+".shape", "partition shape", f.Shape, faults.Shapes()) {
+			switch f.Shape {
+			case faults.ShapeIsolate, faults.ShapeMajorityMinority:
+				inTopology("region", f.Region, true)
+			case faults.ShapeBridge:
+				inTopology("region", f.Region, false)
+			default:
+				inTopology("from", f.From, false)
+				inTopology("to", f.To, false)
+			}
+		}
+	case "wan-degradation":
+		inTopology("from", f.From, false)
+		inTopology("to", f.To, false)
+		if !(f.Loss >= 0 && f.Loss <= 1) {
+			v.add(path+".loss", "write a ratio, e.g. loss: 0.1 for 10%", fmt.Sprintf("loss is a ratio in 0..1, got %g", f.Loss))
+		}
+	}
+	if len(v.errs) > before || v.isTainted(path) {
+		return // one mistake, one message: the kind would only repeat it
+	}
+	k, err := faults.Lookup(f.Kind)
+	if err == nil {
+		_, err = k.New(f.Spec(regions))
+	}
+	if err != nil {
+		v.add(path, "fix the fault's parameters (see scenarios/README or the kind's doc)", err.Error())
+	}
+}
+
+// Spec is the fault as the faults package takes it.
+func (f Fault) Spec(topology []string) faults.Spec {
+	return faults.Spec{
+		Kind: f.Kind, Region: f.Region, At: f.At.D(), Duration: f.Duration.D(),
+		Topology: slices.Clone(topology), Service: f.Service, Regions: slices.Clone(f.Regions),
+		Shape: f.Shape, From: f.From, To: f.To, Offset: f.Offset.D(),
+		Link: faults.Link{Latency: f.Latency.D(), Jitter: f.Jitter.D(), Loss: f.Loss, BandwidthKbit: f.BandwidthKbit},
+	}
+}
+
+// Schedule is the nemesis as the faults package takes it.
+func (n Nemesis) Schedule() faults.Nemesis {
+	return faults.Nemesis{Kinds: n.Kinds, Start: n.Start.D(), End: n.End.D(),
+		MinHold: n.MinHold.D(), MaxHold: n.MaxHold.D(), MinGap: n.MinGap.D(), MaxGap: n.MaxGap.D()}
+}
+
+func (n *Nemesis) validate(v *validator, s *Scenario) {
+	before := len(v.errs)
+	for i, k := range n.Kinds {
+		v.oneOf(fmt.Sprintf("nemesis.kinds[%d]", i), "nemesis kind", k, faults.NemesisKinds())
+	}
+	if s.Workload.Duration > 0 && n.End > s.Workload.Duration {
+		v.add("nemesis.end", fmt.Sprintf("end the window by %s, or lengthen workload.duration", s.Workload.Duration),
+			fmt.Sprintf("nemesis.end %s is beyond the end of the load", n.End), "workload.duration")
+	}
+	if len(v.errs) > before || v.isTainted("nemesis") {
+		return
+	}
+	if _, err := n.Schedule().Schedule(s.Seed, s.Topology.Regions); err != nil {
+		v.add("nemesis", "set start < end, 0 < min_hold <= max_hold, 0 <= min_gap <= max_gap", err.Error())
 	}
 }
 
