@@ -28,6 +28,7 @@ import (
 
 	"github.com/geodrill/geodrill/refstack/api"
 	"github.com/geodrill/geodrill/refstack/checkpoint"
+	"github.com/geodrill/geodrill/refstack/clock"
 )
 
 // Config of a host. Zero timings take the defaults below.
@@ -296,6 +297,7 @@ func (h *Host) Handler() http.Handler {
 	mux.HandleFunc("POST /agents/{agent}/cas/{key}", h.handleCAS)
 	mux.HandleFunc("GET /healthz", h.handleHealthz)
 	mux.HandleFunc("GET /status", h.handleStatus)
+	mux.Handle("/clock", clock.Handler()) // the harness's clock-skew fault sets the offset here
 	return mux
 }
 

@@ -12,6 +12,7 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/geodrill/geodrill/refstack/api"
+	"github.com/geodrill/geodrill/refstack/clock"
 	"github.com/geodrill/geodrill/refstack/registry"
 )
 
@@ -206,7 +207,7 @@ func (h *Host) claim(v view, lease clientv3.LeaseID, gen uint64) {
 	}()
 	epoch := v.epoch + 1
 	owner, _ := json.Marshal(api.Owner{Region: h.cfg.Region, Epoch: epoch, URL: h.url})
-	record, _ := json.Marshal(api.EpochRecord{Epoch: epoch, Region: h.cfg.Region, UnixNs: time.Now().UnixNano()})
+	record, _ := json.Marshal(api.EpochRecord{Epoch: epoch, Region: h.cfg.Region, UnixNs: clock.Now().UnixNano()})
 	ctx, cancel := context.WithTimeout(h.bg, h.cfg.OpTimeout)
 	resp, err := h.cli.Txn(ctx).If(
 		clientv3.Compare(clientv3.ModRevision(api.EpochKey(name)), "=", v.epochModRev),
