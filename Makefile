@@ -12,7 +12,7 @@ TEST_TIMEOUT  ?= 25m
 export GEODRILL_BIN := $(BIN)
 export GOTOOLCHAIN  := local
 
-.PHONY: all build scenario test lint vet fmt-check chaos clean FORCE
+.PHONY: all build scenario test selftest lint vet fmt-check chaos clean FORCE
 
 all: build
 
@@ -41,6 +41,12 @@ scenario: build
 
 test: build
 	GEODRILL_REQUIRE_INTEGRATION=1 GOTRACEBACK=all $(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...
+
+# The bug matrix: every unsafe switch against the scenario that must expose it, and the healthy
+# stack on the same scenarios (several full drills, a few minutes; not part of make test).
+# The observed table is written to runs/selftest/matrix.md.
+selftest: build
+	GEODRILL_SELFTEST=1 GOTRACEBACK=all $(GO) test -count=1 -timeout 40m -v -run TestBugMatrix ./selftest/
 
 lint: vet fmt-check
 
