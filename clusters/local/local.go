@@ -72,6 +72,10 @@ type Cluster struct {
 	runDir   string
 	services []*service // start order; the router is last
 	eps      spec.Endpoints
+
+	// net places each region's services; the zero value keeps them all on 127.0.0.1 in
+	// this network namespace (see NewIn).
+	net Network
 }
 
 // service is one long-running process of the stack and how to (re)start it.
@@ -298,6 +302,7 @@ func (c *Cluster) prepare() error {
 	var peers, minios []string
 	for _, r := range c.spec.Regions {
 		p := rp[r]
+		addr := c.addrIn(r) // the region network's address (127.0.0.1 unless NewIn)
 		eps.Regions[r] = spec.RegionEndpoints{Etcd: addr(p.client), MinIO: addr(p.minio), Host: "http://" + addr(p.host)}
 		eps.Etcd = append(eps.Etcd, addr(p.client))
 		peers = append(peers, r+"=http://"+addr(p.peer))
@@ -309,6 +314,7 @@ func (c *Cluster) prepare() error {
 	var svcs []*service
 	for _, r := range c.spec.Regions {
 		p, re := rp[r], eps.Regions[r]
+		addr := c.addrIn(r) // the region network's address (127.0.0.1 unless NewIn)
 		svcs = append(svcs, &service{
 			region: r, name: spec.ServiceEtcd, path: c.refstack, env: stackEnv,
 			log: filepath.Join(logs, r+"-etcd.log"),
@@ -327,6 +333,7 @@ func (c *Cluster) prepare() error {
 	}
 	for _, r := range c.spec.Regions {
 		p, re := rp[r], eps.Regions[r]
+		addr := c.addrIn(r) // the region network's address (127.0.0.1 unless NewIn)
 		svcs = append(svcs, &service{
 			region: r, name: spec.ServiceMinIO, path: c.minio,
 			env: []string{marker, "MINIO_ROOT_USER=" + spec.MinIOUser, "MINIO_ROOT_PASSWORD=" + spec.MinIOPassword,
@@ -341,6 +348,7 @@ func (c *Cluster) prepare() error {
 	}
 	for _, r := range c.spec.Regions {
 		p, re := rp[r], eps.Regions[r]
+		addr := c.addrIn(r) // the region network's address (127.0.0.1 unless NewIn)
 		args := []string{"host", "--region", r, "--listen", addr(p.host), "--etcd", re.Etcd,
 			"--minio", strings.Join(minios, ","), "--minio-user", spec.MinIOUser,
 			"--minio-password", spec.MinIOPassword, "--bucket", spec.Bucket,
@@ -384,7 +392,8 @@ func (c *Cluster) start(s *service, restart bool) error {
 	if c.state != starting && c.state != up {
 		return fmt.Errorf("start %s: the cluster is going down", s)
 	}
-	ch, err := startChild(s.path, s.args(restart), s.env, c.runDir, s.log)
+	path, args := c.command(s, restart)
+	ch, err := startChild(path, args, s.env, c.runDir, s.log)
 	if err != nil {
 		return fmt.Errorf("%s: %w (log: %s)", s, err, s.log)
 	}

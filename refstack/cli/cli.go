@@ -209,6 +209,8 @@ func runRouter(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.StringVar(&c.Listen, "listen", "", "API address host:port")
 	fs.StringVar(&etcd, "etcd", "", "every region's etcd client endpoint host:port,host:port,...")
 	fs.DurationVar(&c.Timeout, "timeout", 3*time.Second, "timeout of one forwarded request")
+	fs.DurationVar(&c.UnsafeIgnoreEpochsFor, "unsafe-ignore-epochs-for", 0,
+		"UNSAFE: keep routing to an agent's previous owner this long after a newer epoch took over (for checker self-tests)")
 	if err := parse(fs, args, "listen", "etcd"); err != nil {
 		return err
 	}

@@ -34,6 +34,10 @@ type Config struct {
 	// Timeout bounds one forwarded request; default 3s.
 	Timeout time.Duration
 	Logger  *slog.Logger
+
+	// UnsafeIgnoreEpochsFor (self-validation only; 0 = off) keeps routing an agent to its
+	// previous owner for this long after a newer epoch took over, ignoring the epoch.
+	UnsafeIgnoreEpochsFor time.Duration
 }
 
 // Router forwards agent requests to their owners.
@@ -46,6 +50,8 @@ type Router struct {
 
 	mu     sync.RWMutex
 	owners map[string]api.Owner
+
+	unsafe staleOwners // UnsafeIgnoreEpochsFor only
 }
 
 // New checks cfg and connects the etcd client.
@@ -229,6 +235,7 @@ func (rt *Router) forward(w http.ResponseWriter, r *http.Request) {
 	rt.mu.RLock()
 	owner, ok := rt.owners[agent]
 	rt.mu.RUnlock()
+	owner, ok = rt.unsafeStaleOwner(agent, owner, ok)
 	if !ok {
 		w.Header().Set("Retry-After", "1")
 		fail(w, http.StatusServiceUnavailable, "fail", agent, "no owner for "+agent)
