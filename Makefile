@@ -9,10 +9,14 @@ MINIO_STAMP   := $(BIN)/.minio-$(MINIO_VERSION)
 SCENARIO      ?= scenarios/region-outage.yaml
 TEST_TIMEOUT  ?= 25m
 
+# Headless Chromium opens report.html in the report check; scripts/install-chromium.sh
+# installs Debian's package when it is missing.
+CHROMIUM      ?= /usr/bin/chromium
+
 export GEODRILL_BIN := $(BIN)
 export GOTOOLCHAIN  := local
 
-.PHONY: all build scenario test selftest lint vet fmt-check chaos clean FORCE
+.PHONY: all build scenario test selftest lint vet fmt-check chaos clean bench report-check FORCE
 
 all: build
 
@@ -39,14 +43,29 @@ $(MINIO_STAMP):
 scenario: build
 	$(BIN)/harness run $(SCENARIO)
 
-test: build
-	GEODRILL_REQUIRE_INTEGRATION=1 GOTRACEBACK=all $(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...
+test: build $(CHROMIUM)
+	GEODRILL_REQUIRE_INTEGRATION=1 GEODRILL_REQUIRE_CHROMIUM=1 GOTRACEBACK=all $(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...
 
 # The bug matrix: every unsafe switch against the scenario that must expose it, and the healthy
 # stack on the same scenarios (several full drills, a few minutes; not part of make test).
 # The observed table is written to runs/selftest/matrix.md.
 selftest: build
 	GEODRILL_SELFTEST=1 GOTRACEBACK=all $(GO) test -count=1 -timeout 40m -v -run TestBugMatrix ./selftest/
+
+# Opens a run's report.html in headless Chromium and checks the SLA table and charts are
+# there; keeps a screenshot (report.png) beside it. RUN=dir, default the newest run in runs/.
+report-check: $(CHROMIUM)
+	@run="$${RUN:-$$(ls -td runs/*/ 2>/dev/null | grep -v report-check | head -1)}"; \
+	if [ -z "$$run" ]; then echo "report-check: no run in runs/; run make scenario first"; exit 2; fi; \
+	dir="$$(cd "$$run" && pwd)" || exit 2; echo "report-check: $$dir"; \
+	GEODRILL_REQUIRE_CHROMIUM=1 GEODRILL_REPORT_DIR="$$dir" $(GO) test -count=1 -run '^TestReportInChromium$$' -v ./reports/
+
+$(CHROMIUM):
+	./scripts/install-chromium.sh
+
+# Report rendering cost and size (BenchmarkWriteHTML100k: a 100k-op run).
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./reports/...
 
 lint: vet fmt-check
 

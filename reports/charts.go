@@ -154,7 +154,11 @@ func (s *svg) done() string { s.b.WriteString("</svg>"); return s.b.String() }
 
 // timeFrame draws the plot border, the time axis with round ticks, the fault windows shaded
 // and labelled, phase marks, and the RTO/RPO marks, so every chart shares one time axis.
-func (in chartInput) timeFrame(s *svg, plotH float64) {
+func (in chartInput) timeFrame(s *svg, plotH float64) { in.frame(s, plotH, true) }
+
+// frame is timeFrame with the RTO/RPO labels optional: on the ownership chart they would
+// cover agent rows, so there only the lines are drawn.
+func (in chartInput) frame(s *svg, plotH float64, labels bool) {
 	bottom := plotTop + plotH
 	for _, w := range in.windows {
 		end := w.End
@@ -177,12 +181,12 @@ func (in chartInput) timeFrame(s *svg, plotH float64) {
 		s.text(x, bottom+16, "middle", "tick", fmtTick(t))
 	}
 	s.f(`<rect class="frame" x="%d" y="%d" width="%d" height="%.1f"/>`, plotLeft, plotTop, plotWidth, plotH)
-	in.marks(s, plotH)
+	in.marks(s, plotH, labels)
 }
 
 // marks draws RTO (fault start → recovery, per fault window) and RPO (lost writes, or a
 // zero-loss mark at the fault) on the time axis.
-func (in chartInput) marks(s *svg, plotH float64) {
+func (in chartInput) marks(s *svg, plotH float64, labels bool) {
 	bottom := plotTop + plotH
 	if in.rto != nil {
 		for _, w := range in.rto.Windows {
@@ -203,14 +207,16 @@ func (in chartInput) marks(s *svg, plotH float64) {
 			s.f(`<line class="rto" x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f"/>`, x0, bottom-6, x1, bottom-6)
 			s.f(`<line class="rto" x1="%.1f" y1="%d" x2="%.1f" y2="%.1f"><title>%s</title></line>`, x1, plotTop, x1, bottom,
 				html.EscapeString(label))
-			s.text(x1+3, bottom-10, "start", "rto-label", label)
+			if labels {
+				s.text(x1+3, bottom-10, "start", "rto-label", label)
+			}
 		}
 	}
 	if in.rpo == nil {
 		return
 	}
 	if in.rpo.Lost == 0 {
-		if len(in.windows) > 0 {
+		if len(in.windows) > 0 && labels {
 			s.text(in.x(in.windows[0].Start)+3, plotTop+12, "start", "rpo-label", "RPO 0: no acknowledged write lost")
 		}
 		return
@@ -224,7 +230,7 @@ func (in chartInput) marks(s *svg, plotH float64) {
 				html.EscapeString(lw.Key), html.EscapeString(lw.Value), fmtTick(lw.Complete))
 		}
 	}
-	if last >= first {
+	if last >= first && labels {
 		s.text(in.x(first), plotTop+12, "start", "rpo-label",
 			fmt.Sprintf("RPO: %d acknowledged writes lost, loss window %s", in.rpo.Lost, fmtSecs(in.rpo.LossWindowSeconds)))
 	}
@@ -263,7 +269,12 @@ func fmtSecs(s float64) string {
 	if math.IsInf(s, 0) || math.IsNaN(s) {
 		return "∞"
 	}
-	if s < 1 {
+	switch {
+	case s == 0:
+		return "0s"
+	case s < 0.001:
+		return fmt.Sprintf("%.0fµs", s*1e6)
+	case s < 1:
 		return fmt.Sprintf("%.0fms", s*1000)
 	}
 	return fmt.Sprintf("%.2fs", s)
@@ -509,7 +520,7 @@ func ownerChart(in chartInput, r *Run) (string, string) {
 	}
 	plotH := math.Max(row*float64(len(agents)), row)
 	s := newSVG("owner region of each agent over time", plotTop+plotH+plotBottom)
-	in.timeFrame(s, plotH)
+	in.frame(s, plotH, false)
 	for i, agent := range agents {
 		y := plotTop + row*float64(i)
 		if row >= 12 {

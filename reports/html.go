@@ -230,3 +230,19 @@ svg .recovered { fill: #1d2330; }
 </body>
 </html>
 `))
+
+// WriteHTML (re)writes only report.html in r.Dir: for saved runs from before it existed, or
+// after a re-check, without touching the recorded history or verdict files.
+func WriteHTML(r *Run) error {
+	if r.Dir == "" {
+		return fmt.Errorf("reports: write %s: run has no directory", HTMLFile)
+	}
+	data, err := renderHTML(r)
+	if err == nil {
+		err = writeFile(filepath.Join(r.Dir, HTMLFile), data)
+	}
+	if err != nil {
+		return fmt.Errorf("reports: write %s: %w", filepath.Join(r.Dir, HTMLFile), err)
+	}
+	return nil
+}
