@@ -132,6 +132,7 @@ func (d *drill) execute(ctx context.Context) (err error) {
 		RunDir:                d.dir,
 		Progress:              d.progress.note,
 	}
+	spec.UnsafeRouterIgnoreEpochsFor = sc.Stack.Unsafe.RouterIgnoresEpochsFor.D()
 	cl, err := clusters.New(provider(*sc), spec)
 	if err != nil {
 		return err

@@ -45,6 +45,10 @@ type Unsafe struct {
 	// AckBeforeCommit acknowledges writes after the in-memory apply and commits to etcd in
 	// the background in batches: acknowledged writes can be lost.
 	AckBeforeCommit bool `yaml:"ack_before_commit,omitempty" json:"ack_before_commit,omitempty"`
+
+	// RouterIgnoresEpochsFor keeps the router forwarding an agent's requests to its previous
+	// owner this long after a newer epoch took over (0 = off).
+	RouterIgnoresEpochsFor Duration `yaml:"router_ignores_epochs_for,omitempty" json:"router_ignores_epochs_for,omitempty"`
 }
 
 // Workload: open-loop load through the router.

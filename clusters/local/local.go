@@ -371,6 +371,13 @@ func (c *Cluster) prepare() error {
 		},
 		ready: func(ctx context.Context) error { return c.get200(ctx, eps.Router+"/healthz") },
 	})
+	if d := c.spec.UnsafeRouterIgnoreEpochsFor; d > 0 { // self-validation only
+		router := svcs[len(svcs)-1]
+		base := router.args
+		router.args = func(restart bool) []string {
+			return append(base(restart), "--unsafe-ignore-epochs-for", d.String())
+		}
+	}
 
 	c.mu.Lock()
 	c.runDir, c.services, c.eps = runDir, svcs, eps

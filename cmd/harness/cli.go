@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/geodrill/geodrill/checkers"
 	"github.com/geodrill/geodrill/drill"
@@ -118,6 +119,11 @@ func parse(fs *flag.FlagSet, args []string) ([]string, error) {
 
 var unsafeSwitches = map[string]func(*scenarios.Scenario){
 	"ack-before-commit": func(s *scenarios.Scenario) { s.Stack.Unsafe.AckBeforeCommit = true },
+	// The router keeps forwarding to a failed-over agent's previous owner for 10s: longer than
+	// any RTO target, so the rto checker must notice.
+	"router-ignores-epochs": func(s *scenarios.Scenario) {
+		s.Stack.Unsafe.RouterIgnoresEpochsFor = scenarios.Duration(10 * time.Second)
+	},
 }
 
 func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {

@@ -57,6 +57,11 @@ type Spec struct {
 	CheckpointEvery int
 	// UnsafeAckBeforeCommit makes hosts ack before the etcd commit (self-validation only).
 	UnsafeAckBeforeCommit bool
+
+	// UnsafeRouterIgnoreEpochsFor keeps the router on an agent's previous owner this long
+	// after a newer epoch took over (self-validation only; 0 = off).
+	UnsafeRouterIgnoreEpochsFor time.Duration
+
 	// BinDir holds the refstack and minio binaries; "" means FindBinDir.
 	BinDir string
 	// RunDir receives logs (RunDir/logs) and data; "" means a new temporary directory.
