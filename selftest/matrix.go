@@ -26,6 +26,12 @@ var Matrix = []Case{
 		Scenario: "scenarios/selftest/region-outage.yaml",
 		Caught:   "linearizability",
 	},
+	{
+		Switch:   "router-ignores-epochs",
+		Breaks:   "the router follows the newest epoch (it keeps forwarding to the previous owner for 10s)",
+		Scenario: "scenarios/selftest/region-outage.yaml",
+		Caught:   "rto",
+	},
 }
 
 // Scenarios lists every scenario of the matrix once, in table order: each also runs on the
