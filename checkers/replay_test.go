@@ -1,0 +1,84 @@
+package checkers_test
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+
+	"github.com/geodrill/geodrill/checkers"
+	"github.com/geodrill/geodrill/reports"
+)
+
+// TestReplaySavedRuns re-checks run directories saved by real drills (the bug matrix's
+// healthy run and its ack-before-commit run, trimmed to what a re-check reads) and requires
+// exactly the verdicts the drill saved, twice over: checkers are pure functions of the run.
+func TestReplaySavedRuns(t *testing.T) {
+	tests := []struct {
+		dir    string
+		want   checkers.Status
+		failed []string // checkers that must fail
+	}{
+		{"healthy", checkers.Pass, nil},
+		{"ack-before-commit", checkers.Fail, []string{checkers.NameLinearizability}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.dir, func(t *testing.T) {
+			run, err := reports.Load(filepath.Join("testdata", "saved", tc.dir))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(run.Results) == 0 {
+				t.Fatal("the saved run has no verdicts to compare with")
+			}
+			in := checkers.Input{Scenario: run.Scenario, History: run.History, Timeline: run.Timeline}
+			first := checkers.Run(context.Background(), in)
+			second := checkers.Run(context.Background(), in)
+			for _, pair := range []struct {
+				name      string
+				saved, nw []checkers.Result
+			}{{"saved vs re-check", run.Results, first}, {"re-check vs re-check", first, second}} {
+				diffs, onlyOne := checkers.Compare(pair.saved, pair.nw)
+				if len(diffs) > 0 || len(onlyOne) > 0 {
+					t.Errorf("%s: differences %q, unmatched %q", pair.name, diffs, onlyOne)
+				}
+			}
+			if got := checkers.Overall(first); got != tc.want || got != run.Status {
+				t.Errorf("overall %s, saved %s, want %s", got, run.Status, tc.want)
+			}
+			for _, name := range tc.failed {
+				for _, r := range first {
+					if r.Checker == name && r.Status() != checkers.Fail {
+						t.Errorf("%s = %s, want fail", name, r.Status())
+					}
+				}
+			}
+		})
+	}
+}
+
+// TestCompareFindsChangedVerdicts: a replay that disagrees in any judged field is reported.
+func TestCompareFindsChangedVerdicts(t *testing.T) {
+	base := []checkers.Result{{Checker: "rpo", Verdicts: []checkers.Verdict{{Checker: "rpo", Target: "lost writes <= 0", Status: checkers.Pass, Measured: "0", Value: 0}}}}
+	changes := map[string]func(*checkers.Verdict){
+		"status":   func(v *checkers.Verdict) { v.Status = checkers.Fail },
+		"measured": func(v *checkers.Verdict) { v.Measured = "1" },
+		"value":    func(v *checkers.Verdict) { v.Value = 1 },
+		"limit":    func(v *checkers.Verdict) { v.Limit = 2 },
+		"target":   func(v *checkers.Verdict) { v.Target = "lost writes <= 1" },
+	}
+	for name, change := range changes {
+		now := []checkers.Result{{Checker: "rpo", Verdicts: append([]checkers.Verdict(nil), base[0].Verdicts...)}}
+		change(&now[0].Verdicts[0])
+		if diffs, _ := checkers.Compare(base, now); len(diffs) != 1 {
+			t.Errorf("changed %s: diffs %q, want one", name, diffs)
+		}
+	}
+	if diffs, onlyOne := checkers.Compare(base, append(base, checkers.Result{Checker: "new"})); len(diffs) != 0 || len(onlyOne) != 1 {
+		t.Errorf("an added checker: diffs %q, unmatched %q", diffs, onlyOne)
+	}
+	same := []checkers.Result{{Checker: "rpo", Verdicts: []checkers.Verdict{base[0].Verdicts[0]}}}
+	same[0].Verdicts[0].Detail = "free text differs"
+	if diffs, onlyOne := checkers.Compare(base, same); len(diffs) != 0 || len(onlyOne) != 0 {
+		t.Errorf("only Detail differs: diffs %q, unmatched %q", diffs, onlyOne)
+	}
+}
