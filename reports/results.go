@@ -30,6 +30,14 @@ type resultsFile struct {
 }
 
 func encodeResults(r *Run) ([]byte, error) {
+	b, err := json.MarshalIndent(newResultsFile(r), "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	return append(b, '\n'), nil
+}
+
+func newResultsFile(r *Run) resultsFile {
 	f := resultsFile{
 		Format:       resultsFormat,
 		Scenario:     r.name(),
@@ -46,11 +54,7 @@ func encodeResults(r *Run) ([]byte, error) {
 	if f.Results == nil {
 		f.Results = []checkers.Result{} // "results": [] reads better than null
 	}
-	b, err := json.MarshalIndent(f, "", "  ")
-	if err != nil {
-		return nil, err
-	}
-	return append(b, '\n'), nil
+	return f
 }
 
 func decodeResults(data []byte) (*resultsFile, error) {
