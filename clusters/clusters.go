@@ -33,6 +33,9 @@ type Endpoints = spec.Endpoints
 // RegionEndpoints is one region's etcd (host:port), MinIO (host:port) and host (URL).
 type RegionEndpoints = spec.RegionEndpoints
 
+// Controller configures the stack's failover controller.
+type Controller = spec.Controller
+
 // Service names for ServiceControl.Signal.
 const (
 	ServiceEtcd   = spec.ServiceEtcd

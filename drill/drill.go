@@ -128,6 +128,8 @@ func (d *drill) execute(ctx context.Context) (err error) {
 		LeaseTTL:              sc.Stack.LeaseTTL.D(),
 		CheckpointEvery:       sc.Stack.CheckpointEvery,
 		UnsafeAckBeforeCommit: sc.Stack.Unsafe.AckBeforeCommit,
+		Controller:            stackController(sc.Stack),
+		RouterOwnerTTL:        sc.Stack.Router.OwnerTTL.D(),
 		BinDir:                d.opts.BinDir,
 		RunDir:                d.dir,
 		Progress:              d.progress.note,

@@ -38,7 +38,38 @@ type Stack struct {
 	CheckpointEvery int `yaml:"checkpoint_every,omitempty" json:"checkpoint_every,omitempty"`
 	// Unsafe switches, off by default, each breaking one guarantee (for self-validation).
 	Unsafe Unsafe `yaml:"unsafe,omitempty" json:"unsafe,omitempty"`
+	// Controller tunes failure detection and target choice (the zero value is the default).
+	Controller Controller `yaml:"controller,omitempty" json:"controller,omitempty"`
+	// Failback: how agents return to their home region once it is back.
+	Failback Failback `yaml:"failback,omitempty" json:"failback,omitempty"`
+	// Router tunes the global router.
+	Router Router `yaml:"router,omitempty" json:"router,omitempty"`
 }
+
+// Controller is the failover controller that runs beside every agent host.
+type Controller struct {
+	// Disabled turns the controller off: failover then waits for the lease to expire.
+	Disabled bool `yaml:"disabled,omitempty" json:"disabled,omitempty"`
+	// ProbeEvery is the /healthz probe interval (default 200ms).
+	ProbeEvery Duration `yaml:"probe_every,omitempty" json:"probe_every,omitempty"`
+	// FailureThreshold: consecutive failed probes before a region is dead (default 3).
+	FailureThreshold int `yaml:"failure_threshold,omitempty" json:"failure_threshold,omitempty"`
+	// MaxAgentsPerHost caps each host; 0 is unlimited.
+	MaxAgentsPerHost int `yaml:"max_agents_per_host,omitempty" json:"max_agents_per_host,omitempty"`
+}
+
+// Failback: manual (default; an operator runs `refstack failback`) or auto after Hold.
+type Failback struct {
+	Mode string   `yaml:"mode,omitempty" json:"mode,omitempty"`
+	Hold Duration `yaml:"hold,omitempty" json:"hold,omitempty"` // healthy time before auto fail-back (default 5s)
+}
+
+// Router settings.
+type Router struct {
+	// OwnerTTL caches each agent's owner this long, like a DNS TTL; 0 follows etcd watches.
+	OwnerTTL Duration `yaml:"owner_ttl,omitempty" json:"owner_ttl,omitempty"`
+}
+
 
 // Unsafe switches.
 type Unsafe struct {

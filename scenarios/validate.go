@@ -224,6 +224,7 @@ func (st *Stack) validate(v *validator) {
 		v.add("stack.checkpoint_every", fmt.Sprintf("leave it out for the default (%d)", DefaultCheckpointEvery),
 			fmt.Sprintf("stack.checkpoint_every must be at least 1, got %d", st.CheckpointEvery))
 	}
+	st.validateFailover(v)
 }
 
 func (w *Workload) validate(v *validator) {

@@ -356,6 +356,7 @@ func (c *Cluster) prepare() error {
 		if c.spec.UnsafeAckBeforeCommit {
 			args = append(args, "--unsafe-ack-before-commit")
 		}
+		args = append(args, c.spec.Controller.Args()...)
 		svcs = append(svcs, &service{
 			region: r, name: spec.ServiceHost, path: c.refstack, env: stackEnv,
 			log:   filepath.Join(logs, r+"-host.log"),
@@ -367,7 +368,8 @@ func (c *Cluster) prepare() error {
 		name: spec.ServiceRouter, path: c.refstack, env: stackEnv,
 		log: filepath.Join(logs, "router.log"),
 		args: func(bool) []string {
-			return []string{"router", "--listen", addr(routerPort), "--etcd", strings.Join(eps.Etcd, ",")}
+			return []string{"router", "--listen", addr(routerPort), "--etcd", strings.Join(eps.Etcd, ","),
+				"--owner-ttl", c.spec.RouterOwnerTTL.String()}
 		},
 		ready: func(ctx context.Context) error { return c.get200(ctx, eps.Router+"/healthz") },
 	})

@@ -23,6 +23,9 @@
 //	agents/{agent}/epochs/{e}   EpochRecord JSON: who took epoch e and when (audit trail)
 //	agents/{agent}/log/{seq}    LogEntry JSON, seq zero-padded to 20 digits
 //	agents/{agent}/checkpoint   CheckpointMeta JSON
+//	agents/{agent}/target       region the controller chose to take the agent next (a hint;
+//	                            deleted by the takeover transaction)
+//	controller/election/        etcd election of the controller leader (one per stack)
 package api
 
 import "fmt"
@@ -72,6 +75,9 @@ type Registration struct {
 type HostInfo struct {
 	Region string `json:"region"`
 	URL    string `json:"url"`
+	// Lease is the etcd lease the host key and its owner keys are attached to; the
+	// controller revokes it to release a dead region's agents before the TTL runs out.
+	Lease int64 `json:"lease,omitempty"`
 }
 
 // Owner of an agent: the region, its epoch and where to reach it.
@@ -128,6 +134,9 @@ func EpochKey(agent string) string      { return Prefix + "agents/" + agent + "/
 func EpochsPrefix(agent string) string  { return Prefix + "agents/" + agent + "/epochs/" }
 func LogPrefix(agent string) string     { return Prefix + "agents/" + agent + "/log/" }
 func CheckpointKey(agent string) string { return Prefix + "agents/" + agent + "/checkpoint" }
+func TargetKey(agent string) string     { return Prefix + "agents/" + agent + "/target" }
+func HostsPrefix() string               { return Prefix + "hosts/" }
+func ElectionPrefix() string            { return Prefix + "controller/election/" }
 func LogKey(agent string, seq int64) string {
 	return fmt.Sprintf("%s%020d", LogPrefix(agent), seq)
 }

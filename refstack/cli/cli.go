@@ -15,8 +15,11 @@ import (
 	"strings"
 	"time"
 
+	clientv3 "go.etcd.io/etcd/client/v3"
+
 	"github.com/geodrill/geodrill/refstack/api"
 	"github.com/geodrill/geodrill/refstack/checkpoint"
+	"github.com/geodrill/geodrill/refstack/controller"
 	"github.com/geodrill/geodrill/refstack/etcdnode"
 	"github.com/geodrill/geodrill/refstack/host"
 	"github.com/geodrill/geodrill/refstack/registry"
@@ -41,6 +44,7 @@ var commands = []command{
 	{"host", "run a region's agent host", runHost},
 	{"router", "run the router that forwards agent requests to their owners", runRouter},
 	{"register", "write the agent registry (home region and failover order) into etcd", runRegister},
+	{"failback", "hand agents homed in a region back to it (manual fail-back)", runFailback},
 }
 
 // usageError is bad input; Main exits with ExitUsage. printed: the flag package already
@@ -169,8 +173,32 @@ func runHost(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.IntVar(&c.CheckpointEvery, "checkpoint-every", host.DefaultCheckpointEvery, "log entries between checkpoints")
 	fs.BoolVar(&c.UnsafeAckBeforeCommit, "unsafe-ack-before-commit", false,
 		"UNSAFE: acknowledge writes before they are committed (loses acknowledged writes; for checker self-tests)")
+	var cc controller.Config
+	var runController bool
+	fs.BoolVar(&runController, "controller", true, "run a failover controller in this process (one leader is elected among all hosts)")
+	fs.DurationVar(&cc.ProbeEvery, "probe-every", controller.DefaultProbeEvery, "controller: interval between /healthz probes of every host")
+	fs.IntVar(&cc.FailureThreshold, "probe-failures", controller.DefaultFailureThreshold, "controller: consecutive failed probes before a region is declared dead and its lease revoked")
+	fs.StringVar(&cc.FailbackMode, "failback", controller.FailbackManual, "controller: manual (refstack failback) or auto (after --failback-hold of health)")
+	fs.DurationVar(&cc.FailbackHold, "failback-hold", controller.DefaultFailbackHold, "controller: how long a home region must be healthy before auto fail-back")
+	fs.IntVar(&c.MaxAgents, "max-agents", 0, "most agents this host serves at once, also the controller's capacity per host (0 = unlimited)")
 	if err := parse(fs, args, "region", "listen", "etcd", "minio"); err != nil {
 		return err
+	}
+	switch {
+	case cc.ProbeEvery <= 0:
+		return usagef("--probe-every %s: want a positive duration such as 200ms", cc.ProbeEvery)
+	case cc.FailureThreshold < 1:
+		return usagef("--probe-failures %d: want at least 1", cc.FailureThreshold)
+	case cc.FailbackMode != controller.FailbackManual && cc.FailbackMode != controller.FailbackAuto:
+		return usagef("--failback %q: want manual or auto", cc.FailbackMode)
+	case cc.FailbackHold <= 0:
+		return usagef("--failback-hold %s: want a positive duration such as 5s", cc.FailbackHold)
+	case c.MaxAgents < 0:
+		return usagef("--max-agents %d: want 0 (unlimited) or more", c.MaxAgents)
+	}
+	if runController {
+		cc.MaxAgentsPerHost = c.MaxAgents
+		c.Controller = &cc
 	}
 	if err := checkAddr("listen", c.Listen); err != nil {
 		return err
@@ -211,8 +239,12 @@ func runRouter(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.DurationVar(&c.Timeout, "timeout", 3*time.Second, "timeout of one forwarded request")
 	fs.DurationVar(&c.UnsafeIgnoreEpochsFor, "unsafe-ignore-epochs-for", 0,
 		"UNSAFE: keep routing to an agent's previous owner this long after a newer epoch took over (for checker self-tests)")
+	fs.DurationVar(&c.OwnerTTL, "owner-ttl", 0, "cache each agent's owner this long, like a DNS TTL (0 = follow etcd watches)")
 	if err := parse(fs, args, "listen", "etcd"); err != nil {
 		return err
+	}
+	if c.OwnerTTL < 0 {
+		return usagef("--owner-ttl %s: want 0 (follow etcd watches) or a positive duration such as 5s", c.OwnerTTL)
 	}
 	if err := checkAddr("listen", c.Listen); err != nil {
 		return err
@@ -260,6 +292,39 @@ func runRegister(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	fmt.Fprintf(stderr, "registered %d agents in regions %s\n", len(regs), regionsFlag)
+	return nil
+}
+
+func runFailback(ctx context.Context, args []string, stderr io.Writer) error {
+	fs := flag.NewFlagSet("failback", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var etcd, region string
+	var maxAgents int
+	fs.StringVar(&etcd, "etcd", "", "etcd client endpoints host:port,host:port,...")
+	fs.StringVar(&region, "region", "", "home region to hand agents back to (its host must be up)")
+	fs.IntVar(&maxAgents, "max-agents", 0, "most agents the region's host may serve (0 = unlimited)")
+	if err := parse(fs, args, "etcd", "region"); err != nil {
+		return err
+	}
+	endpoints, err := parseAddrs("etcd", etcd)
+	if err != nil {
+		return err
+	}
+	if maxAgents < 0 {
+		return usagef("--max-agents %d: want 0 (unlimited) or more", maxAgents)
+	}
+	cli, err := clientv3.New(clientv3.Config{Endpoints: endpoints, DialTimeout: 2 * time.Second})
+	if err != nil {
+		return fmt.Errorf("etcd %v: %w", endpoints, err)
+	}
+	defer cli.Close()
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	n, err := controller.Failback(ctx, cli, region, maxAgents)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stderr, "handed %d agents back to region %s\n", n, region)
 	return nil
 }
 

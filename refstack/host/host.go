@@ -29,6 +29,7 @@ import (
 	"github.com/geodrill/geodrill/refstack/api"
 	"github.com/geodrill/geodrill/refstack/checkpoint"
 	"github.com/geodrill/geodrill/refstack/clock"
+	"github.com/geodrill/geodrill/refstack/controller"
 )
 
 // Config of a host. Zero timings take the defaults below.
@@ -57,6 +58,12 @@ type Config struct {
 	OpTimeout      time.Duration // one etcd request on the serving path; 2s
 	RestoreTimeout time.Duration // reading checkpoint and log tail; 15s
 	RestoreBackoff time.Duration // after a failed restore, before this host claims again; 5s
+
+	// MaxAgents caps how many agents this host serves at once; 0 = unlimited.
+	MaxAgents int
+	// Controller, if set, runs a failover controller in this process (see package
+	// controller); Region, Client, Logger and Metrics are filled in by the host.
+	Controller *controller.Config
 }
 
 // Defaults.
@@ -128,6 +135,9 @@ type Host struct {
 	claiming     map[string]bool
 	unownedSince map[string]unowned
 	backoff      map[string]time.Time
+
+	metrics *metrics
+	ctrl    *controller.Controller // nil unless cfg.Controller
 }
 
 // New checks cfg and connects clients; nothing is contacted until Run.
@@ -146,7 +156,7 @@ func New(cfg Config) (*Host, error) {
 	if err != nil {
 		return nil, fmt.Errorf("host: etcd %v: %w", cfg.Etcd, err)
 	}
-	return &Host{
+	h := &Host{
 		cfg:          cfg,
 		log:          cfg.Logger.With("component", "host", "region", cfg.Region),
 		cli:          cli,
@@ -156,7 +166,12 @@ func New(cfg Config) (*Host, error) {
 		claiming:     map[string]bool{},
 		unownedSince: map[string]unowned{},
 		backoff:      map[string]time.Time{},
-	}, nil
+	}
+	if err := h.setupObservability(); err != nil {
+		cli.Close()
+		return nil, fmt.Errorf("host: %w", err)
+	}
+	return h, nil
 }
 
 // Run listens on cfg.Listen and serves until ctx is done. On a clean shutdown it stops
@@ -178,6 +193,9 @@ func (h *Host) Run(ctx context.Context) error {
 	loops.Go(func() { h.reconcileLoop(bg) })
 	loops.Go(func() { h.watchLoop(bg) })
 	loops.Go(func() { h.bucketLoop(bg) })
+	if h.ctrl != nil {
+		loops.Go(func() { h.ctrl.Run(bg) })
+	}
 	if h.cfg.UnsafeAckBeforeCommit {
 		loops.Go(func() { h.flushLoop(bg) })
 	}
@@ -244,6 +262,7 @@ func (h *Host) leaseLoop(ctx context.Context) {
 		if ctx.Err() != nil {
 			return
 		}
+		h.metrics.leaseLosses.Inc()
 		h.log.Warn("lease lost; stopped serving every agent", "lease", fmt.Sprintf("%x", int64(id)), "agents", len(lost))
 		// The keepalive may have given up while etcd still holds the lease; revoking it
 		// frees our owner keys now so the agents can be retaken.
@@ -261,7 +280,7 @@ func (h *Host) grantLease(ctx context.Context) (clientv3.LeaseID, <-chan *client
 	if err != nil {
 		return 0, nil, err
 	}
-	info, _ := json.Marshal(api.HostInfo{Region: h.cfg.Region, URL: h.url})
+	info, _ := json.Marshal(api.HostInfo{Region: h.cfg.Region, URL: h.url, Lease: int64(g.ID)})
 	if _, err := h.cli.Put(gctx, api.HostKey(h.cfg.Region), string(info), clientv3.WithLease(g.ID)); err != nil {
 		_, _ = h.cli.Revoke(gctx, g.ID)
 		return 0, nil, err
@@ -292,11 +311,12 @@ func (h *Host) bucketLoop(ctx context.Context) {
 // Handler serves the refstack API.
 func (h *Host) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /agents/{agent}/kv/{key}", h.handleGet)
-	mux.HandleFunc("PUT /agents/{agent}/kv/{key}", h.handlePut)
-	mux.HandleFunc("POST /agents/{agent}/cas/{key}", h.handleCAS)
+	mux.HandleFunc("GET /agents/{agent}/kv/{key}", h.countOps("get", h.handleGet))
+	mux.HandleFunc("PUT /agents/{agent}/kv/{key}", h.countOps("put", h.handlePut))
+	mux.HandleFunc("POST /agents/{agent}/cas/{key}", h.countOps("cas", h.handleCAS))
 	mux.HandleFunc("GET /healthz", h.handleHealthz)
 	mux.HandleFunc("GET /status", h.handleStatus)
+	mux.Handle("GET /metrics", h.metrics.handler)
 	mux.Handle("/clock", clock.Handler()) // the harness's clock-skew fault sets the offset here
 	return mux
 }

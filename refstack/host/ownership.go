@@ -27,8 +27,9 @@ type view struct {
 	reg         api.Registration
 	owner       *api.Owner // nil: no owner key
 	ownerModRev int64
-	epoch       int64 // 0: never owned
-	epochModRev int64 // 0: epoch key absent
+	epoch       int64  // 0: never owned
+	epochModRev int64  // 0: epoch key absent
+	target      string // region the controller chose to take the agent next; "" if none
 }
 
 // reconcileLoop runs a pass every ReconcileEvery and whenever something kicks it (an owner
@@ -122,7 +123,7 @@ func (h *Host) reconcile(ctx context.Context) error {
 			h.dropLocked(a, "owner key gone")
 		}
 		rank := slices.Index(v.reg.Order, h.cfg.Region)
-		if rank < 0 || h.claiming[name] || now.Before(h.backoff[name]) {
+		if rank < 0 || h.claiming[name] || now.Before(h.backoff[name]) || h.fullLocked() {
 			continue
 		}
 		// The wait runs from when this host first saw the agent unowned at this epoch; an
@@ -132,7 +133,7 @@ func (h *Host) reconcile(ctx context.Context) error {
 			u, seen = unowned{since: now, epoch: v.epoch}, false
 			h.unownedSince[name] = u
 		}
-		if wait := time.Duration(rank)*h.cfg.ClaimStep - now.Sub(u.since); wait > 0 {
+		if wait := h.claimWait(v, rank) - now.Sub(u.since); wait > 0 {
 			if !seen {
 				time.AfterFunc(wait, h.kick)
 			}
@@ -162,10 +163,12 @@ func (h *Host) reconcile(ctx context.Context) error {
 func (h *Host) readViews(ctx context.Context, regs []api.Registration) ([]view, int64, error) {
 	var out []view
 	var rev int64
-	for chunk := range slices.Chunk(regs, 50) {
-		ops := make([]clientv3.Op, 0, 2*len(chunk))
+	// 3 reads per agent; etcd allows 128 operations per transaction.
+	for chunk := range slices.Chunk(regs, 40) {
+		ops := make([]clientv3.Op, 0, 3*len(chunk))
 		for _, reg := range chunk {
-			ops = append(ops, clientv3.OpGet(api.OwnerKey(reg.Agent)), clientv3.OpGet(api.EpochKey(reg.Agent)))
+			ops = append(ops, clientv3.OpGet(api.OwnerKey(reg.Agent)), clientv3.OpGet(api.EpochKey(reg.Agent)),
+				clientv3.OpGet(api.TargetKey(reg.Agent)))
 		}
 		resp, err := h.cli.Txn(ctx).Then(ops...).Commit()
 		if err != nil {
@@ -176,14 +179,17 @@ func (h *Host) readViews(ctx context.Context, regs []api.Registration) ([]view, 
 		}
 		for i, reg := range chunk {
 			v := view{reg: reg}
-			if kvs := resp.Responses[2*i].GetResponseRange().Kvs; len(kvs) > 0 {
+			if kvs := resp.Responses[3*i].GetResponseRange().Kvs; len(kvs) > 0 {
 				var o api.Owner
 				if err := json.Unmarshal(kvs[0].Value, &o); err != nil {
 					return nil, 0, fmt.Errorf("%s: %w", kvs[0].Key, err)
 				}
 				v.owner, v.ownerModRev = &o, kvs[0].ModRevision
 			}
-			if kvs := resp.Responses[2*i+1].GetResponseRange().Kvs; len(kvs) > 0 {
+			if kvs := resp.Responses[3*i+2].GetResponseRange().Kvs; len(kvs) > 0 {
+				v.target = string(kvs[0].Value)
+			}
+			if kvs := resp.Responses[3*i+1].GetResponseRange().Kvs; len(kvs) > 0 {
 				e, err := strconv.ParseInt(string(kvs[0].Value), 10, 64)
 				if err != nil {
 					return nil, 0, fmt.Errorf("%s: %w", kvs[0].Key, err)
@@ -216,6 +222,7 @@ func (h *Host) claim(v view, lease clientv3.LeaseID, gen uint64) {
 		clientv3.OpPut(api.EpochKey(name), epochString(epoch)),
 		clientv3.OpPut(api.OwnerKey(name), string(owner), clientv3.WithLease(lease)),
 		clientv3.OpPut(api.EpochRecordKey(name, epoch), string(record)),
+		clientv3.OpDelete(api.TargetKey(name)), // the controller's hint is spent
 	).Commit()
 	cancel()
 	if err != nil {
@@ -236,7 +243,9 @@ func (h *Host) claim(v view, lease clientv3.LeaseID, gen uint64) {
 	}
 	h.agents[name] = a
 	h.mu.Unlock()
-	h.log.Info("takeover", "agent", name, "epoch", epoch, "prev_epoch", v.epoch, "home", v.reg.Home)
+	h.metrics.takeovers.Inc()
+	h.log.Info("takeover", "event", "ownership_change", "agent", name, "epoch", epoch, "prev_epoch", v.epoch,
+		"home", v.reg.Home, "controller_target", v.target)
 
 	if err := h.restore(a, v.reg); err != nil {
 		h.log.Error("RESTORE FAILED: not serving agent, releasing ownership", "agent", name, "epoch", epoch, "err", err)
@@ -353,4 +362,23 @@ func (h *Host) releaseOwnerKey(a *agent) {
 		return
 	}
 	h.kick()
+}
+
+// claimWait is how long this host lets an unowned agent wait before claiming it. The region
+// the controller chose claims at once; without a choice, the failover rank orders the hosts
+// (ClaimStep apart); a host that was not chosen waits until every rank had its turn, so the
+// choice wins unless the chosen host never comes.
+func (h *Host) claimWait(v view, rank int) time.Duration {
+	switch {
+	case v.target == h.cfg.Region:
+		return 0
+	case v.target != "":
+		return time.Duration(rank+len(v.reg.Order)) * h.cfg.ClaimStep
+	}
+	return time.Duration(rank) * h.cfg.ClaimStep
+}
+
+// fullLocked: the host serves (or is claiming) MaxAgents agents; h.mu is held.
+func (h *Host) fullLocked() bool {
+	return h.cfg.MaxAgents > 0 && len(h.agents)+len(h.claiming) >= h.cfg.MaxAgents
 }

@@ -33,7 +33,12 @@ type Config struct {
 	Etcd   []string // every region's etcd client endpoint
 	// Timeout bounds one forwarded request; default 3s.
 	Timeout time.Duration
-	Logger  *slog.Logger
+	// OwnerTTL, when positive, makes the router answer from an owner it looked up up to
+	// OwnerTTL ago, as a DNS resolver does with a record's TTL: after a failover, requests
+	// keep going to the old owner (and fail) until the entry expires. 0 follows etcd's
+	// watch, so a new owner is used as soon as etcd reports it.
+	OwnerTTL time.Duration
+	Logger   *slog.Logger
 
 	// UnsafeIgnoreEpochsFor (self-validation only; 0 = off) keeps routing an agent to its
 	// previous owner for this long after a newer epoch took over, ignoring the epoch.
@@ -52,6 +57,18 @@ type Router struct {
 	owners map[string]api.Owner
 
 	unsafe staleOwners // UnsafeIgnoreEpochsFor only
+
+	cacheMu sync.Mutex
+	cache   map[string]cached // OwnerTTL > 0 only
+
+	metrics *metrics
+}
+
+// cached is an owner lookup and when it stops being used.
+type cached struct {
+	owner   api.Owner
+	ok      bool
+	expires time.Time
 }
 
 // New checks cfg and connects the etcd client.
@@ -78,13 +95,16 @@ func New(cfg Config) (*Router, error) {
 		MaxIdleConnsPerHost: 64,
 		IdleConnTimeout:     30 * time.Second,
 	}
-	return &Router{
+	rt := &Router{
 		cfg:    cfg,
 		log:    cfg.Logger.With("component", "router"),
 		cli:    cli,
 		client: &http.Client{Transport: transport},
 		owners: map[string]api.Owner{},
-	}, nil
+		cache:  map[string]cached{},
+	}
+	rt.metrics = newMetrics(rt)
+	return rt, nil
 }
 
 // Run follows owners and serves until ctx is done.
@@ -100,7 +120,7 @@ func (rt *Router) Run(ctx context.Context) error {
 	wg.Go(func() { rt.follow(bg) })
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
-	rt.log.Info("router serving", "addr", ln.Addr().String(), "etcd", rt.cfg.Etcd)
+	rt.log.Info("router serving", "addr", ln.Addr().String(), "etcd", rt.cfg.Etcd, "owner_ttl", rt.cfg.OwnerTTL.String())
 
 	var runErr error
 	select {
@@ -182,6 +202,7 @@ func (rt *Router) watch(ctx context.Context, from int64) error {
 				rt.mu.Lock()
 				delete(rt.owners, agent)
 				rt.mu.Unlock()
+				rt.log.Info("owner gone", "event", "ownership_change", "agent", agent, "revision", ev.Kv.ModRevision)
 				continue
 			}
 			var o api.Owner
@@ -192,6 +213,8 @@ func (rt *Router) watch(ctx context.Context, from int64) error {
 			rt.mu.Lock()
 			rt.owners[agent] = o
 			rt.mu.Unlock()
+			rt.log.Info("owner changed", "event", "ownership_change", "agent", agent, "owner_region", o.Region,
+				"epoch", o.Epoch, "revision", ev.Kv.ModRevision)
 		}
 	}
 	return errors.New("watch channel closed")
@@ -213,7 +236,7 @@ func ownerAgent(key string) (string, bool) {
 // Handler serves the forwarded API plus /healthz and /status.
 func (rt *Router) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("/agents/{agent}/", rt.forward)
+	mux.HandleFunc("/agents/{agent}/", rt.metrics.count(rt.forward))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		if !rt.synced.Load() {
 			http.Error(w, "owner map not listed yet", http.StatusServiceUnavailable)
@@ -221,6 +244,7 @@ func (rt *Router) Handler() http.Handler {
 		}
 		_, _ = w.Write([]byte("ok\n"))
 	})
+	mux.Handle("GET /metrics", rt.metrics.handler)
 	mux.HandleFunc("GET /status", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(api.RouterStatus{Owners: rt.Owners()})
@@ -232,9 +256,7 @@ const maxBody = 64 << 10
 
 func (rt *Router) forward(w http.ResponseWriter, r *http.Request) {
 	agent := r.PathValue("agent")
-	rt.mu.RLock()
-	owner, ok := rt.owners[agent]
-	rt.mu.RUnlock()
+	owner, ok := rt.lookup(agent)
 	owner, ok = rt.unsafeStaleOwner(agent, owner, ok)
 	if !ok {
 		w.Header().Set("Retry-After", "1")
@@ -293,6 +315,38 @@ func (rt *Router) forward(w http.ResponseWriter, r *http.Request) {
 	}
 	w.WriteHeader(resp.StatusCode)
 	_, _ = w.Write(respBody)
+}
+
+// lookup is the owner requests for agent go to: the watched owner map, or with OwnerTTL an
+// entry taken from it at most OwnerTTL ago. "No owner" is not cached, so an agent without
+// owner is retried against the map on every request, as a resolver would retry NXDOMAIN
+// quickly while a record is being created.
+func (rt *Router) lookup(agent string) (api.Owner, bool) {
+	current := func() (api.Owner, bool) {
+		rt.mu.RLock()
+		defer rt.mu.RUnlock()
+		o, ok := rt.owners[agent]
+		return o, ok
+	}
+	if rt.cfg.OwnerTTL <= 0 {
+		return current()
+	}
+	now := time.Now()
+	rt.cacheMu.Lock()
+	defer rt.cacheMu.Unlock()
+	if c, ok := rt.cache[agent]; ok && now.Before(c.expires) {
+		rt.metrics.cache.WithLabelValues("hit").Inc()
+		return c.owner, c.ok
+	}
+	o, ok := current()
+	if !ok {
+		delete(rt.cache, agent)
+		rt.metrics.cache.WithLabelValues("miss_no_owner").Inc()
+		return o, false
+	}
+	rt.cache[agent] = cached{owner: o, ok: true, expires: now.Add(rt.cfg.OwnerTTL)}
+	rt.metrics.cache.WithLabelValues("refresh").Inc()
+	return o, true
 }
 
 func isTimeout(err error) bool {

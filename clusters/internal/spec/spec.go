@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -68,6 +69,45 @@ type Spec struct {
 	RunDir string
 	// Progress, if set, receives short human-readable steps ("starting etcd a").
 	Progress func(msg string)
+	// Controller settings of the failover controller that runs beside every host.
+	Controller Controller
+	// RouterOwnerTTL makes the router cache owners this long (a DNS TTL); 0 follows etcd.
+	RouterOwnerTTL time.Duration
+}
+
+// Controller configures the failover controller; the zero value is the default controller
+// (probes every 200ms, dead after 3 failures, manual fail-back, no capacity limit).
+type Controller struct {
+	Disabled         bool          // no controller: failover waits for lease expiry
+	ProbeEvery       time.Duration // 0: the refstack default
+	FailureThreshold int           // 0: the refstack default
+	MaxAgentsPerHost int           // 0: unlimited
+	FailbackMode     string        // "" or manual, auto
+	FailbackHold     time.Duration // 0: the refstack default
+}
+
+// Args are the refstack host flags for c.
+func (c Controller) Args() []string {
+	if c.Disabled {
+		return []string{"--controller=false"}
+	}
+	var out []string
+	if c.ProbeEvery > 0 {
+		out = append(out, "--probe-every", c.ProbeEvery.String())
+	}
+	if c.FailureThreshold > 0 {
+		out = append(out, "--probe-failures", strconv.Itoa(c.FailureThreshold))
+	}
+	if c.MaxAgentsPerHost > 0 {
+		out = append(out, "--max-agents", strconv.Itoa(c.MaxAgentsPerHost))
+	}
+	if c.FailbackMode != "" {
+		out = append(out, "--failback", c.FailbackMode)
+	}
+	if c.FailbackHold > 0 {
+		out = append(out, "--failback-hold", c.FailbackHold.String())
+	}
+	return out
 }
 
 var regionName = regexp.MustCompile(`^[a-z][a-z0-9-]{0,30}$`)

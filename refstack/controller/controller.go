@@ -1,0 +1,578 @@
+// Package controller is the reference stack's failover controller. One runs beside every
+// agent host; an etcd election makes exactly one of them the leader that acts. Every
+// controller probes every host's /healthz, so whichever becomes leader already knows who
+// is dead.
+//
+// The leader declares a region dead when its host fails FailureThreshold consecutive probes
+// or its host key (on the host's lease) is gone, chooses a target region for each of the
+// dead region's agents (failover order, skipping dead regions and hosts at capacity),
+// writes that choice as a hint, and revokes the dead host's lease so its owner keys vanish
+// at once instead of after the TTL. The chosen host then claims with the usual
+// epoch-bumping takeover transaction, which stays the only way ownership changes. A probe
+// that is wrong costs availability, never safety: the revoked host is fenced by the epoch.
+//
+// A follower whose probes say the leader's own region is dead revokes the leader's
+// election session, so the controller does not die with the region it should be failing
+// over.
+//
+// Fail-back returns agents to their home region once it has been healthy for a hold time:
+// automatically (FailbackAuto) or when an operator asks (Failback, `refstack failback`).
+package controller
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"slices"
+	"sort"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.etcd.io/etcd/client/v3/concurrency"
+
+	"github.com/geodrill/geodrill/refstack/api"
+	"github.com/geodrill/geodrill/refstack/registry"
+)
+
+// Fail-back modes.
+const (
+	FailbackManual = "manual" // agents stay where they failed over until `refstack failback`
+	FailbackAuto   = "auto"   // agents return once their home has been healthy for the hold time
+)
+
+// Defaults.
+const (
+	DefaultProbeEvery       = 200 * time.Millisecond
+	DefaultFailureThreshold = 3
+	DefaultFailbackHold     = 5 * time.Second
+)
+
+// Config of one controller.
+type Config struct {
+	Region string           // region this controller runs in (its election value)
+	Client *clientv3.Client // this region's etcd; the caller closes it
+
+	ProbeEvery       time.Duration // default 200ms
+	ProbeTimeout     time.Duration // one /healthz GET; default 2 × ProbeEvery
+	FailureThreshold int           // consecutive failed probes before a region is dead; default 3
+	SessionTTL       int           // election session TTL in seconds; default 2
+	MaxAgentsPerHost int           // capacity of a host when choosing targets; 0 = unlimited
+	FailbackMode     string        // manual (default) or auto
+	FailbackHold     time.Duration // healthy time before auto fail-back; default 5s
+	OpTimeout        time.Duration // one etcd request; default 2s
+
+	Logger  *slog.Logger
+	Metrics *Metrics // nil: not exported
+}
+
+func (c *Config) setDefaults() {
+	if c.ProbeEvery <= 0 {
+		c.ProbeEvery = DefaultProbeEvery
+	}
+	if c.ProbeTimeout <= 0 {
+		c.ProbeTimeout = 2 * c.ProbeEvery
+	}
+	if c.FailureThreshold <= 0 {
+		c.FailureThreshold = DefaultFailureThreshold
+	}
+	if c.SessionTTL <= 0 {
+		c.SessionTTL = 2
+	}
+	if c.FailbackMode == "" {
+		c.FailbackMode = FailbackManual
+	}
+	if c.FailbackHold <= 0 {
+		c.FailbackHold = DefaultFailbackHold
+	}
+	if c.OpTimeout <= 0 {
+		c.OpTimeout = 2 * time.Second
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	}
+}
+
+// Validate reports the first unusable field and how to fix it.
+func (c Config) Validate() error {
+	switch {
+	case c.Region == "":
+		return errors.New("controller: region is empty: give the region it runs in")
+	case c.Client == nil:
+		return errors.New("controller: no etcd client")
+	case c.FailbackMode != FailbackManual && c.FailbackMode != FailbackAuto:
+		return fmt.Errorf("controller: fail-back mode %q: want manual or auto", c.FailbackMode)
+	case c.MaxAgentsPerHost < 0:
+		return fmt.Errorf("controller: max agents per host %d: want 0 (unlimited) or more", c.MaxAgentsPerHost)
+	}
+	return nil
+}
+
+// region is what probes and etcd say about one region's host.
+type region struct {
+	url          string
+	lease        int64 // lease of the host key; 0 while the key is absent
+	failures     int   // consecutive failed probes
+	healthySince time.Time
+	probed       bool
+}
+
+// Controller detects dead regions and moves their agents.
+type Controller struct {
+	cfg  Config
+	log  *slog.Logger
+	http *http.Client
+
+	leader atomic.Bool
+
+	mu      sync.Mutex
+	regions map[string]*region
+}
+
+// New checks cfg.
+func New(cfg Config) (*Controller, error) {
+	cfg.setDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return &Controller{
+		cfg:     cfg,
+		log:     cfg.Logger.With("component", "controller", "region", cfg.Region),
+		http:    &http.Client{Transport: &http.Transport{Proxy: nil, MaxIdleConnsPerHost: 4}, Timeout: cfg.ProbeTimeout},
+		regions: map[string]*region{},
+	}, nil
+}
+
+// Leader reports whether this controller is the acting leader.
+func (c *Controller) Leader() bool { return c.leader.Load() }
+
+// Run probes and, while leader, acts, until ctx is done.
+func (c *Controller) Run(ctx context.Context) {
+	var wg sync.WaitGroup
+	wg.Go(func() { c.campaignLoop(ctx) })
+	t := time.NewTicker(c.cfg.ProbeEvery)
+	defer t.Stop()
+	for {
+		c.round(ctx)
+		select {
+		case <-ctx.Done():
+			wg.Wait()
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// campaignLoop keeps this controller in the election; leader is true between winning and
+// losing the session.
+func (c *Controller) campaignLoop(ctx context.Context) {
+	for ctx.Err() == nil {
+		s, err := concurrency.NewSession(c.cfg.Client, concurrency.WithTTL(c.cfg.SessionTTL), concurrency.WithContext(ctx))
+		if err != nil {
+			sleep(ctx, 500*time.Millisecond)
+			continue
+		}
+		e := concurrency.NewElection(s, api.ElectionPrefix())
+		if err := e.Campaign(ctx, c.cfg.Region); err != nil {
+			_ = s.Close()
+			sleep(ctx, 200*time.Millisecond)
+			continue
+		}
+		c.leader.Store(true)
+		c.cfg.Metrics.setLeader(true)
+		c.log.Info("controller leader elected", "session_lease", fmt.Sprintf("%x", int64(s.Lease())))
+		select {
+		case <-ctx.Done():
+		case <-s.Done():
+			c.log.Warn("controller lost leadership (session ended)")
+		}
+		c.leader.Store(false)
+		c.cfg.Metrics.setLeader(false)
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
+		_, _ = c.cfg.Client.Revoke(rctx, s.Lease())
+		cancel()
+		_ = s.Close()
+	}
+}
+
+// round probes every known host, then acts (leader) or watches the leader (follower).
+func (c *Controller) round(ctx context.Context) {
+	if err := c.refreshHosts(ctx); err != nil && ctx.Err() == nil {
+		c.log.Debug("listing hosts failed", "err", err)
+	}
+	c.probeAll(ctx)
+	if ctx.Err() != nil {
+		return
+	}
+	if c.leader.Load() {
+		if err := c.act(ctx); err != nil && ctx.Err() == nil {
+			c.log.Warn("controller pass failed; retrying next round", "err", err)
+		}
+		return
+	}
+	c.deposeDeadLeader(ctx)
+}
+
+// refreshHosts reads the host keys. A serializable read answers from the local member even
+// while etcd elects a leader, which is exactly when probes matter most.
+func (c *Controller) refreshHosts(ctx context.Context) error {
+	rctx, cancel := context.WithTimeout(ctx, c.cfg.OpTimeout)
+	defer cancel()
+	resp, err := c.cfg.Client.Get(rctx, api.HostsPrefix(), clientv3.WithPrefix(), clientv3.WithSerializable())
+	if err != nil {
+		return err
+	}
+	seen := map[string]bool{}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, kv := range resp.Kvs {
+		var hi api.HostInfo
+		if err := json.Unmarshal(kv.Value, &hi); err != nil || hi.Region == "" {
+			continue
+		}
+		r := c.regions[hi.Region]
+		if r == nil {
+			r = &region{}
+			c.regions[hi.Region] = r
+		}
+		if hi.URL != "" {
+			r.url = hi.URL
+		}
+		r.lease = kv.Lease // the key's own lease is the truth; HostInfo.Lease is for people
+		seen[hi.Region] = true
+	}
+	for name, r := range c.regions {
+		if !seen[name] {
+			r.lease = 0
+			r.healthySince = time.Time{}
+		}
+	}
+	return nil
+}
+
+// probeAll GETs every known host's /healthz at once.
+func (c *Controller) probeAll(ctx context.Context) {
+	c.mu.Lock()
+	urls := map[string]string{}
+	for name, r := range c.regions {
+		if r.url != "" {
+			urls[name] = r.url
+		}
+	}
+	c.mu.Unlock()
+	type result struct {
+		region string
+		err    error
+	}
+	out := make(chan result, len(urls))
+	for name, url := range urls {
+		go func() { out <- result{name, c.probe(ctx, url)} }()
+	}
+	now := time.Now()
+	for range urls {
+		res := <-out
+		c.cfg.Metrics.probe(res.region, res.err == nil)
+		c.mu.Lock()
+		r := c.regions[res.region]
+		r.probed = true
+		if res.err != nil {
+			r.failures++
+			r.healthySince = time.Time{}
+			if r.failures == c.cfg.FailureThreshold {
+				c.log.Warn("region failing probes", "target_region", res.region, "failures", r.failures, "err", res.err)
+			}
+		} else {
+			if r.failures >= c.cfg.FailureThreshold {
+				c.log.Info("region answers probes again", "target_region", res.region)
+			}
+			r.failures = 0
+			if r.healthySince.IsZero() && r.lease != 0 {
+				r.healthySince = now
+			}
+		}
+		c.mu.Unlock()
+	}
+}
+
+func (c *Controller) probe(ctx context.Context, url string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url+"/healthz", nil)
+	if err != nil {
+		return err
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("healthz: %s", resp.Status)
+	}
+	return nil
+}
+
+// dead: the host failed the threshold of probes in a row. alive: it holds a lease and is
+// not dead. A region can be neither (not seen yet, or restarting without a lease).
+func (c *Controller) deadLocked(r *region) bool { return r.failures >= c.cfg.FailureThreshold }
+func (c *Controller) aliveLocked(r *region) bool {
+	return r != nil && r.lease != 0 && !c.deadLocked(r)
+}
+
+// deposeDeadLeader revokes the leader's session when the leader's region fails its probes,
+// so a follower wins the election without waiting for the session TTL.
+func (c *Controller) deposeDeadLeader(ctx context.Context) {
+	rctx, cancel := context.WithTimeout(ctx, c.cfg.OpTimeout)
+	defer cancel()
+	resp, err := c.cfg.Client.Get(rctx, api.ElectionPrefix(), clientv3.WithFirstCreate()...)
+	if err != nil || len(resp.Kvs) == 0 {
+		return
+	}
+	kv := resp.Kvs[0]
+	leaderRegion := string(kv.Value)
+	c.mu.Lock()
+	r := c.regions[leaderRegion]
+	dead := r != nil && c.deadLocked(r)
+	c.mu.Unlock()
+	if !dead || leaderRegion == c.cfg.Region {
+		return
+	}
+	if _, err := c.cfg.Client.Revoke(rctx, clientv3.LeaseID(kv.Lease)); err == nil {
+		c.log.Warn("revoked the session of a controller leader in a dead region", "leader_region", leaderRegion)
+	}
+}
+
+// act is one leader pass: revoke dead regions' leases (after writing target hints for their
+// agents), give unowned agents a target, and fail agents back home when due.
+func (c *Controller) act(ctx context.Context) error {
+	actx, cancel := context.WithTimeout(ctx, c.cfg.OpTimeout)
+	defer cancel()
+	st, err := readState(actx, c.cfg.Client)
+	if err != nil {
+		return err
+	}
+	c.mu.Lock()
+	var deadLeases []revocation
+	alive := map[string]bool{}
+	healthy := map[string]time.Time{}
+	for name, r := range c.regions {
+		switch {
+		case c.deadLocked(r) && r.lease != 0:
+			deadLeases = append(deadLeases, revocation{name, r.lease, r.failures})
+		case c.aliveLocked(r):
+			alive[name] = true
+			healthy[name] = r.healthySince
+		}
+	}
+	c.mu.Unlock()
+	sort.Slice(deadLeases, func(i, j int) bool { return deadLeases[i].region < deadLeases[j].region })
+
+	load := st.load()
+	targets := map[string]string{}
+	for _, a := range st.agents {
+		switch {
+		case a.owner != nil && alive[a.owner.Region]:
+			continue
+		case a.owner != nil && !slices.ContainsFunc(deadLeases, func(d revocation) bool { return d.region == a.owner.Region }):
+			continue // owned by a region that is neither alive nor dead by probes: leave it to the lease
+		}
+		if a.target != "" && alive[a.target] {
+			continue // already chosen
+		}
+		if t := c.choose(a.reg, alive, load); t != "" {
+			targets[a.reg.Agent] = t
+			load[t]++
+		}
+	}
+	if err := putTargets(actx, c.cfg.Client, targets); err != nil {
+		return err
+	}
+	for _, d := range deadLeases {
+		if _, err := c.cfg.Client.Revoke(actx, clientv3.LeaseID(d.lease)); err != nil {
+			return fmt.Errorf("revoke lease %x of dead region %s: %w", d.lease, d.region, err)
+		}
+		moved := 0
+		for _, a := range st.agents {
+			if a.owner != nil && a.owner.Region == d.region {
+				moved++
+			}
+		}
+		c.cfg.Metrics.revoked(d.region)
+		c.log.Warn("region dead: revoked its host lease", "target_region", d.region,
+			"lease", fmt.Sprintf("%x", d.lease), "failed_probes", d.failures, "agents", moved, "targets", targets)
+		c.mu.Lock()
+		if r := c.regions[d.region]; r != nil && r.lease == d.lease {
+			r.lease = 0
+		}
+		c.mu.Unlock()
+	}
+	if c.cfg.FailbackMode == FailbackAuto {
+		now := time.Now()
+		for name, since := range healthy {
+			if since.IsZero() || now.Sub(since) < c.cfg.FailbackHold {
+				continue
+			}
+			n, err := failback(actx, c.cfg.Client, st, name, c.cfg.MaxAgentsPerHost)
+			if err != nil {
+				return err
+			}
+			if n > 0 {
+				c.cfg.Metrics.failedBack(name, n)
+				c.log.Info("fail-back: agents handed back to their home region", "target_region", name,
+					"agents", n, "healthy_for", now.Sub(since).Round(time.Millisecond).String())
+			}
+		}
+	}
+	return nil
+}
+
+type revocation struct {
+	region   string
+	lease    int64
+	failures int
+}
+
+// choose picks the first alive region in the agent's failover order with spare capacity.
+func (c *Controller) choose(reg api.Registration, alive map[string]bool, load map[string]int) string {
+	for _, r := range reg.Order {
+		if alive[r] && (c.cfg.MaxAgentsPerHost == 0 || load[r] < c.cfg.MaxAgentsPerHost) {
+			return r
+		}
+	}
+	return ""
+}
+
+// agentState is one agent's registration, owner and target.
+type agentState struct {
+	reg         api.Registration
+	owner       *api.Owner
+	ownerModRev int64
+	target      string
+}
+
+type state struct{ agents []agentState }
+
+// load counts owned agents per region.
+func (s state) load() map[string]int {
+	out := map[string]int{}
+	for _, a := range s.agents {
+		if a.owner != nil {
+			out[a.owner.Region]++
+		}
+	}
+	return out
+}
+
+// readState reads the registry, owners and targets.
+func readState(ctx context.Context, cli *clientv3.Client) (state, error) {
+	regs, err := registry.Load(ctx, cli)
+	if err != nil {
+		return state{}, err
+	}
+	var st state
+	for chunk := range slices.Chunk(regs, 50) {
+		ops := make([]clientv3.Op, 0, 2*len(chunk))
+		for _, reg := range chunk {
+			ops = append(ops, clientv3.OpGet(api.OwnerKey(reg.Agent)), clientv3.OpGet(api.TargetKey(reg.Agent)))
+		}
+		resp, err := cli.Txn(ctx).Then(ops...).Commit()
+		if err != nil {
+			return state{}, fmt.Errorf("read owners: %w", err)
+		}
+		for i, reg := range chunk {
+			a := agentState{reg: reg}
+			if kvs := resp.Responses[2*i].GetResponseRange().Kvs; len(kvs) > 0 {
+				var o api.Owner
+				if err := json.Unmarshal(kvs[0].Value, &o); err != nil {
+					return state{}, fmt.Errorf("%s: %w", kvs[0].Key, err)
+				}
+				a.owner, a.ownerModRev = &o, kvs[0].ModRevision
+			}
+			if kvs := resp.Responses[2*i+1].GetResponseRange().Kvs; len(kvs) > 0 {
+				a.target = string(kvs[0].Value)
+			}
+			st.agents = append(st.agents, a)
+		}
+	}
+	return st, nil
+}
+
+func putTargets(ctx context.Context, cli *clientv3.Client, targets map[string]string) error {
+	if len(targets) == 0 {
+		return nil
+	}
+	ops := make([]clientv3.Op, 0, len(targets))
+	for agent, region := range targets {
+		ops = append(ops, clientv3.OpPut(api.TargetKey(agent), region))
+	}
+	for chunk := range slices.Chunk(ops, 100) {
+		if _, err := cli.Txn(ctx).Then(chunk...).Commit(); err != nil {
+			return fmt.Errorf("write target hints: %w", err)
+		}
+	}
+	return nil
+}
+
+// failback hands every agent homed in region and owned elsewhere back to region, up to
+// maxAgents on its host (0 = unlimited). Each handoff is one transaction guarded by the
+// current owner's epoch and owner key revision: it deletes the owner key and names the home
+// region as the target. The old owner stops serving when it sees the key gone; the home
+// host's takeover bumps the epoch, fencing anything the old owner still tries. It returns
+// how many agents were handed back.
+func failback(ctx context.Context, cli *clientv3.Client, st state, region string, maxAgents int) (int, error) {
+	load := st.load()
+	n := 0
+	for _, a := range st.agents {
+		if a.reg.Home != region || a.owner == nil || a.owner.Region == region {
+			continue
+		}
+		if maxAgents > 0 && load[region] >= maxAgents {
+			break
+		}
+		resp, err := cli.Txn(ctx).If(
+			clientv3.Compare(clientv3.Value(api.EpochKey(a.reg.Agent)), "=", strconv.FormatInt(a.owner.Epoch, 10)),
+			clientv3.Compare(clientv3.ModRevision(api.OwnerKey(a.reg.Agent)), "=", a.ownerModRev),
+		).Then(
+			clientv3.OpPut(api.TargetKey(a.reg.Agent), region),
+			clientv3.OpDelete(api.OwnerKey(a.reg.Agent)),
+		).Commit()
+		if err != nil {
+			return n, fmt.Errorf("fail-back %s to %s: %w", a.reg.Agent, region, err)
+		}
+		if resp.Succeeded {
+			n++
+			load[region]++
+		}
+	}
+	return n, nil
+}
+
+// Failback is manual fail-back: it hands every agent homed in region and owned elsewhere
+// back to region, whose host must hold a lease. It returns how many agents were handed back.
+func Failback(ctx context.Context, cli *clientv3.Client, region string, maxAgents int) (int, error) {
+	resp, err := cli.Get(ctx, api.HostKey(region))
+	if err != nil {
+		return 0, fmt.Errorf("fail-back: read host of region %s: %w", region, err)
+	}
+	if len(resp.Kvs) == 0 {
+		return 0, fmt.Errorf("fail-back: region %s has no live agent host (no %s key): restore the region first", region, api.HostKey(region))
+	}
+	st, err := readState(ctx, cli)
+	if err != nil {
+		return 0, fmt.Errorf("fail-back: %w", err)
+	}
+	return failback(ctx, cli, st, region, maxAgents)
+}
+
+func sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}
