@@ -18,6 +18,7 @@ import (
 
 	"github.com/geodrill/geodrill/clusters/internal/spec"
 	"github.com/geodrill/geodrill/clusters/local"
+	"github.com/geodrill/geodrill/clusters/netns"
 	"github.com/geodrill/geodrill/refstack/api"
 )
 
@@ -100,11 +101,25 @@ type Provider struct {
 	Name  string
 	About string
 	New   func(spec Spec) (Cluster, error)
+	// Usable is nil when this machine can run the provider, else why not; nil func: always.
+	Usable func() error
 }
 
 // Providers is every provider, in the order "auto" tries them.
 func Providers() []Provider {
 	return []Provider{
+		{
+			Name:   "netns",
+			About:  "root: one network namespace per region, exact pairwise partitions with nftables",
+			Usable: netns.Available,
+			New: func(s Spec) (Cluster, error) {
+				c, err := netns.New(s)
+				if err != nil {
+					return nil, err
+				}
+				return c, nil
+			},
+		},
 		{
 			Name:  "local",
 			About: "rootless child processes on 127.0.0.1 with free ports; logs in the run dir",
@@ -127,13 +142,25 @@ var _ interface {
 	Observer
 } = (*local.Cluster)(nil)
 
+// Resolve names the provider that name stands for here: "" and "auto" become the first
+// usable provider (netns as root with ip and nft, else local); other names are returned.
+func Resolve(name string) string {
+	if name != "" && name != "auto" {
+		return name
+	}
+	for _, p := range Providers() {
+		if p.Usable == nil || p.Usable() == nil {
+			return p.Name
+		}
+	}
+	return "local"
+}
+
 // New builds a cluster of the named provider; "" and "auto" pick the first provider that
-// can run here (today always local). It does not start anything: call Up.
+// can run here (see Resolve). It does not start anything: call Up.
 func New(name string, s Spec) (Cluster, error) {
 	providers := Providers()
-	if name == "" || name == "auto" {
-		return providers[0].New(s)
-	}
+	name = Resolve(name)
 	names := []string{"auto"}
 	for _, p := range providers {
 		if p.Name == name {

@@ -243,7 +243,7 @@ func provider(sc scenarios.Scenario) string {
 	if sc.Provider == "" {
 		return "local"
 	}
-	return sc.Provider
+	return clusters.Resolve(sc.Provider) // the report names what "auto" became
 }
 
 // FaultSpecs is the scenario's fault schedule: its listed faults, then the nemesis's

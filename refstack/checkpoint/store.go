@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"slices"
@@ -15,8 +16,6 @@ import (
 
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
-
-	"github.com/geodrill/geodrill/refstack/api"
 )
 
 // Endpoint is one region's object store.
@@ -230,27 +229,83 @@ func (s *Store) Replicate(ctx context.Context, first, key string, body []byte) (
 	return held, failed
 }
 
-// Fetch reads the checkpoint described by meta from the regions that hold it, in the
-// order of prefer (regions not in prefer come last), and returns the first copy that
-// verifies, with the region it came from. Each skipped region's reason is in the error if
-// no copy verifies.
-func (s *Store) Fetch(ctx context.Context, agent string, meta api.CheckpointMeta, prefer []string) (Snapshot, string, error) {
+// Fetch reads the object described by om from the regions that hold it, in the order of
+// prefer (regions not in prefer come last), and returns the first copy that verifies,
+// migrated to the current schema, with the region it came from. Each skipped region's
+// reason is in the error if no copy verifies.
+func (s *Store) Fetch(ctx context.Context, agent string, om ObjectMeta, prefer []string) (Object, string, error) {
 	var reasons []string
-	for _, r := range fetchOrder(meta.Regions, prefer) {
-		body, err := s.Get(ctx, r, meta.Object)
+	for _, r := range fetchOrder(om.Regions, prefer) {
+		body, err := s.Get(ctx, r, om.Object)
 		if err != nil {
 			reasons = append(reasons, err.Error())
 			continue
 		}
-		snap, err := Decode(body, agent, meta)
+		o, err := Decode(body, agent, om)
 		if err != nil {
-			reasons = append(reasons, fmt.Sprintf("region %s: %s: %v", r, meta.Object, err))
+			reasons = append(reasons, fmt.Sprintf("region %s: %s: %v", r, om.Object, err))
 			continue
 		}
-		return snap, r, nil
+		return o, r, nil
 	}
-	return Snapshot{}, "", fmt.Errorf("checkpoint: no region holds an intact %s (regions %v): %s",
-		meta.Object, meta.Regions, strings.Join(reasons, "; "))
+	return Object{}, "", fmt.Errorf("checkpoint: no region holds an intact %s (regions %v): %s",
+		om.Object, om.Regions, strings.Join(reasons, "; "))
+}
+
+// Restored is the state a restore rebuilt.
+type Restored struct {
+	Data  map[string]string
+	Seq   int64        // the state includes every write with seq <= Seq
+	Chain []ObjectMeta // the objects applied, full first: a prefix of one chain of the metadata
+	From  []string     // region each object of Chain was read from
+	// Skipped says why newer objects were not used (a chain whose full is nowhere intact,
+	// a delta missing or corrupt in every region that should hold it).
+	Skipped []string
+}
+
+// Region is the region the state came from: where the newest applied object was read.
+func (r Restored) Region() string {
+	if len(r.From) == 0 {
+		return ""
+	}
+	return r.From[len(r.From)-1]
+}
+
+// Restore rebuilds an agent's state from m: the newest chain whose full verifies in some
+// region, plus as many of its deltas, in order, as verify; each object is read from the
+// first region in prefer that holds an intact copy. The result can end before m.Seq (a
+// delta or a whole chain was lost): callers that need m.Seq exactly must check. Empty
+// metadata restores the empty state.
+func (s *Store) Restore(ctx context.Context, agent string, m Meta, prefer []string) (Restored, error) {
+	out := Restored{Data: map[string]string{}}
+	chains := m.chains()
+	if len(chains) == 0 {
+		return out, nil
+	}
+	for i, chain := range chains {
+		full, from, err := s.Fetch(ctx, agent, chain[0], prefer)
+		if err != nil {
+			out.Skipped = append(out.Skipped, fmt.Sprintf("chain %d (full seq %d): %v", i, chain[0].Seq, err))
+			continue
+		}
+		out.Data, out.Seq = full.Data, full.Seq
+		out.Chain, out.From = []ObjectMeta{chain[0]}, []string{from}
+		for _, om := range chain[1:] {
+			d, from, err := s.Fetch(ctx, agent, om, prefer)
+			if err == nil && d.BaseSeq != out.Seq {
+				err = fmt.Errorf("%w: delta %s is based on seq %d, the chain is at %d", ErrCorrupt, om.Object, d.BaseSeq, out.Seq)
+			}
+			if err != nil {
+				out.Skipped = append(out.Skipped, fmt.Sprintf("chain %d delta seq %d and after: %v", i, om.Seq, err))
+				break
+			}
+			maps.Copy(out.Data, d.Data)
+			out.Seq = d.Seq
+			out.Chain, out.From = append(out.Chain, om), append(out.From, from)
+		}
+		return out, nil
+	}
+	return Restored{}, fmt.Errorf("checkpoint: %s: no chain can be restored: %s", agent, strings.Join(out.Skipped, "; "))
 }
 
 func fetchOrder(held, prefer []string) []string {

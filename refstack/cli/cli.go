@@ -173,6 +173,12 @@ func runHost(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.IntVar(&c.CheckpointEvery, "checkpoint-every", host.DefaultCheckpointEvery, "log entries between checkpoints")
 	fs.BoolVar(&c.UnsafeAckBeforeCommit, "unsafe-ack-before-commit", false,
 		"UNSAFE: acknowledge writes before they are committed (loses acknowledged writes; for checker self-tests)")
+	fs.StringVar(&c.Durability, "durability", api.DurabilitySyncGeo,
+		"sync-geo (ack after the etcd quorum commit; RPO 0) or async (ack from memory, checkpoint every --checkpoint-interval, ship to the other regions)")
+	fs.DurationVar(&c.CheckpointInterval, "checkpoint-interval", host.DefaultCheckpointInterval, "async: how often each agent's checkpoint chain gets a new link")
+	fs.IntVar(&c.ChainLength, "chain-length", host.DefaultChainLength, "deltas after a full checkpoint before the next full")
+	fs.BoolVar(&c.UnsafeNoReplication, "unsafe-no-replication", false,
+		"UNSAFE (async): keep checkpoints in the owner's region only (a region outage loses them; for checker self-tests)")
 	var cc controller.Config
 	var runController bool
 	fs.BoolVar(&runController, "controller", true, "run a failover controller in this process (one leader is elected among all hosts)")
@@ -215,6 +221,16 @@ func runHost(ctx context.Context, args []string, stderr io.Writer) error {
 		return usagef("--lease-ttl %s: want at least 1s (etcd leases have whole-second TTLs)", c.LeaseTTL)
 	case c.CheckpointEvery < 1:
 		return usagef("--checkpoint-every %d: want at least 1", c.CheckpointEvery)
+	case c.Durability != api.DurabilitySyncGeo && c.Durability != api.DurabilityAsync:
+		return usagef("--durability %q: want %s or %s", c.Durability, api.DurabilitySyncGeo, api.DurabilityAsync)
+	case c.CheckpointInterval <= 0:
+		return usagef("--checkpoint-interval %s: want a positive duration such as 1s", c.CheckpointInterval)
+	case c.ChainLength < 1:
+		return usagef("--chain-length %d: want at least 1", c.ChainLength)
+	case c.UnsafeNoReplication && c.Durability != api.DurabilityAsync:
+		return usagef("--unsafe-no-replication needs --durability async (sync-geo copies before it publishes)")
+	case c.UnsafeAckBeforeCommit && c.Durability == api.DurabilityAsync:
+		return usagef("--unsafe-ack-before-commit is a sync-geo switch; async already acknowledges from memory")
 	case c.Bucket == "":
 		return usagef("--bucket is empty: give a bucket name such as geodrill")
 	}

@@ -2,7 +2,7 @@ package host
 
 import (
 	"context"
-	"maps"
+	"sync"
 	"sync/atomic"
 
 	"github.com/geodrill/geodrill/refstack/api"
@@ -33,13 +33,28 @@ type agent struct {
 	pending      []api.LogEntry    // unsafe mode: applied and acknowledged, not yet committed
 	sinceCkpt    int               // committed entries since the last checkpoint snapshot
 	ckptRunning  bool
+
+	// Checkpoint chain state, guarded by sem: base is the state at baseSeq, the newest
+	// published checkpoint object; the next delta holds what changed since. needFull starts
+	// a new chain (first checkpoint of an incarnation, or the chain is chainDeltas long).
+	base        map[string]string
+	baseSeq     int64
+	chainDeltas int
+	needFull    bool
+
+	// metaMu serialises this incarnation's writes of the checkpoint metadata (the
+	// checkpointer appends objects, the shipper adds the regions that hold them); meta is
+	// what it last published, or what the restore read.
+	metaMu sync.Mutex
+	meta   checkpoint.Meta
 }
 
 func newAgent(name string, epoch, takeRev int64, gen uint64) *agent {
 	return &agent{
 		name: name, epoch: epoch, takeRev: takeRev, leaseGen: gen,
-		sem:  make(chan struct{}, 1),
-		data: map[string]string{},
+		sem:      make(chan struct{}, 1),
+		data:     map[string]string{},
+		needFull: true,
 	}
 }
 
@@ -59,15 +74,4 @@ func (a *agent) unlock() { <-a.sem }
 func (a *agent) apply(e api.LogEntry) {
 	a.data[e.Key] = e.Value
 	a.seq = e.Seq
-}
-
-// snapshotLocked copies the state at the current seq.
-func (a *agent) snapshotLocked() checkpoint.Snapshot {
-	return checkpoint.Snapshot{
-		Schema: checkpoint.Schema,
-		Agent:  a.name,
-		Epoch:  a.epoch,
-		Seq:    a.seq,
-		Data:   maps.Clone(a.data),
-	}
 }

@@ -3,6 +3,10 @@ package host
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 
@@ -10,43 +14,85 @@ import (
 	"github.com/geodrill/geodrill/refstack/checkpoint"
 )
 
-// minCheckpointRegions: a checkpoint is only published (and the log behind it deleted) once
-// this many regions hold the object, so losing one region never loses the checkpoint.
+// minCheckpointRegions: in sync-geo mode a checkpoint is only published (and the log behind
+// it deleted) once this many regions hold the object, so losing one region never loses it.
 const minCheckpointRegions = 2
 
-// maybeCheckpointLocked starts a checkpoint of the committed state when enough entries
-// have accumulated and none is running. The state is copied under the mutex; the upload
-// and publish run outside it.
+// maybeCheckpointLocked starts a sync-geo checkpoint of the committed state when enough
+// entries have accumulated and none is running. The state is cut under the mutex; the
+// upload and publish run outside it.
 func (h *Host) maybeCheckpointLocked(a *agent) {
-	if a.sinceCkpt < h.cfg.CheckpointEvery || a.ckptRunning || a.seq != a.committed {
+	if h.async() || a.sinceCkpt < h.cfg.CheckpointEvery || a.ckptRunning || a.seq != a.committed {
 		return
 	}
-	h.startCheckpointLocked(a, a.snapshotLocked())
+	if o, ok := h.cutLocked(a); ok {
+		h.startCheckpointLocked(a, o)
+	}
 }
 
-func (h *Host) startCheckpointLocked(a *agent, snap checkpoint.Snapshot) {
+func (h *Host) startCheckpointLocked(a *agent, o checkpoint.Object) {
 	a.ckptRunning = true
 	a.sinceCkpt = 0
-	h.wg.Go(func() { h.checkpoint(a, snap) })
+	h.wg.Go(func() { h.checkpoint(a, o, time.Now()) })
 }
 
-// checkpoint writes snap to this region's store, copies it to the others, and publishes
-// its metadata in a transaction guarded by the epoch that also deletes the log entries the
-// snapshot covers.
-func (h *Host) checkpoint(a *agent, snap checkpoint.Snapshot) {
+// cutLocked returns the next link of a's chain at the current seq: a full when a new chain
+// is due, else a delta of the keys changed since the last published object. ok is false
+// when nothing changed.
+func (h *Host) cutLocked(a *agent) (o checkpoint.Object, ok bool) {
+	o = checkpoint.Object{Agent: a.name, Epoch: a.epoch, Seq: a.seq}
+	if a.needFull || a.base == nil || a.chainDeltas >= h.cfg.ChainLength {
+		o.Kind, o.Data = checkpoint.KindFull, maps.Clone(a.data)
+		return o, true
+	}
+	if a.seq == a.baseSeq {
+		return o, false
+	}
+	changed := map[string]string{}
+	for k, v := range a.data {
+		if bv, had := a.base[k]; !had || bv != v {
+			changed[k] = v
+		}
+	}
+	o.Kind, o.BaseSeq, o.Data = checkpoint.KindDelta, a.baseSeq, changed
+	return o, true
+}
+
+// advanceBaseLocked records that o is published: the next delta is relative to it.
+func (a *agent) advanceBaseLocked(o checkpoint.Object) {
+	if o.Kind == checkpoint.KindFull {
+		a.base, a.chainDeltas, a.needFull = maps.Clone(o.Data), 0, false
+	} else {
+		maps.Copy(a.base, o.Data)
+		a.chainDeltas++
+	}
+	a.baseSeq = o.Seq
+}
+
+func objectMeta(o checkpoint.Object, key, sum string, size int, held []string, cut time.Time) checkpoint.ObjectMeta {
+	return checkpoint.ObjectMeta{
+		Object: key, Kind: o.Kind, Seq: o.Seq, BaseSeq: o.BaseSeq, Epoch: o.Epoch, SHA256: sum,
+		Size: int64(size), Schema: checkpoint.Schema, Regions: held, UnixNs: cut.UnixNano(),
+	}
+}
+
+// checkpoint (sync-geo) writes o to this region's store, copies it to the others, and
+// publishes it in a transaction guarded by the epoch that also deletes the log entries the
+// chain now covers.
+func (h *Host) checkpoint(a *agent, o checkpoint.Object, cut time.Time) {
 	defer func() {
 		if a.lock(context.Background()) == nil {
 			a.ckptRunning = false
 			a.unlock()
 		}
 	}()
-	log := h.log.With("agent", a.name, "epoch", a.epoch, "seq", snap.Seq)
-	body, sum, err := checkpoint.Encode(snap)
+	log := h.log.With("agent", a.name, "epoch", a.epoch, "seq", o.Seq, "kind", o.Kind)
+	body, sum, err := checkpoint.Encode(o)
 	if err != nil {
 		log.Error("checkpoint encode failed", "err", err)
 		return
 	}
-	key := checkpoint.ObjectKey(a.name, snap.Seq, a.epoch)
+	key := checkpoint.ChainObjectKey(a.name, o.Kind, o.Seq, a.epoch)
 	held, errs := h.store.Replicate(h.bg, h.cfg.Region, key, body)
 	for r, err := range errs {
 		log.Warn("checkpoint copy failed", "store_region", r, "err", err)
@@ -55,24 +101,104 @@ func (h *Host) checkpoint(a *agent, snap checkpoint.Snapshot) {
 		log.Warn("checkpoint not published: too few regions hold it; keeping the log", "object", key, "regions", held)
 		return
 	}
-	meta, _ := json.Marshal(api.CheckpointMeta{
-		Seq: snap.Seq, Epoch: a.epoch, Object: key, SHA256: sum,
-		Schema: checkpoint.Schema, Size: int64(len(body)), Regions: held,
-	})
+	err = h.publish(a, objectMeta(o, key, sum, len(body), held, cut), true)
+	switch {
+	case errors.Is(err, errFenced):
+		h.drop(a, "fenced at checkpoint publish")
+	case err != nil:
+		log.Warn("checkpoint publish failed; the log is kept", "err", err)
+	default:
+		if a.lock(context.Background()) == nil {
+			a.advanceBaseLocked(o)
+			a.unlock()
+		}
+		log.Info("checkpoint published", "object", key, "sha256", sum, "bytes", len(body), "regions", held)
+	}
+}
+
+// publish appends om to a's checkpoint metadata in etcd, guarded by a's epoch; truncate
+// also deletes the log entries up to om.Seq in the same transaction (sync-geo).
+func (h *Host) publish(a *agent, om checkpoint.ObjectMeta, truncate bool) error {
+	a.metaMu.Lock()
+	defer a.metaMu.Unlock()
+	next := a.meta.Append(om)
+	var extra []clientv3.Op
+	if truncate {
+		extra = append(extra, clientv3.OpDelete(api.LogKey(a.name, 0), clientv3.WithRange(api.LogKey(a.name, om.Seq+1))))
+	}
+	if err := h.putMetaLocked(a, next, extra...); err != nil {
+		return err
+	}
+	a.meta = next
+	return nil
+}
+
+// putMetaLocked writes m as a's checkpoint metadata if a's epoch is still current; a.metaMu
+// is held.
+func (h *Host) putMetaLocked(a *agent, m checkpoint.Meta, extra ...clientv3.Op) error {
+	b, err := json.Marshal(m)
+	if err != nil {
+		return fmt.Errorf("encode checkpoint metadata: %w", err)
+	}
 	ctx, cancel := context.WithTimeout(h.bg, h.cfg.OpTimeout)
 	defer cancel()
 	resp, err := h.cli.Txn(ctx).
 		If(clientv3.Compare(clientv3.Value(api.EpochKey(a.name)), "=", epochString(a.epoch))).
-		Then(
-			clientv3.OpPut(api.CheckpointKey(a.name), string(meta)),
-			clientv3.OpDelete(api.LogKey(a.name, 0), clientv3.WithRange(api.LogKey(a.name, snap.Seq+1))),
-		).Commit()
+		Then(append([]clientv3.Op{clientv3.OpPut(api.CheckpointKey(a.name), string(b))}, extra...)...).
+		Commit()
 	switch {
 	case err != nil:
-		log.Warn("checkpoint publish failed; the log is kept", "err", err)
+		return fmt.Errorf("publish checkpoint metadata of %s: %w", a.name, err)
 	case !resp.Succeeded:
-		h.drop(a, "fenced at checkpoint publish")
-	default:
-		log.Info("checkpoint published", "object", key, "sha256", sum, "bytes", len(body), "regions", held)
+		return fmt.Errorf("%w: checkpoint metadata of %s not published at epoch %d", errFenced, a.name, a.epoch)
 	}
+	return nil
+}
+
+// restoreCheckpoint reads a's checkpoint metadata and restores the newest chain that
+// verifies (this region first, then the agent's failover order). In sync-geo mode the
+// chain must reach the metadata's seq: the log before it is gone, so a shorter prefix
+// would silently lose committed writes.
+func (h *Host) restoreCheckpoint(ctx context.Context, a *agent, reg api.Registration) (checkpoint.Restored, checkpoint.Meta, error) {
+	resp, err := h.cli.Get(ctx, api.CheckpointKey(a.name))
+	if err != nil {
+		return checkpoint.Restored{}, checkpoint.Meta{}, fmt.Errorf("read checkpoint metadata: %w", err)
+	}
+	var meta checkpoint.Meta
+	if len(resp.Kvs) > 0 {
+		if meta, err = checkpoint.ParseMeta(resp.Kvs[0].Value); err != nil {
+			return checkpoint.Restored{}, checkpoint.Meta{}, fmt.Errorf("%s: %w", resp.Kvs[0].Key, err)
+		}
+	}
+	r, err := h.store.Restore(ctx, a.name, meta, h.fetchOrder(reg))
+	if err != nil && h.async() && ctx.Err() == nil {
+		// Async failover promotes whatever the surviving regions hold, as a DR failover
+		// does; waiting for the dead region would trade the RTO for what async gave up.
+		h.log.Error("RESTORE FOUND NO CHAIN: async durability starts the agent empty; its acknowledged writes are lost",
+			"agent", a.name, "epoch", a.epoch, "newest_seq", meta.Seq, "err", err)
+		return checkpoint.Restored{Data: map[string]string{}}, meta, nil
+	}
+	if err != nil {
+		return checkpoint.Restored{}, checkpoint.Meta{}, err
+	}
+	if !h.async() && r.Seq < meta.Seq {
+		return checkpoint.Restored{}, checkpoint.Meta{}, fmt.Errorf(
+			"checkpoint chain restores only up to seq %d but the metadata's newest object is at seq %d and the log before it is truncated: %v",
+			r.Seq, meta.Seq, r.Skipped)
+	}
+	if len(r.Skipped) > 0 {
+		h.log.Warn("restore skipped checkpoint objects", "agent", a.name, "epoch", a.epoch,
+			"restored_seq", r.Seq, "newest_seq", meta.Seq, "skipped", r.Skipped)
+	}
+	return r, meta, nil
+}
+
+// adoptRestoreLocked sets a's chain state after a restore: the restored prefix becomes the
+// metadata's previous chain and the next checkpoint starts a new chain of a's epoch, so no
+// delta of this incarnation ever extends a chain that may hold writes it never saw.
+func (a *agent) adoptRestoreLocked(r checkpoint.Restored) {
+	a.metaMu.Lock()
+	a.meta = checkpoint.WithChain(r.Chain)
+	a.metaMu.Unlock()
+	a.base, a.baseSeq, a.chainDeltas, a.needFull = nil, r.Seq, 0, true
 }

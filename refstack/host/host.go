@@ -43,7 +43,17 @@ type Config struct {
 	Bucket        string
 
 	LeaseTTL        time.Duration // default 2s; etcd rounds up to whole seconds
-	CheckpointEvery int           // log entries between checkpoints; default 200
+	CheckpointEvery int           // sync-geo: log entries between checkpoints; default 200
+
+	// Durability is api.DurabilitySyncGeo (default) or api.DurabilityAsync.
+	Durability string
+	// CheckpointInterval (async) is how often each agent's chain gets a new link; 1s.
+	CheckpointInterval time.Duration
+	// ChainLength is how many deltas follow a full before the next full; default 8.
+	ChainLength int
+	// UnsafeNoReplication (async) keeps checkpoints in the owner's region only: a region
+	// outage then loses everything since the agent's last takeover. For checker self-tests.
+	UnsafeNoReplication bool
 
 	// UnsafeAckBeforeCommit acknowledges writes from memory and commits them to etcd in
 	// background batches. It loses acknowledged writes when the region dies; it exists so
@@ -70,6 +80,9 @@ type Config struct {
 const (
 	DefaultLeaseTTL        = 2 * time.Second
 	DefaultCheckpointEvery = 200
+
+	DefaultCheckpointInterval = time.Second
+	DefaultChainLength        = 8
 )
 
 func (c *Config) setDefaults() {
@@ -85,6 +98,13 @@ func (c *Config) setDefaults() {
 	def(&c.OpTimeout, 2*time.Second)
 	def(&c.RestoreTimeout, 15*time.Second)
 	def(&c.RestoreBackoff, 5*time.Second)
+	def(&c.CheckpointInterval, DefaultCheckpointInterval)
+	if c.Durability == "" {
+		c.Durability = api.DurabilitySyncGeo
+	}
+	if c.ChainLength == 0 {
+		c.ChainLength = DefaultChainLength
+	}
 	if c.CheckpointEvery == 0 {
 		c.CheckpointEvery = DefaultCheckpointEvery
 	}
@@ -108,6 +128,14 @@ func (c Config) Validate() error {
 		return fmt.Errorf("checkpoint every %d: want a positive number of log entries", c.CheckpointEvery)
 	case c.LeaseTTL < 0:
 		return fmt.Errorf("lease TTL %s: want a positive duration such as 2s", c.LeaseTTL)
+	case c.Durability != "" && c.Durability != api.DurabilitySyncGeo && c.Durability != api.DurabilityAsync:
+		return fmt.Errorf("durability %q: want %s or %s", c.Durability, api.DurabilitySyncGeo, api.DurabilityAsync)
+	case c.ChainLength < 0:
+		return fmt.Errorf("chain length %d: want a positive number of deltas per full", c.ChainLength)
+	case c.Durability == api.DurabilityAsync && c.UnsafeAckBeforeCommit:
+		return errors.New("unsafe ack-before-commit is a sync-geo switch; async durability already acknowledges from memory")
+	case c.UnsafeNoReplication && c.Durability != api.DurabilityAsync:
+		return errors.New("unsafe no-replication applies to async durability only (sync-geo copies before it publishes)")
 	}
 	if !slices.ContainsFunc(c.MinIO, func(e checkpoint.Endpoint) bool { return e.Region == c.Region }) {
 		return fmt.Errorf("no object store for this host's region %q: include %s=HOST:PORT in the MinIO endpoints", c.Region, c.Region)
@@ -125,8 +153,9 @@ type Host struct {
 	url string          // advertised in owner keys; set by Run before any takeover
 	bg  context.Context // background work (claims, checkpoints); set by Run
 
-	kickc chan struct{} // wakes the reconcile loop
-	wg    sync.WaitGroup
+	kickc    chan struct{}       // wakes the reconcile loop
+	shippers map[string]*shipper // async: one per other region
+	wg       sync.WaitGroup
 
 	mu           sync.Mutex
 	lease        clientv3.LeaseID // 0 while there is none
@@ -188,6 +217,7 @@ func (h *Host) Run(ctx context.Context) error {
 
 	bg, stopBg := context.WithCancel(context.Background())
 	h.bg = bg
+	h.shippers = newShippers(h.cfg, h.store.Regions())
 	var loops sync.WaitGroup
 	loops.Go(func() { h.leaseLoop(bg) })
 	loops.Go(func() { h.reconcileLoop(bg) })
@@ -199,9 +229,17 @@ func (h *Host) Run(ctx context.Context) error {
 	if h.cfg.UnsafeAckBeforeCommit {
 		loops.Go(func() { h.flushLoop(bg) })
 	}
+	if h.async() {
+		loops.Go(func() { h.checkpointLoop(bg) })
+		for _, s := range h.shippers {
+			loops.Go(func() { h.shipLoop(bg, s) })
+		}
+	}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
-	h.log.Info("host serving", "url", h.url, "etcd", h.cfg.Etcd, "unsafe_ack_before_commit", h.cfg.UnsafeAckBeforeCommit)
+	h.log.Info("host serving", "url", h.url, "etcd", h.cfg.Etcd, "unsafe_ack_before_commit", h.cfg.UnsafeAckBeforeCommit,
+		"durability", h.cfg.Durability, "checkpoint_interval", h.cfg.CheckpointInterval.String(),
+		"chain_length", h.cfg.ChainLength, "unsafe_no_replication", h.cfg.UnsafeNoReplication)
 
 	var runErr error
 	select {
@@ -215,6 +253,10 @@ func (h *Host) Run(ctx context.Context) error {
 	_ = srv.Shutdown(sctx)
 	if h.cfg.UnsafeAckBeforeCommit {
 		h.flushAll()
+	}
+	if h.async() {
+		h.checkpointAll(sctx)
+		h.drainShippers(sctx)
 	}
 	h.mu.Lock()
 	lease := h.lease
@@ -316,6 +358,7 @@ func (h *Host) Handler() http.Handler {
 	mux.HandleFunc("POST /agents/{agent}/cas/{key}", h.countOps("cas", h.handleCAS))
 	mux.HandleFunc("GET /healthz", h.handleHealthz)
 	mux.HandleFunc("GET /status", h.handleStatus)
+	mux.HandleFunc("GET /replication", h.handleReplication)
 	mux.Handle("GET /metrics", h.metrics.handler)
 	mux.Handle("/clock", clock.Handler()) // the harness's clock-skew fault sets the offset here
 	return mux

@@ -143,6 +143,12 @@ func (h *Host) checkEpochLocked(a *agent, base api.Response) (result, bool) {
 func (h *Host) writeLocked(a *agent, key, value string, base api.Response) result {
 	e := api.LogEntry{Seq: a.seq + 1, Epoch: a.epoch, Key: key, Value: value}
 	base.Value = value
+	if h.async() {
+		// Acknowledged from memory; the checkpoint loop makes it durable later, if the
+		// region lives that long.
+		a.apply(e)
+		return ok(base)
+	}
 	if h.cfg.UnsafeAckBeforeCommit {
 		a.apply(e)
 		a.pending = append(a.pending, e)

@@ -261,24 +261,11 @@ func (h *Host) claim(v view, lease clientv3.LeaseID, gen uint64) {
 func (h *Host) restore(a *agent, reg api.Registration) error {
 	ctx, cancel := context.WithTimeout(h.bg, h.cfg.RestoreTimeout)
 	defer cancel()
-	data := map[string]string{}
-	var seq int64
-	from := ""
-	resp, err := h.cli.Get(ctx, api.CheckpointKey(a.name))
+	ckpt, _, err := h.restoreCheckpoint(ctx, a, reg)
 	if err != nil {
-		return fmt.Errorf("read checkpoint metadata: %w", err)
+		return err
 	}
-	if len(resp.Kvs) > 0 {
-		var meta api.CheckpointMeta
-		if err := json.Unmarshal(resp.Kvs[0].Value, &meta); err != nil {
-			return fmt.Errorf("%s: %w", resp.Kvs[0].Key, err)
-		}
-		snap, region, err := h.store.Fetch(ctx, a.name, meta, h.fetchOrder(reg))
-		if err != nil {
-			return err
-		}
-		data, seq, from = snap.Data, snap.Seq, region
-	}
+	data, seq, from := ckpt.Data, ckpt.Seq, ckpt.Region()
 	ckptSeq := seq
 	tail, err := h.cli.Get(ctx, api.LogKey(a.name, seq+1), clientv3.WithRange(clientv3.GetPrefixRangeEnd(api.LogPrefix(a.name))))
 	if err != nil {
@@ -302,6 +289,7 @@ func (h *Host) restore(a *agent, reg api.Registration) error {
 	a.data, a.seq, a.committed = data, seq, seq
 	a.restoredSeq, a.restoredFrom = seq, from
 	a.sinceCkpt = len(tail.Kvs)
+	a.adoptRestoreLocked(ckpt)
 	a.ready = true
 	a.serving.Store(true)
 	h.maybeCheckpointLocked(a)

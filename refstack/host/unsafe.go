@@ -49,10 +49,11 @@ func (h *Host) flush(a *agent) {
 	a.pending = nil
 	// If this batch reaches the checkpoint threshold, snapshot now: the state then is
 	// exactly what the batch commits.
-	var snap *checkpoint.Snapshot
+	var snap *checkpoint.Object
 	if a.sinceCkpt+len(batch) >= h.cfg.CheckpointEvery && !a.ckptRunning {
-		s := a.snapshotLocked()
-		snap = &s
+		if o, ok := h.cutLocked(a); ok {
+			snap = &o
+		}
 	} else {
 		a.sinceCkpt += len(batch)
 	}

@@ -1,0 +1,208 @@
+package netns
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"runtime"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/geodrill/geodrill/faults"
+)
+
+// PartitionHow describes how partitions are realised, for the report.
+func (c *Cluster) PartitionHow() string {
+	return "nftables drop of the cut regions' packets in each receiving region's network namespace (exact, pairwise)"
+}
+
+// table is the nftables table name of a fault in a namespace.
+func table(id string) string {
+	return "geodrill_" + strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '_' {
+			return r
+		}
+		return '_'
+	}, strings.ToLower(id))
+}
+
+// Partition drops every packet of each cut's From at its To, in To's namespace, so a cut
+// is one direction and leaves every other pair alone. The router and the harness are not
+// regions and are never cut.
+func (c *Cluster) Partition(ctx context.Context, id string, cuts []faults.Cut) error {
+	from := map[string][]string{} // receiving region → source IPs to drop
+	for _, cut := range cuts {
+		if c.ip(cut.From) == "127.0.0.1" || c.ip(cut.To) == "127.0.0.1" {
+			return fmt.Errorf("cut %s->%s: not a region of this cluster (%s)", cut.From, cut.To, strings.Join(c.regions, ", "))
+		}
+		from[cut.To] = append(from[cut.To], c.ip(cut.From))
+	}
+	rules := map[string]string{}
+	for to, ips := range from {
+		rules[to] = fmt.Sprintf("ip saddr { %s } drop", strings.Join(ips, ", "))
+	}
+	return c.install(ctx, id, rules)
+}
+
+// Heal removes the cuts installed under id.
+func (c *Cluster) Heal(ctx context.Context, id string) error { return c.uninstall(ctx, id) }
+
+// Reachable opens a TCP connection from inside region from's namespace to region to's
+// etcd client port: nil when it connects within a second.
+func (c *Cluster) Reachable(ctx context.Context, from, to string) error {
+	re, ok := c.Endpoints().Regions[to]
+	if !ok {
+		return fmt.Errorf("no region %q", to)
+	}
+	return dialIn(ctx, "/run/netns/"+c.ns(from), re.Etcd, time.Second)
+}
+
+// LinkRealisation says how a link's degradation is produced here.
+func (c *Cluster) LinkRealisation(l faults.Link) (faults.Realisation, string) {
+	if l.Latency > 0 || l.Jitter > 0 {
+		// A per-link netem tree is not built; with or without the module, say so.
+		why := "this kernel has no sch_netem"
+		if c.netem || netemAvailable(context.Background()) {
+			why = "per-link netem is not built into the netns provider yet"
+		}
+		return faults.Unavailable, "latency and jitter need netem: " + why +
+			"; use loss and bandwidth_kbit here, or a docker/kind provider on a kernel with sch_netem"
+	}
+	if l.BandwidthKbit > 0 {
+		return faults.Approximate, "loss: nftables numgen random drop in both regions' namespaces (exact); " +
+			"bandwidth: nftables limit policing (drops above the rate, no queueing as a real link would)"
+	}
+	return faults.Exact, "nftables numgen random drop of the link's packets in both regions' namespaces"
+}
+
+// Degrade installs loss and a rate cap on both directions of the link.
+func (c *Cluster) Degrade(ctx context.Context, id string, l faults.Link) error {
+	if how, why := c.LinkRealisation(l); how == faults.Unavailable {
+		return errors.New(why)
+	}
+	rules := map[string]string{}
+	for _, dir := range [][2]string{{l.From, l.To}, {l.To, l.From}} {
+		src, dst := dir[0], dir[1]
+		var rs []string
+		if l.Loss > 0 {
+			// numgen counts in permille so a 0.5% loss is expressible.
+			rs = append(rs, fmt.Sprintf("ip saddr %s numgen random mod 1000 < %d drop", c.ip(src), int(l.Loss*1000+0.5)))
+		}
+		if l.BandwidthKbit > 0 {
+			rs = append(rs, fmt.Sprintf("ip saddr %s limit rate over %d kbytes/second burst %d kbytes drop",
+				c.ip(src), max(1, l.BandwidthKbit/8), max(16, l.BandwidthKbit/64)))
+		}
+		rules[dst] = strings.Join(rs, "\n\t\t")
+	}
+	return c.install(ctx, id, rules)
+}
+
+// Restore removes the degradation installed under id.
+func (c *Cluster) Restore(ctx context.Context, id string) error { return c.uninstall(ctx, id) }
+
+// Degraded reads the degradation's tables back from the kernel.
+func (c *Cluster) Degraded(ctx context.Context, id string) error {
+	c.mu.Lock()
+	nss := append([]string(nil), c.tables[id]...)
+	c.mu.Unlock()
+	if len(nss) == 0 {
+		return fmt.Errorf("nothing installed for %s", id)
+	}
+	for _, ns := range nss {
+		if _, err := run(ctx, "ip", "netns", "exec", ns, "nft", "list", "table", "inet", table(id)); err != nil {
+			return fmt.Errorf("%s in %s: %w", id, ns, err)
+		}
+	}
+	return nil
+}
+
+// install adds one nftables table named after id to each region's namespace, with rules
+// on its input hook. A table per fault keeps overlapping faults independent: healing one
+// deletes its table and nothing else.
+func (c *Cluster) install(ctx context.Context, id string, rules map[string]string) error {
+	for region, rs := range rules {
+		ns := c.ns(region)
+		// Record before installing so that a half-done install is still removed.
+		c.mu.Lock()
+		c.tables[id] = append(c.tables[id], ns)
+		c.mu.Unlock()
+		script := fmt.Sprintf("table inet %s {\n\tchain input {\n\t\ttype filter hook input priority -10; policy accept;\n\t\t%s\n\t}\n}\n", table(id), rs)
+		if _, err := runIn(ctx, []byte(script), "ip", "netns", "exec", ns, "nft", "-f", "-"); err != nil {
+			return fmt.Errorf("install %s in region %s: %w", id, region, err)
+		}
+	}
+	return nil
+}
+
+func (c *Cluster) uninstall(ctx context.Context, id string) error {
+	c.mu.Lock()
+	nss := c.tables[id]
+	delete(c.tables, id)
+	c.mu.Unlock()
+	var errs []error
+	for _, ns := range nss {
+		if _, err := run(ctx, "ip", "netns", "exec", ns, "nft", "delete", "table", "inet", table(id)); err != nil &&
+			!strings.Contains(err.Error(), "No such file") {
+			errs = append(errs, fmt.Errorf("remove %s from %s: %w", id, ns, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// netemAvailable tries a netem qdisc in a scratch namespace: the module may be missing
+// even where tc is installed.
+func netemAvailable(ctx context.Context) bool {
+	b := make([]byte, 3)
+	_, _ = rand.Read(b)
+	ns := fmt.Sprintf("%snetem-%x", Prefix, b)
+	if _, err := run(ctx, "ip", "netns", "add", ns); err != nil {
+		return false
+	}
+	defer run(context.WithoutCancel(ctx), "ip", "netns", "del", ns)
+	_, err := run(ctx, "ip", "netns", "exec", ns, "tc", "qdisc", "add", "dev", "lo", "root", "netem", "delay", "1ms")
+	return err == nil
+}
+
+// dialIn connects to addr from inside the network namespace at nsPath. The socket is
+// created on a thread switched into that namespace; the thread is switched back before
+// it is released, or, if that fails, left locked so the runtime retires it.
+func dialIn(ctx context.Context, nsPath, addr string, timeout time.Duration) error {
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		home, err := os.Open("/proc/thread-self/ns/net")
+		if err != nil {
+			runtime.UnlockOSThread()
+			errc <- err
+			return
+		}
+		defer home.Close()
+		target, err := os.Open(nsPath)
+		if err != nil {
+			runtime.UnlockOSThread()
+			errc <- fmt.Errorf("open namespace: %w", err)
+			return
+		}
+		defer target.Close()
+		if err := unix.Setns(int(target.Fd()), unix.CLONE_NEWNET); err != nil {
+			runtime.UnlockOSThread()
+			errc <- fmt.Errorf("enter namespace %s: %w", nsPath, err)
+			return
+		}
+		d := net.Dialer{Timeout: timeout}
+		conn, derr := d.DialContext(ctx, "tcp", addr)
+		if conn != nil {
+			conn.Close()
+		}
+		if unix.Setns(int(home.Fd()), unix.CLONE_NEWNET) == nil {
+			runtime.UnlockOSThread()
+		}
+		errc <- derr
+	}()
+	return <-errc
+}

@@ -1,0 +1,301 @@
+// Package netns is the root-only provider: every region runs in a network namespace of its
+// own, wired to a bridge in the caller's namespace by a veth pair. The router and the
+// harness stay in the caller's namespace and reach every region at its IP. Partitions are
+// exact and pairwise: nftables drops in the receiving region's namespace. Links are
+// degraded with nftables (loss, bandwidth policing); latency needs sch_netem, which some
+// kernels lack, and is then declared unavailable.
+//
+// Everything created is named with the geodrill prefix and a per-cluster tag, and removed
+// by Down on every exit path; Leftovers and Cleanup find what a killed harness left behind.
+package netns
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/geodrill/geodrill/clusters/internal/spec"
+	"github.com/geodrill/geodrill/clusters/local"
+)
+
+// Prefix starts the name of every namespace this provider creates; bridges and veths
+// start with LinkPrefix (interface names are limited to 15 bytes).
+const (
+	Prefix     = "geodrill-"
+	LinkPrefix = "gd"
+)
+
+// Cluster is the netns provider: the local provider's supervised processes, each region's
+// inside its own namespace.
+type Cluster struct {
+	*local.Cluster
+
+	tag     string // 6 hex digits naming this cluster's namespaces and links
+	subnet  int    // the third octet of 10.213.<subnet>.0/24
+	regions []string
+
+	mu      sync.Mutex
+	created bool
+	tables  map[string][]string // fault id → namespaces holding its nftables table
+	netem   bool
+}
+
+// Available reports whether this process can run the provider, and if not why.
+func Available() error {
+	if os.Geteuid() != 0 {
+		return errors.New("netns needs root (network namespaces, veths, nftables)")
+	}
+	for _, tool := range []string{"ip", "nft"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			return fmt.Errorf("netns needs %q on PATH (apt-get install iproute2 nftables, or `make setup`): %w", tool, err)
+		}
+	}
+	return nil
+}
+
+// New checks the spec and the machine; it creates nothing until Up.
+func New(s spec.Spec) (*Cluster, error) {
+	if err := Available(); err != nil {
+		return nil, err
+	}
+	b := make([]byte, 3)
+	if _, err := rand.Read(b); err != nil {
+		return nil, err
+	}
+	c := &Cluster{tag: hex.EncodeToString(b), regions: append([]string(nil), s.Regions...), tables: map[string][]string{}}
+	lc, err := local.NewIn(s, local.Network{
+		IP: c.ip,
+		Command: func(region, path string, args []string) (string, []string) {
+			return "ip", append([]string{"netns", "exec", c.ns(region), path}, args...)
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	c.Cluster = lc
+	return c, nil
+}
+
+func (c *Cluster) ns(region string) string { return Prefix + c.tag + "-" + region }
+func (c *Cluster) bridge() string          { return LinkPrefix + c.tag }
+func (c *Cluster) ip(region string) string {
+	for i, r := range c.regions {
+		if r == region {
+			return fmt.Sprintf("10.213.%d.%d", c.subnet, 10+i)
+		}
+	}
+	return "127.0.0.1" // the router: the caller's namespace
+}
+
+// Up creates the namespaces and links, then starts the stack inside them. On failure
+// everything created is removed.
+func (c *Cluster) Up(ctx context.Context) (err error) {
+	if err := c.createNetwork(ctx); err != nil {
+		return errors.Join(err, c.destroyNetwork())
+	}
+	if err := c.Cluster.Up(ctx); err != nil {
+		return err // Down (which callers run after a failed Up) removes the network
+	}
+	c.netem = netemAvailable(ctx)
+	return nil
+}
+
+// Down stops every process, then removes every namespace, link and rule. It runs the
+// network teardown even when stopping processes failed.
+func (c *Cluster) Down(ctx context.Context) error {
+	derr := c.Cluster.Down(ctx)
+	return errors.Join(derr, c.destroyNetwork())
+}
+
+// subnetMu serialises subnet choice within this process; across processes a clash shows
+// up as `ip addr add` failing, and Up then tries another subnet.
+var subnetMu sync.Mutex
+
+func (c *Cluster) createNetwork(ctx context.Context) error {
+	subnetMu.Lock()
+	defer subnetMu.Unlock()
+	used, err := run(ctx, "ip", "-o", "-4", "addr", "show")
+	if err != nil {
+		return err
+	}
+	c.mu.Lock()
+	c.created = true // from here on, teardown has something to look for
+	c.mu.Unlock()
+	br := c.bridge()
+	if _, err := run(ctx, "ip", "link", "add", br, "type", "bridge"); err != nil {
+		return fmt.Errorf("create bridge %s: %w", br, err)
+	}
+	for n := int(c.tag[0])%200 + 1; ; n++ {
+		if n > 250 {
+			return errors.New("no free 10.213.N.0/24 subnet for the regions (run `harness down` to remove leftovers)")
+		}
+		if strings.Contains(used, fmt.Sprintf(" 10.213.%d.", n)) {
+			continue
+		}
+		c.subnet = n
+		if _, err := run(ctx, "ip", "addr", "add", fmt.Sprintf("10.213.%d.1/24", n), "dev", br); err == nil {
+			break
+		}
+	}
+	if _, err := run(ctx, "ip", "link", "set", br, "up"); err != nil {
+		return err
+	}
+	for i, r := range c.regions {
+		ns, host, peer := c.ns(r), fmt.Sprintf("%s%dh", br, i), fmt.Sprintf("%s%dn", br, i)
+		steps := [][]string{
+			{"ip", "netns", "add", ns},
+			{"ip", "link", "add", host, "type", "veth", "peer", "name", peer},
+			{"ip", "link", "set", peer, "netns", ns},
+			{"ip", "link", "set", host, "master", br, "up"},
+			{"ip", "-n", ns, "link", "set", "lo", "up"},
+			{"ip", "-n", ns, "link", "set", peer, "name", "eth0"},
+			{"ip", "-n", ns, "addr", "add", c.ip(r) + "/24", "dev", "eth0"},
+			{"ip", "-n", ns, "link", "set", "eth0", "up"},
+		}
+		for _, s := range steps {
+			if _, err := run(ctx, s[0], s[1:]...); err != nil {
+				return fmt.Errorf("wire region %s: %w", r, err)
+			}
+		}
+	}
+	return nil
+}
+
+// destroyNetwork removes this cluster's namespaces (and with them their veth ends and
+// nftables tables) and its bridge. It is idempotent and ignores what is already gone.
+func (c *Cluster) destroyNetwork() error {
+	c.mu.Lock()
+	created := c.created
+	c.created = false
+	c.tables = map[string][]string{}
+	c.mu.Unlock()
+	if !created {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	return removeMatching(ctx, Prefix+c.tag+"-", c.bridge())
+}
+
+// Leftovers lists the namespaces and links of any netns cluster on this machine (from this
+// process or one that was killed).
+func Leftovers(ctx context.Context) (namespaces, links []string, err error) {
+	out, err := run(ctx, "ip", "netns", "list")
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, line := range strings.Split(out, "\n") {
+		if f := strings.Fields(line); len(f) > 0 && strings.HasPrefix(f[0], Prefix) {
+			namespaces = append(namespaces, f[0])
+		}
+	}
+	out, err = run(ctx, "ip", "-o", "link", "show")
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, line := range strings.Split(out, "\n") {
+		// "7: gdab12cd: <BROADCAST,..." or "8: gdab12cd0h@if2: ..."
+		f := strings.Fields(line)
+		if len(f) < 2 {
+			continue
+		}
+		name, _, _ := strings.Cut(strings.TrimSuffix(f[1], ":"), "@")
+		if isOurLink(name) {
+			links = append(links, name)
+		}
+	}
+	return namespaces, links, nil
+}
+
+// isOurLink matches gd + 6 hex digits, optionally + region index + h.
+func isOurLink(name string) bool {
+	if !strings.HasPrefix(name, LinkPrefix) || len(name) < len(LinkPrefix)+6 {
+		return false
+	}
+	for _, r := range name[len(LinkPrefix) : len(LinkPrefix)+6] {
+		if !strings.ContainsRune("0123456789abcdef", r) {
+			return false
+		}
+	}
+	rest := name[len(LinkPrefix)+6:]
+	return rest == "" || strings.HasSuffix(rest, "h")
+}
+
+// Cleanup removes every netns namespace and link on the machine: `harness down` after a
+// harness was killed. Processes inside were started with Pdeathsig and died with it.
+func Cleanup(ctx context.Context) (removed []string, err error) {
+	nss, links, err := Leftovers(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var errs []error
+	for _, ns := range nss {
+		if _, err := run(ctx, "ip", "netns", "del", ns); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		removed = append(removed, ns)
+	}
+	for _, l := range links {
+		if _, err := run(ctx, "ip", "link", "del", l); err != nil && !strings.Contains(err.Error(), "Cannot find device") {
+			errs = append(errs, err)
+			continue
+		}
+		removed = append(removed, l)
+	}
+	return removed, errors.Join(errs...)
+}
+
+// removeMatching deletes the namespaces starting with nsPrefix and the link bridge.
+func removeMatching(ctx context.Context, nsPrefix, bridge string) error {
+	nss, _, err := Leftovers(ctx)
+	var errs []error
+	if err != nil {
+		errs = append(errs, err)
+	}
+	for _, ns := range nss {
+		if strings.HasPrefix(ns, nsPrefix) {
+			if _, err := run(ctx, "ip", "netns", "del", ns); err != nil {
+				errs = append(errs, fmt.Errorf("remove namespace %s: %w", ns, err))
+			}
+		}
+	}
+	if _, err := run(ctx, "ip", "link", "del", bridge); err != nil && !strings.Contains(err.Error(), "Cannot find device") {
+		errs = append(errs, fmt.Errorf("remove bridge %s: %w", bridge, err))
+	}
+	return errors.Join(errs...)
+}
+
+// run runs a command and returns its stdout; the error carries stderr.
+func run(ctx context.Context, name string, args ...string) (string, error) {
+	return runIn(ctx, nil, name, args...)
+}
+
+func runIn(ctx context.Context, stdin []byte, name string, args ...string) (string, error) {
+	cmd := exec.CommandContext(ctx, name, args...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if stdin != nil {
+		cmd.Stdin = bytes.NewReader(stdin)
+	}
+	if err := cmd.Run(); err != nil {
+		return out.String(), fmt.Errorf("%s %s: %w: %s", name, strings.Join(args, " "), err, strings.TrimSpace(errb.String()))
+	}
+	return out.String(), nil
+}
+
+// Names are the namespaces and the bridge this cluster creates.
+func (c *Cluster) Names() (namespaces []string, bridge string) {
+	for _, r := range c.regions {
+		namespaces = append(namespaces, c.ns(r))
+	}
+	return namespaces, c.bridge()
+}

@@ -1,0 +1,173 @@
+package netns_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/geodrill/geodrill/clusters"
+	"github.com/geodrill/geodrill/clusters/local"
+	"github.com/geodrill/geodrill/clusters/netns"
+	"github.com/geodrill/geodrill/faults"
+)
+
+// newCluster builds a netns cluster of the shipped scenarios' shape, skipping where the
+// provider cannot run (not root) unless integration tests are required.
+func newCluster(t *testing.T) (*netns.Cluster, string) {
+	t.Helper()
+	if err := netns.Available(); err != nil {
+		if os.Getenv("GEODRILL_REQUIRE_INTEGRATION") != "" && os.Geteuid() == 0 {
+			t.Fatal(err)
+		}
+		t.Skip(err)
+	}
+	bin, err := clusters.FindBinDir("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	runDir := t.TempDir()
+	c, err := netns.New(clusters.Spec{
+		Regions: []string{"a", "b", "c"}, Agents: 6, LeaseTTL: 2 * time.Second,
+		BinDir: bin, RunDir: runDir, Progress: func(m string) { t.Log(m) },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, runDir
+}
+
+// assertClean fails if anything of c is left: namespace, bridge or veth, or a process.
+func assertClean(t *testing.T, c *netns.Cluster, runDir string) {
+	t.Helper()
+	mine, bridge := c.Names()
+	nss, links, err := netns.Leftovers(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ns := range nss {
+		if slices.Contains(mine, ns) {
+			t.Errorf("namespace %s left behind", ns)
+		}
+	}
+	for _, l := range links {
+		if len(l) >= len(bridge) && l[:len(bridge)] == bridge {
+			t.Errorf("link %s left behind", l)
+		}
+	}
+	if pids, _ := local.Leftovers(runDir); len(pids) > 0 {
+		t.Errorf("processes left behind: %v", pids)
+	}
+}
+
+func TestPartitionsAreExactAndEverythingIsRemoved(t *testing.T) {
+	c, runDir := newCluster(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	defer assertClean(t, c, runDir)
+	defer func() {
+		if err := c.Down(context.Background()); err != nil {
+			t.Errorf("down: %v", err)
+		}
+	}()
+	if err := c.Up(ctx); err != nil {
+		t.Fatal(err)
+	}
+	regions := []string{"a", "b", "c"}
+	reach := func(want map[[2]string]bool) {
+		t.Helper()
+		for _, from := range regions {
+			for _, to := range regions {
+				if from == to {
+					continue
+				}
+				err := c.Reachable(ctx, from, to)
+				blocked := want[[2]string{from, to}]
+				if blocked && err == nil {
+					t.Errorf("%s reaches %s through a cut", from, to)
+				}
+				if !blocked && err != nil {
+					t.Errorf("%s does not reach %s: %v", from, to, err)
+				}
+			}
+		}
+	}
+	reach(nil)
+
+	// Isolate a: both directions of a's links are cut, b-c stays, and the harness (in the
+	// caller's namespace) still reaches a's host.
+	if err := c.Partition(ctx, "iso-a", []faults.Cut{{"a", "b"}, {"b", "a"}, {"a", "c"}, {"c", "a"}}); err != nil {
+		t.Fatal(err)
+	}
+	reach(map[[2]string]bool{{"a", "b"}: true, {"b", "a"}: true, {"a", "c"}: true, {"c", "a"}: true})
+	if err := c.ServiceHealthy(ctx, "a", "host"); err != nil {
+		t.Errorf("the isolated region's host must stay reachable from clients: %v", err)
+	}
+	// A second, overlapping cut heals independently of the first.
+	if err := c.Partition(ctx, "b-c", []faults.Cut{{"b", "c"}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Heal(ctx, "iso-a"); err != nil {
+		t.Fatal(err)
+	}
+	// Only b→c is dropped; TCP from c to b also fails, since b's replies are what is lost.
+	reach(map[[2]string]bool{{"b", "c"}: true, {"c", "b"}: true})
+	if err := c.Heal(ctx, "b-c"); err != nil {
+		t.Fatal(err)
+	}
+	reach(nil)
+
+	// Loss on a link is installed, read back from the kernel, and removed.
+	l := faults.Link{From: "a", To: "b", Loss: 0.2}
+	if how, why := c.LinkRealisation(l); how != faults.Exact {
+		t.Fatalf("loss realised %s (%s), want exact", how, why)
+	}
+	if how, _ := c.LinkRealisation(faults.Link{From: "a", To: "b", Latency: time.Millisecond}); how == faults.Exact {
+		t.Errorf("latency claimed exact without a per-link netem tree")
+	}
+	if err := c.Degrade(ctx, "wan-a-b", l); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Degraded(ctx, "wan-a-b"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Restore(ctx, "wan-a-b"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Degraded(ctx, "wan-a-b"); err == nil {
+		t.Error("degradation still installed after Restore")
+	}
+}
+
+// A Ctrl-C during bring-up and a panic while the cluster is up both leave nothing behind.
+func TestCleanupOnCancelAndPanic(t *testing.T) {
+	t.Run("cancelled up", func(t *testing.T) {
+		c, runDir := newCluster(t)
+		ctx, cancel := context.WithCancel(context.Background())
+		time.AfterFunc(1500*time.Millisecond, cancel)
+		err := clusters.With(ctx, c, func(context.Context) error { return nil })
+		if err == nil {
+			t.Log("up finished before the cancel; cleanup is still checked")
+		}
+		assertClean(t, c, runDir)
+	})
+	t.Run("panic", func(t *testing.T) {
+		c, runDir := newCluster(t)
+		func() {
+			defer func() {
+				if p := recover(); p == nil {
+					t.Error("the panic did not propagate")
+				}
+			}()
+			_ = clusters.With(context.Background(), c, func(ctx context.Context) error {
+				if err := c.Partition(ctx, "p", []faults.Cut{{"a", "b"}}); err != nil {
+					return err
+				}
+				panic(errors.New("boom"))
+			})
+		}()
+		assertClean(t, c, runDir)
+	})
+}
