@@ -135,6 +135,7 @@ func (d *drill) execute(ctx context.Context) (err error) {
 		Progress:              d.progress.note,
 	}
 	spec.UnsafeRouterIgnoreEpochsFor = sc.Stack.Unsafe.RouterIgnoresEpochsFor.D()
+	spec.UnsafeNoFencing = sc.Stack.Unsafe.NoFencing
 	cl, err := clusters.New(provider(*sc), spec)
 	if err != nil {
 		return err

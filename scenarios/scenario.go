@@ -80,6 +80,9 @@ type Unsafe struct {
 	// RouterIgnoresEpochsFor keeps the router forwarding an agent's requests to its previous
 	// owner this long after a newer epoch took over (0 = off).
 	RouterIgnoresEpochsFor Duration `yaml:"router_ignores_epochs_for,omitempty" json:"router_ignores_epochs_for,omitempty"`
+	// NoFencing makes hosts skip the epoch compare on writes and reads: a deposed owner
+	// (paused, partitioned) keeps publishing.
+	NoFencing bool `yaml:"no_fencing,omitempty" json:"no_fencing,omitempty"`
 }
 
 // Workload: open-loop load through the router.

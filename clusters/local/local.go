@@ -356,6 +356,9 @@ func (c *Cluster) prepare() error {
 		if c.spec.UnsafeAckBeforeCommit {
 			args = append(args, "--unsafe-ack-before-commit")
 		}
+		if c.spec.UnsafeNoFencing {
+			args = append(args, "--unsafe-no-fencing")
+		}
 		args = append(args, c.spec.Controller.Args()...)
 		svcs = append(svcs, &service{
 			region: r, name: spec.ServiceHost, path: c.refstack, env: stackEnv,

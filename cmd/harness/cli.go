@@ -124,6 +124,7 @@ var unsafeSwitches = map[string]func(*scenarios.Scenario){
 	"router-ignores-epochs": func(s *scenarios.Scenario) {
 		s.Stack.Unsafe.RouterIgnoresEpochsFor = scenarios.Duration(10 * time.Second)
 	},
+	"no-fencing": func(s *scenarios.Scenario) { s.Stack.Unsafe.NoFencing = true },
 }
 
 func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {

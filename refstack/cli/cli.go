@@ -173,6 +173,8 @@ func runHost(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.IntVar(&c.CheckpointEvery, "checkpoint-every", host.DefaultCheckpointEvery, "log entries between checkpoints")
 	fs.BoolVar(&c.UnsafeAckBeforeCommit, "unsafe-ack-before-commit", false,
 		"UNSAFE: acknowledge writes before they are committed (loses acknowledged writes; for checker self-tests)")
+	fs.BoolVar(&c.UnsafeNoFencing, "unsafe-no-fencing", false,
+		"UNSAFE: skip the epoch compare on writes and reads (a deposed owner keeps publishing; for checker self-tests)")
 	fs.StringVar(&c.Durability, "durability", api.DurabilitySyncGeo,
 		"sync-geo (ack after the etcd quorum commit; RPO 0) or async (ack from memory, checkpoint every --checkpoint-interval, ship to the other regions)")
 	fs.DurationVar(&c.CheckpointInterval, "checkpoint-interval", host.DefaultCheckpointInterval, "async: how often each agent's checkpoint chain gets a new link")

@@ -60,6 +60,10 @@ type Config struct {
 	// the checkers can be shown to catch that.
 	UnsafeAckBeforeCommit bool
 
+	// UnsafeNoFencing skips every epoch compare: log appends commit unconditionally and reads
+	// serve memory unchecked, so a deposed owner keeps publishing. For checker self-tests.
+	UnsafeNoFencing bool
+
 	Logger *slog.Logger // default: JSON to stderr
 
 	ClaimStep      time.Duration // wait per failover rank before claiming an unowned agent; 400ms

@@ -121,6 +121,9 @@ func (h *Host) casLocked(a *agent, key string, req api.CASRequest, base api.Resp
 }
 
 func (h *Host) checkEpochLocked(a *agent, base api.Response) (result, bool) {
+	if h.cfg.UnsafeNoFencing {
+		return result{}, true // UNSAFE: no epoch check on reads
+	}
 	if h.cfg.UnsafeAckBeforeCommit {
 		return result{}, true // unsafe mode serves memory as is
 	}
@@ -192,6 +195,9 @@ func (h *Host) commit(name string, epoch int64, entries []api.LogEntry) error {
 		k := api.LogKey(name, e.Seq)
 		cmps = append(cmps, clientv3.Compare(clientv3.CreateRevision(k), "=", 0))
 		ops = append(ops, clientv3.OpPut(k, string(b)))
+	}
+	if h.cfg.UnsafeNoFencing {
+		cmps = nil // UNSAFE: a deposed owner's entries overwrite the log
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), h.cfg.OpTimeout)
 	defer cancel()

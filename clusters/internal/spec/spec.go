@@ -62,6 +62,8 @@ type Spec struct {
 	// UnsafeRouterIgnoreEpochsFor keeps the router on an agent's previous owner this long
 	// after a newer epoch took over (self-validation only; 0 = off).
 	UnsafeRouterIgnoreEpochsFor time.Duration
+	// UnsafeNoFencing makes hosts skip the epoch compare (self-validation only).
+	UnsafeNoFencing bool
 
 	// BinDir holds the refstack and minio binaries; "" means FindBinDir.
 	BinDir string
