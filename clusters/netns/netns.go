@@ -254,9 +254,12 @@ func Cleanup(ctx context.Context) (removed []string, err error) {
 	return removed, errors.Join(errs...)
 }
 
-// removeMatching deletes the namespaces starting with nsPrefix and the link bridge.
+// removeMatching deletes the namespaces starting with nsPrefix, then every link whose name
+// starts with bridge: the bridge and the host ends of the veths. The host ends are deleted
+// explicitly because a deleted namespace is torn down by the kernel asynchronously, and
+// its veth pairs with it.
 func removeMatching(ctx context.Context, nsPrefix, bridge string) error {
-	nss, _, err := Leftovers(ctx)
+	nss, links, err := Leftovers(ctx)
 	var errs []error
 	if err != nil {
 		errs = append(errs, err)
@@ -268,8 +271,13 @@ func removeMatching(ctx context.Context, nsPrefix, bridge string) error {
 			}
 		}
 	}
-	if _, err := run(ctx, "ip", "link", "del", bridge); err != nil && !strings.Contains(err.Error(), "Cannot find device") {
-		errs = append(errs, fmt.Errorf("remove bridge %s: %w", bridge, err))
+	for _, l := range links {
+		if !strings.HasPrefix(l, bridge) {
+			continue
+		}
+		if _, err := run(ctx, "ip", "link", "del", l); err != nil && !strings.Contains(err.Error(), "Cannot find device") {
+			errs = append(errs, fmt.Errorf("remove link %s: %w", l, err))
+		}
 	}
 	return errors.Join(errs...)
 }
