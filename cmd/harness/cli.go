@@ -33,8 +33,18 @@ commands:
       --out DIR        where run directories go (default runs)
       --bin DIR        where refstack and minio are (default $GEODRILL_BIN or ./bin)
       --unsafe NAME    turn on an unsafe stack switch (ack-before-commit) to see a check fail
+      --repeat N       run each scenario N times with seeds seed, seed+1, ... and print the
+                       RTO distribution, RPO worst case and pass rate over the drills
+      --json           print the results as JSON on stdout (one drill: its results; more:
+                       {"runs": [...], "aggregates": [...]}); progress stays on stderr
   check RUN_DIR...   re-run every checker on saved runs, without a cluster, and compare
                      with the saved results.json (a mismatch exits 11)
+  report DIR...      aggregate saved runs (a directory of runs counts as all of them):
+                     RTO p50/p95/max, RPO worst case, pass rate; writes missing report.html
+      --baseline DIR   compare against baseline runs; a regression exits 10
+      --threshold PCT  RTO p95 / loss window worse by more than PCT percent is a regression
+                       (default 20); so is any lost write, lower pass rate or newly failing target
+      --json           print the aggregate (and comparison) as JSON
   list [DIR]         list the scenarios in DIR (default scenarios)
   validate FILE...   decode and validate scenarios; errors name file, line and fix
 
@@ -77,6 +87,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = cmdRun(ctx, args[1:], stdout, stderr)
 	case "check":
 		err = cmdCheck(ctx, args[1:], stdout)
+	case "report":
+		err = cmdReport(args[1:], stdout, stderr)
 	case "list":
 		err = cmdList(args[1:], stdout)
 	case "validate":
@@ -133,12 +145,17 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	out := fs.String("out", "runs", "")
 	bin := fs.String("bin", "", "")
 	unsafe := fs.String("unsafe", "", "")
+	repeat := fs.Int("repeat", 1, "")
+	asJSON := fs.Bool("json", false, "")
 	files, err := parse(fs, args)
 	if err != nil {
 		return err
 	}
 	if len(files) == 0 {
 		return usageError{"run needs at least one scenario file, e.g. harness run scenarios/region-outage.yaml"}
+	}
+	if *repeat < 1 {
+		return usageError{fmt.Sprintf("--repeat %d: must be at least 1, e.g. --repeat 5", *repeat)}
 	}
 	seedSet := false
 	fs.Visit(func(f *flag.Flag) { seedSet = seedSet || f.Name == "seed" })
@@ -162,27 +179,58 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		}
 	}
 	var worst error
+	var all []*reports.Run
+	var aggs []reports.Aggregate
+	finish := func() error {
+		if *asJSON {
+			return errors.Join(worst, printJSON(stdout, all, aggs))
+		}
+		return worst
+	}
 	for i, sc := range scs {
-		opts := drill.Options{Scenario: sc, OutBase: *out, BinDir: binDir, Progress: stderr}
-		if seedSet {
-			opts.Seed = seed
+		var drills []*reports.Run
+		for k := 0; k < *repeat; k++ {
+			opts := drill.Options{Scenario: sc, OutBase: *out, BinDir: binDir, Progress: stderr}
+			if seedSet || *repeat > 1 {
+				s := sc.Seed
+				if seedSet {
+					s = *seed
+				}
+				s += int64(k) // drill k of --repeat: seed, seed+1, ...
+				opts.Seed = &s
+			}
+			fmt.Fprintf(stderr, "== %s (%s)", sc.Name, files[i])
+			if *repeat > 1 {
+				fmt.Fprintf(stderr, " drill %d of %d", k+1, *repeat)
+			}
+			fmt.Fprintln(stderr)
+			r, err := drill.Run(ctx, opts)
+			if r != nil {
+				drills = append(drills, r)
+				all = append(all, r)
+				if !*asJSON {
+					printRun(stdout, r)
+				}
+			}
+			switch {
+			case err != nil:
+				worst = err
+			case r.Status != checkers.Pass && exitCode(worst) < exitCheck:
+				worst = checkFailed{r.Status}
+			}
+			if ctx.Err() != nil {
+				return errors.Join(finish(), ctx.Err())
+			}
 		}
-		fmt.Fprintf(stderr, "== %s (%s)\n", sc.Name, files[i])
-		r, err := drill.Run(ctx, opts)
-		if r != nil {
-			printRun(stdout, r)
-		}
-		switch {
-		case err != nil:
-			worst = err
-		case r.Status != checkers.Pass && exitCode(worst) < exitCheck:
-			worst = checkFailed{r.Status}
-		}
-		if ctx.Err() != nil {
-			return errors.Join(worst, ctx.Err())
+		if *repeat > 1 && len(drills) > 0 {
+			agg := reports.AggregateRuns(drills)
+			aggs = append(aggs, agg)
+			if !*asJSON {
+				fmt.Fprintf(stdout, "\n== %s: %d drills\n%s", sc.Name, len(drills), agg.Text())
+			}
 		}
 	}
-	return worst
+	return finish()
 }
 
 func printRun(w io.Writer, r *reports.Run) {
@@ -193,7 +241,8 @@ func printRun(w io.Writer, r *reports.Run) {
 	if r.HarnessError != "" {
 		fmt.Fprintf(w, "HARNESS FAILURE: %s\n", r.HarnessError)
 	}
-	fmt.Fprintf(w, "verdict: %s\nreport:  %s\n", strings.ToUpper(r.Status.String()), filepath.Join(r.Dir, "summary.md"))
+	fmt.Fprintf(w, "verdict: %s\nreport:  %s\nsummary: %s\n", strings.ToUpper(r.Status.String()),
+		filepath.Join(r.Dir, reports.HTMLFile), filepath.Join(r.Dir, reports.SummaryFile))
 }
 
 func cmdCheck(ctx context.Context, args []string, stdout io.Writer) error {
