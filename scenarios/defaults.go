@@ -8,9 +8,11 @@ const (
 	DefaultDurability      = "sync-geo"
 	DefaultLeaseTTL        = 2 * time.Second
 	DefaultCheckpointEvery = 200
-	DefaultKeysPerAgent    = 4
-	DefaultTimeout         = 2 * time.Second
-	DefaultCheckTimeout    = 60 * time.Second
+	// DefaultCheckpointInterval applies to async durability only.
+	DefaultCheckpointInterval = time.Second
+	DefaultKeysPerAgent       = 4
+	DefaultTimeout            = 2 * time.Second
+	DefaultCheckTimeout       = 60 * time.Second
 )
 
 // DefaultMix is put 5 / get 4 / cas 1.
@@ -33,6 +35,9 @@ func (s *Scenario) ApplyDefaults() {
 	}
 	if s.Stack.CheckpointEvery == 0 {
 		s.Stack.CheckpointEvery = DefaultCheckpointEvery
+	}
+	if s.Stack.Durability == "async" && s.Stack.CheckpointInterval == 0 {
+		s.Stack.CheckpointInterval = Duration(DefaultCheckpointInterval)
 	}
 	if s.Workload.Timeout == 0 {
 		s.Workload.Timeout = Duration(DefaultTimeout)

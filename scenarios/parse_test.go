@@ -79,10 +79,16 @@ func TestParseErrors(t *testing.T) {
 			{9, "faults[0].duration", "faults[0].duration must be positive", "duration: 15s"},
 		}},
 		{"unknown durability", base + "stack:\n  durability: eventual\n", []wantErr{
-			{9, "stack.durability", `unknown durability "eventual"`, "use one of: sync-geo"},
+			{9, "stack.durability", `unknown durability "eventual"`, "use one of: async, sync-geo"},
 		}},
-		{"async not built yet", base + "stack:\n  durability: async\n", []wantErr{
-			{9, "stack.durability", `durability "async" is not implemented`, "sync-geo"},
+		{"checkpoint interval on sync-geo", base + "stack:\n  checkpoint_interval: 1s\n", []wantErr{
+			{9, "stack.checkpoint_interval", "applies to durability async only", "durability: async"},
+		}},
+		{"no replication on sync-geo", base + "stack:\n  unsafe: {no_replication: true}\n", []wantErr{
+			{9, "stack.unsafe.no_replication", "applies to durability async only", "durability: async"},
+		}},
+		{"negative chain length", base + "stack:\n  durability: async\n  chain_length: -1\n", []wantErr{
+			{10, "stack.chain_length", "must not be negative", "default (8)"},
 		}},
 		{"unknown provider", base + "provider: kube\n", []wantErr{
 			{8, "provider", `unknown provider "kube"`, "local, netns, auto"},

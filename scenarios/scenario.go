@@ -16,7 +16,7 @@ type Scenario struct {
 	Faults      []Fault  `yaml:"faults" json:"faults"`
 	// Nemesis, when set, adds a random fault schedule drawn from the seed.
 	Nemesis *Nemesis `yaml:"nemesis,omitempty" json:"nemesis,omitempty"`
-	SLA         SLA      `yaml:"sla" json:"sla"`
+	SLA     SLA      `yaml:"sla" json:"sla"`
 }
 
 // Topology: regions, agents and where agents start.
@@ -31,11 +31,16 @@ type Topology struct {
 
 // Stack configures the reference stack.
 type Stack struct {
-	Durability string `yaml:"durability" json:"durability"` // sync-geo (async: later)
+	Durability string `yaml:"durability" json:"durability"` // sync-geo or async
 	// LeaseTTL is the ownership lease TTL; etcd rounds it up to whole seconds (min 2s).
 	LeaseTTL Duration `yaml:"lease_ttl,omitempty" json:"lease_ttl,omitempty"`
 	// CheckpointEvery: a checkpoint after this many log entries.
 	CheckpointEvery int `yaml:"checkpoint_every,omitempty" json:"checkpoint_every,omitempty"`
+	// CheckpointInterval (async): each agent's checkpoint chain gets a link this often,
+	// written to its owner's region and shipped to the others in the background.
+	CheckpointInterval Duration `yaml:"checkpoint_interval,omitempty" json:"checkpoint_interval,omitempty"`
+	// ChainLength: deltas after a full checkpoint before the next full (0: the stack's 8).
+	ChainLength int `yaml:"chain_length,omitempty" json:"chain_length,omitempty"`
 	// Unsafe switches, off by default, each breaking one guarantee (for self-validation).
 	Unsafe Unsafe `yaml:"unsafe,omitempty" json:"unsafe,omitempty"`
 	// Controller tunes failure detection and target choice (the zero value is the default).
@@ -70,12 +75,14 @@ type Router struct {
 	OwnerTTL Duration `yaml:"owner_ttl,omitempty" json:"owner_ttl,omitempty"`
 }
 
-
 // Unsafe switches.
 type Unsafe struct {
 	// AckBeforeCommit acknowledges writes after the in-memory apply and commits to etcd in
 	// the background in batches: acknowledged writes can be lost.
 	AckBeforeCommit bool `yaml:"ack_before_commit,omitempty" json:"ack_before_commit,omitempty"`
+	// NoReplication (async) keeps checkpoints in the owner's region: a region outage then
+	// loses every acknowledged write of the agents it owned.
+	NoReplication bool `yaml:"no_replication,omitempty" json:"no_replication,omitempty"`
 
 	// RouterIgnoresEpochsFor keeps the router forwarding an agent's requests to its previous
 	// owner this long after a newer epoch took over (0 = off).

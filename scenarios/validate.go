@@ -22,7 +22,7 @@ func Providers() []string { return []string{"local", "netns", "auto"} }
 func FaultKinds() []string { return faults.Names() }
 
 // Durabilities the schema knows, and whether the reference stack implements each yet.
-func durabilities() map[string]bool { return map[string]bool{"sync-geo": true, "async": false} }
+func durabilities() map[string]bool { return map[string]bool{"sync-geo": true, "async": true} }
 
 // minLeaseTTL is etcd's minimum lease TTL with its default election timeout; shorter TTLs
 // are silently raised, so a scenario asking for less would not run what it says.
@@ -208,6 +208,7 @@ func (st *Stack) validate(v *validator) {
 		v.add("stack.durability", "use durability: sync-geo",
 			fmt.Sprintf("durability %q is not implemented by the reference stack yet", st.Durability))
 	}
+	st.validateAsync(v)
 	ttl := st.LeaseTTL.D()
 	switch {
 	case ttl <= 0:
@@ -439,4 +440,29 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// validateAsync checks the settings that belong to async durability.
+func (st *Stack) validateAsync(v *validator) {
+	async := st.Durability == "async"
+	switch {
+	case st.CheckpointInterval < 0:
+		v.add("stack.checkpoint_interval", "e.g. checkpoint_interval: 1s",
+			fmt.Sprintf("stack.checkpoint_interval must be positive, got %s", st.CheckpointInterval))
+	case st.CheckpointInterval > 0 && !async:
+		v.add("stack.checkpoint_interval", "leave it out, or set durability: async",
+			"stack.checkpoint_interval applies to durability async only (sync-geo checkpoints every checkpoint_every log entries)", "stack.durability")
+	}
+	if st.ChainLength < 0 {
+		v.add("stack.chain_length", "leave it out for the default (8)",
+			fmt.Sprintf("stack.chain_length must not be negative, got %d", st.ChainLength))
+	}
+	if st.Unsafe.NoReplication && !async {
+		v.add("stack.unsafe.no_replication", "set durability: async, or drop the switch",
+			"stack.unsafe.no_replication applies to durability async only (sync-geo copies checkpoints before it publishes them)", "stack.durability")
+	}
+	if st.Unsafe.AckBeforeCommit && async {
+		v.add("stack.unsafe.ack_before_commit", "drop the switch: async already acknowledges from memory",
+			"stack.unsafe.ack_before_commit is a sync-geo switch", "stack.durability")
+	}
 }

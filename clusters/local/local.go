@@ -356,6 +356,7 @@ func (c *Cluster) prepare() error {
 		if c.spec.UnsafeAckBeforeCommit {
 			args = append(args, "--unsafe-ack-before-commit")
 		}
+		args = append(args, durabilityArgs(c.spec)...)
 		if c.spec.UnsafeNoFencing {
 			args = append(args, "--unsafe-no-fencing")
 		}

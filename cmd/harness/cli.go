@@ -32,7 +32,8 @@ commands:
       --seed N         override the scenario's seed (same seed, same schedule and load)
       --out DIR        where run directories go (default runs)
       --bin DIR        where refstack and minio are (default $GEODRILL_BIN or ./bin)
-      --unsafe NAME    turn on an unsafe stack switch (ack-before-commit) to see a check fail
+      --unsafe NAME    turn on an unsafe stack switch (ack-before-commit; no-replication
+                       for async scenarios) to see a check fail
       --repeat N       run each scenario N times with seeds seed, seed+1, ... and print the
                        RTO distribution, RPO worst case and pass rate over the drills
       --json           print the results as JSON on stdout (one drill: its results; more:
@@ -131,6 +132,8 @@ func parse(fs *flag.FlagSet, args []string) ([]string, error) {
 
 var unsafeSwitches = map[string]func(*scenarios.Scenario){
 	"ack-before-commit": func(s *scenarios.Scenario) { s.Stack.Unsafe.AckBeforeCommit = true },
+	// Async scenarios only: checkpoints stay in the owner's region, so its outage loses them.
+	"no-replication": func(s *scenarios.Scenario) { s.Stack.Unsafe.NoReplication = true },
 	// The router keeps forwarding to a failed-over agent's previous owner for 10s: longer than
 	// any RTO target, so the rto checker must notice.
 	"router-ignores-epochs": func(s *scenarios.Scenario) {

@@ -58,6 +58,14 @@ type Spec struct {
 	CheckpointEvery int
 	// UnsafeAckBeforeCommit makes hosts ack before the etcd commit (self-validation only).
 	UnsafeAckBeforeCommit bool
+	// Durability is "sync-geo" ("" means it) or "async" (see refstack/api).
+	Durability string
+	// CheckpointInterval (async) between checkpoint chain links; 0 means the host's 1s.
+	CheckpointInterval time.Duration
+	// ChainLength: deltas per full checkpoint; 0 means the host's default.
+	ChainLength int
+	// UnsafeNoReplication (async) keeps checkpoints in the owner's region (self-validation).
+	UnsafeNoReplication bool
 
 	// UnsafeRouterIgnoreEpochsFor keeps the router on an agent's previous owner this long
 	// after a newer epoch took over (self-validation only; 0 = off).

@@ -1,0 +1,26 @@
+package local
+
+import (
+	"strconv"
+
+	"github.com/geodrill/geodrill/clusters/internal/spec"
+)
+
+// durabilityArgs are the host flags of the spec's durability settings. Defaults are left
+// out so a host binary (or test stand-in) that predates them still starts.
+func durabilityArgs(s spec.Spec) []string {
+	var args []string
+	if s.Durability != "" && s.Durability != "sync-geo" {
+		args = append(args, "--durability", s.Durability)
+	}
+	if s.CheckpointInterval > 0 {
+		args = append(args, "--checkpoint-interval", s.CheckpointInterval.String())
+	}
+	if s.ChainLength > 0 {
+		args = append(args, "--chain-length", strconv.Itoa(s.ChainLength))
+	}
+	if s.UnsafeNoReplication {
+		args = append(args, "--unsafe-no-replication")
+	}
+	return args
+}
