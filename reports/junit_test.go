@@ -122,3 +122,26 @@ func TestJUnitHarnessErrorAndNoVerdicts(t *testing.T) {
 		t.Errorf("a run without verdicts must fail as unknown in CI: %+v", s)
 	}
 }
+
+// TestJUnitSavedRuns: junit.xml written for real drills parses as JUnit, with one case per
+// verdict and the failing one carrying measured against target.
+func TestJUnitSavedRuns(t *testing.T) {
+	for _, tt := range []struct {
+		run      string
+		failures int
+	}{{"pass", 0}, {"unsafe", 1}} {
+		r := copyRun(t, tt.run)
+		doc := readJUnit(t, r)
+		s := doc.Suites[0]
+		if s.Tests != len(rows(r.Results)) || s.Failures != tt.failures || doc.Failures != tt.failures || s.Errors != 0 {
+			t.Errorf("%s: %d tests %d failures %d errors, want %d tests %d failures", tt.run, s.Tests, s.Failures, s.Errors,
+				len(rows(r.Results)), tt.failures)
+		}
+		for _, c := range s.Cases {
+			if c.Failure != nil && (c.Name != "linearizability: linearizable" ||
+				c.Failure.Message != "measured not linearizable: 8 of 48 partitions illegal, target linearizable") {
+				t.Errorf("%s: failure %s: %+v", tt.run, c.Name, c.Failure)
+			}
+		}
+	}
+}
