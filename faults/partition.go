@@ -139,6 +139,23 @@ func (p *Partition) Inject(ctx context.Context, env Env) (Record, error) {
 	if region != "" {
 		rec.Detail["region"] = region
 	}
+	if p.Shape == ShapeIsolate {
+		// An isolated region is lost to its peers like a dead one: target it by name and
+		// list the agents it owned, as a region outage does, so failover can be measured.
+		rec.Target = region
+		if env.Owners != nil {
+			if owners, err := env.Owners(ctx); err == nil {
+				var agents []string
+				for a, o := range owners {
+					if o.Region == region {
+						agents = append(agents, a)
+					}
+				}
+				slices.Sort(agents)
+				rec.Detail["agents"] = strings.Join(agents, ",")
+			}
+		}
+	}
 	if err := env.Cluster.(networkControl).Partition(ctx, p.id, p.cuts); err != nil {
 		return rec, fmt.Errorf("partition %s: %w", p.id, err)
 	}
