@@ -152,20 +152,37 @@ func New(cfg Config) (*Controller, error) {
 // Leader reports whether this controller is the acting leader.
 func (c *Controller) Leader() bool { return c.leader.Load() }
 
-// Run probes and, while leader, acts, until ctx is done.
+// Run probes and, while leader, acts, until ctx is done. Probing has a loop of its own:
+// acting needs an etcd leader, and when the dead region held it, counting failed probes
+// must not wait for etcd's election.
 func (c *Controller) Run(ctx context.Context) {
 	var wg sync.WaitGroup
 	wg.Go(func() { c.campaignLoop(ctx) })
-	t := time.NewTicker(c.cfg.ProbeEvery)
-	defer t.Stop()
+	probed := make(chan struct{}, 1)
+	wg.Go(func() {
+		t := time.NewTicker(c.cfg.ProbeEvery)
+		defer t.Stop()
+		for {
+			c.probeRound(ctx)
+			select {
+			case probed <- struct{}{}:
+			default:
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+		}
+	})
 	for {
-		c.round(ctx)
 		select {
 		case <-ctx.Done():
 			wg.Wait()
 			return
-		case <-t.C:
+		case <-probed:
 		}
+		c.actRound(ctx)
 	}
 }
 
@@ -201,12 +218,16 @@ func (c *Controller) campaignLoop(ctx context.Context) {
 	}
 }
 
-// round probes every known host, then acts (leader) or watches the leader (follower).
-func (c *Controller) round(ctx context.Context) {
+// probeRound refreshes the host list and probes every known host.
+func (c *Controller) probeRound(ctx context.Context) {
 	if err := c.refreshHosts(ctx); err != nil && ctx.Err() == nil {
 		c.log.Debug("listing hosts failed", "err", err)
 	}
 	c.probeAll(ctx)
+}
+
+// actRound acts on the latest probes (leader) or watches the leader (follower).
+func (c *Controller) actRound(ctx context.Context) {
 	if ctx.Err() != nil {
 		return
 	}
@@ -328,7 +349,8 @@ func (c *Controller) aliveLocked(r *region) bool {
 func (c *Controller) deposeDeadLeader(ctx context.Context) {
 	rctx, cancel := context.WithTimeout(ctx, c.cfg.OpTimeout)
 	defer cancel()
-	resp, err := c.cfg.Client.Get(rctx, api.ElectionPrefix(), clientv3.WithFirstCreate()...)
+	opts := append(clientv3.WithFirstCreate(), clientv3.WithSerializable())
+	resp, err := c.cfg.Client.Get(rctx, api.ElectionPrefix(), opts...)
 	if err != nil || len(resp.Kvs) == 0 {
 		return
 	}
