@@ -229,15 +229,23 @@ func isOurLink(name string) bool {
 	return rest == "" || strings.HasSuffix(rest, "h")
 }
 
-// Cleanup removes every netns namespace and link on the machine: `harness down` after a
-// harness was killed. Processes inside were started with Pdeathsig and died with it.
+// Cleanup removes the netns namespaces and links that no running cluster uses: `harness
+// down` after a harness was killed (its processes died with it, through Pdeathsig). A
+// namespace that still holds processes belongs to a live run and is left alone, with its
+// links.
 func Cleanup(ctx context.Context) (removed []string, err error) {
 	nss, links, err := Leftovers(ctx)
 	if err != nil {
 		return nil, err
 	}
 	var errs []error
+	busy := map[string]bool{} // tags of live clusters
 	for _, ns := range nss {
+		tag := strings.SplitN(strings.TrimPrefix(ns, Prefix), "-", 2)[0]
+		if pids, err := run(ctx, "ip", "netns", "pids", ns); err == nil && strings.TrimSpace(pids) != "" {
+			busy[tag] = true
+			continue
+		}
 		if _, err := run(ctx, "ip", "netns", "del", ns); err != nil {
 			errs = append(errs, err)
 			continue
@@ -245,6 +253,9 @@ func Cleanup(ctx context.Context) (removed []string, err error) {
 		removed = append(removed, ns)
 	}
 	for _, l := range links {
+		if busy[l[len(LinkPrefix):len(LinkPrefix)+6]] {
+			continue
+		}
 		if _, err := run(ctx, "ip", "link", "del", l); err != nil && !strings.Contains(err.Error(), "Cannot find device") {
 			errs = append(errs, err)
 			continue

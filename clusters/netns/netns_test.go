@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"os/exec"
 	"slices"
 	"testing"
 	"time"
@@ -171,4 +172,36 @@ func TestCleanupOnCancelAndPanic(t *testing.T) {
 		}()
 		assertClean(t, c, runDir)
 	})
+}
+
+// Cleanup (harness down) removes a dead cluster's namespaces and links but never those of
+// a cluster whose processes still run.
+func TestCleanupSparesLiveClusters(t *testing.T) {
+	live, runDir := newCluster(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	defer assertClean(t, live, runDir)
+	defer live.Down(context.Background())
+	if err := live.Up(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// A dead cluster's leftovers, as a SIGKILLed harness leaves them.
+	dead := "geodrill-0dead0-a"
+	for _, cmd := range [][]string{{"netns", "add", dead}, {"link", "add", "gd0dead0", "type", "bridge"}} {
+		if out, err := exec.Command("ip", cmd...).CombinedOutput(); err != nil {
+			t.Fatalf("ip %v: %v: %s", cmd, err, out)
+		}
+	}
+	removed, err := netns.Cleanup(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(removed, dead) || !slices.Contains(removed, "gd0dead0") {
+		t.Errorf("cleanup removed %v, want the dead cluster's %s and gd0dead0", removed, dead)
+	}
+	for _, r := range []string{"a", "b", "c"} {
+		if err := live.ServiceHealthy(ctx, r, "etcd"); err != nil {
+			t.Errorf("cleanup broke the live cluster: etcd %s: %v", r, err)
+		}
+	}
 }

@@ -48,6 +48,8 @@ commands:
       --json           print the aggregate (and comparison) as JSON
   list [DIR]         list the scenarios in DIR (default scenarios)
   validate FILE...   decode and validate scenarios; errors name file, line and fix
+  down [RUN_DIR...]  remove what a killed harness left: geodrill network namespaces, bridges
+                     and veths (root), and the processes of each RUN_DIR
 
 exit codes: 0 all pass, 10 a check failed or was unknown, 11 harness/cluster failure, 2 bad usage
 `
@@ -94,6 +96,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = cmdList(args[1:], stdout)
 	case "validate":
 		err = cmdValidate(args[1:], stdout)
+	case "down":
+		err = cmdDown(ctx, args[1:], stdout)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return exitPass
