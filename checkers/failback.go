@@ -116,5 +116,29 @@ func Failback(_ context.Context, in Input) Result {
 	return Result{Checker: NameFailback, Verdicts: []Verdict{back, delay}, Data: mustJSON(data)}
 }
 
-// onlyFor limits checkers to the runs they judge: others get no result from them.
-var onlyFor = map[string]func(Input) bool{NameFailback: failbackApplies}
+// scenarioCheckers judge only the runs whose scenario asks for what they check; other runs
+// (and their saved results) get no result from them, so saved runs replay unchanged.
+var scenarioCheckers = []struct {
+	checker
+	applies func(Input) bool
+}{
+	{checker{NameFailback, Failback}, failbackApplies},
+}
+
+// scenarioResults runs the scenario checkers that apply to in, after the fixed ones.
+func scenarioResults(ctx context.Context, in Input) []Result {
+	var out []Result
+	for _, c := range scenarioCheckers {
+		switch {
+		case !c.applies(in):
+		case ctx.Err() != nil:
+			out = append(out, Result{Checker: c.name, Verdicts: []Verdict{{
+				Checker: c.name, Target: "checked", Status: Unknown, Measured: "not checked",
+				Detail: fmt.Sprintf("not run: %v", ctx.Err()),
+			}}})
+		default:
+			out = append(out, c.check(ctx, in))
+		}
+	}
+	return out
+}
