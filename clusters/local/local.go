@@ -337,7 +337,7 @@ func (c *Cluster) prepare() error {
 		svcs = append(svcs, &service{
 			region: r, name: spec.ServiceMinIO, path: c.minio,
 			env: []string{marker, "MINIO_ROOT_USER=" + spec.MinIOUser, "MINIO_ROOT_PASSWORD=" + spec.MinIOPassword,
-				"MINIO_UPDATE=off"},
+				"MINIO_UPDATE=off", "MINIO_PROMETHEUS_AUTH_TYPE=public"}, // /minio/v2/metrics/* without a token
 			log: filepath.Join(logs, r+"-minio.log"),
 			args: func(bool) []string {
 				return []string{"server", "--address", addr(p.minio), "--console-address", addr(p.console),
