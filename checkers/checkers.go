@@ -38,6 +38,9 @@ type Input struct {
 	Timeline []timeline.Event
 	// ArtifactDir is where checkers write files (the porcupine visualization); "" = none.
 	ArtifactDir string
+	// Observations are the post-run facts (etcd keys, checkpoint objects) the drill collected
+	// before the cluster went down; nil for runs saved before they existed.
+	Observations *Observations
 }
 
 // checker is one entry of the fixed checking order.
@@ -53,6 +56,8 @@ var allCheckers = []checker{
 	{NameAvailability, Availability},
 	{NameSplitBrain, SplitBrain},
 	{NameLatency, Latency},
+	{NameIntegrity, Integrity},
+	{NameConvergence, Convergence},
 }
 
 // Run runs every checker in a fixed order and returns one Result each, in that order. Once

@@ -330,7 +330,7 @@ func TestCheckers(t *testing.T) {
 					}
 				}
 			}
-			if want := []string{NameLinearizability, NameRPO, NameRTO, NameAvailability, NameSplitBrain, NameLatency}; !slices.Equal(names, want) {
+			if want := []string{NameLinearizability, NameRPO, NameRTO, NameAvailability, NameSplitBrain, NameLatency, NameIntegrity, NameConvergence}; !slices.Equal(names, want) {
 				t.Fatalf("order = %v, want %v", names, want)
 			}
 			if _, err := json.Marshal(rs); err != nil {

@@ -27,10 +27,10 @@ func TestReplaySavedRuns(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if len(run.Results) == 0 {
-				t.Fatal("the saved run has no verdicts to compare with")
+			if len(run.Results) == 0 || run.Observations == nil {
+				t.Fatal("the saved run has no verdicts or no observations.json to compare with")
 			}
-			in := checkers.Input{Scenario: run.Scenario, History: run.History, Timeline: run.Timeline}
+			in := checkers.Input{Scenario: run.Scenario, History: run.History, Timeline: run.Timeline, Observations: run.Observations}
 			first := checkers.Run(context.Background(), in)
 			second := checkers.Run(context.Background(), in)
 			for _, pair := range []struct {

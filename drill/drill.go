@@ -226,6 +226,15 @@ func (d *drill) execute(ctx context.Context) (err error) {
 		d.progress.notef("final reads: %v", ferr)
 	}
 
+	// The healed stack must take writes again (convergence); the post-run facts are read
+	// while every service still runs (integrity, convergence).
+	d.phase(PhaseFinalWrites)
+	hist = append(hist, finalWrites(ctx, eps.Router, agents, keys[0], sc.Seed, d.clock, sc.Workload.Timeout.D())...)
+	hist.Sort()
+	d.run.History = hist
+	d.phase(PhaseObserve)
+	d.run.Observations = observe(ctx, eps, sc.Topology.Regions, d.clock)
+
 	d.phase(PhaseDown)
 	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 60*time.Second)
 	derr := cl.Down(dctx)
@@ -239,6 +248,7 @@ func (d *drill) execute(ctx context.Context) (err error) {
 	d.run.Timeline = d.tl.Events()
 	d.run.Results = checkers.Run(ctx, checkers.Input{
 		Scenario: d.sc, History: hist, Timeline: d.run.Timeline, ArtifactDir: d.dir,
+		Observations: d.run.Observations,
 	})
 	d.run.Status = overall(d.run.Results)
 	return loadErr

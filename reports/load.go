@@ -34,6 +34,10 @@ func Load(dir string) (*Run, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reports: load %s: %w", path, err)
 	}
+	obs, err := loadObservations(dir)
+	if err != nil {
+		return nil, err
+	}
 	return &Run{
 		Dir:          dir,
 		Scenario:     s,
@@ -47,5 +51,6 @@ func Load(dir string) (*Run, error) {
 		Status:       f.Status,
 		HarnessError: f.HarnessError,
 		Notes:        f.Notes,
+		Observations: obs,
 	}, nil
 }

@@ -39,6 +39,8 @@ type Run struct {
 	// verdict on the system under test.
 	HarnessError string
 	Notes        []string
+	// Observations are the post-run facts (observations.json); nil for older runs.
+	Observations *checkers.Observations
 }
 
 // Overall is the run's verdict: the worst of Status and every checker's result. A harness

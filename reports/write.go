@@ -31,6 +31,7 @@ func Write(r *Run) error {
 		{TimelineFile, renderTimeline},
 		{HistoryFile, renderHistory},
 		{ResultsFile, encodeResults},
+		{ObservationsFile, renderObservations},
 		{JUnitFile, renderJUnit},
 		{HTMLFile, renderHTML}, // before the summary, which links it
 		{SummaryFile, func(r *Run) ([]byte, error) { return []byte(Summary(r)), nil }},

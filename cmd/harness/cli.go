@@ -269,7 +269,7 @@ func cmdCheck(ctx context.Context, args []string, stdout io.Writer) error {
 			return err
 		}
 		saved := r.Results
-		r.Results = checkers.Run(ctx, checkers.Input{Scenario: r.Scenario, History: r.History, Timeline: r.Timeline})
+		r.Results = checkers.Run(ctx, checkers.Input{Scenario: r.Scenario, History: r.History, Timeline: r.Timeline, Observations: r.Observations})
 		r.Status = checkers.Overall(r.Results)
 		fmt.Fprintf(stdout, "%s\n%sverdict: %s\n", dir, reports.Table(r.Results), strings.ToUpper(r.Status.String()))
 		// A re-check that disagrees with the saved verdicts means a checker is not a pure

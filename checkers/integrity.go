@@ -1,0 +1,187 @@
+package checkers
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"time"
+)
+
+// Checker names for the post-run observations.
+const (
+	NameIntegrity   = "integrity"
+	NameConvergence = "convergence"
+)
+
+// IntegrityData is the integrity Result's Data.
+type IntegrityData struct {
+	Agents      int `json:"agents"`      // agents with etcd keys
+	Checkpoints int `json:"checkpoints"` // agents with checkpoint metadata
+	// Verified counts (agent, region) copies that match their metadata.
+	Verified int              `json:"verified"`
+	Problems []IntegrityIssue `json:"problems,omitempty"`
+	// Unverifiable lists (agent, region) copies whose region could not be listed.
+	Unverifiable []string `json:"unverifiable,omitempty"`
+	// Lag is, per agent, the spread of the newest checkpoint's last-modified times across
+	// the regions holding it: how long replication took. P50/Max in seconds.
+	LagP50 *float64 `json:"replication_lag_p50_s"`
+	LagMax *float64 `json:"replication_lag_max_s"`
+}
+
+// IntegrityIssue is one broken fact.
+type IntegrityIssue struct {
+	Agent  string `json:"agent"`
+	Region string `json:"region,omitempty"`
+	Kind   string `json:"kind"` // corrupt, missing, size, bad-metadata, future-epoch, log-gap
+	Detail string `json:"detail"`
+}
+
+// Integrity judges the checkpoint chain of every agent from the post-run observations: the
+// metadata in etcd names an object, its sha256 and size, and the regions that hold it; each
+// listed region's object must exist with exactly that sha256 (computed from the bytes read
+// back) and size; the metadata's epoch is not newer than the agent's epoch; and the log
+// entries after the checkpoint have no gaps (the chain from checkpoint to log tail is
+// whole). Replication lag is reported. Without observations nothing can be verified:
+// unknown.
+func Integrity(_ context.Context, in Input) Result {
+	obs := in.Observations
+	if obs == nil {
+		return Result{Checker: NameIntegrity, Verdicts: []Verdict{{
+			Checker: NameIntegrity, Target: "checkpoints verified", Status: Unknown, Measured: "not observed",
+			Detail: "the run has no observations.json (collected before the cluster goes down)",
+		}}}
+	}
+	var d IntegrityData
+	facts := obs.byAgent()
+	agents := sortedAgents(facts)
+	d.Agents = len(agents)
+	var lags []float64
+	etcdFailed := obs.failed("etcd")
+	for _, a := range agents {
+		f := facts[a]
+		if f.metaErr != "" {
+			d.Problems = append(d.Problems, IntegrityIssue{Agent: a, Kind: "bad-metadata", Detail: f.metaErr})
+		}
+		from := int64(0)
+		if m := f.meta; m != nil {
+			d.Checkpoints++
+			from = m.Seq
+			if f.hasEpoch && m.Epoch > f.epoch {
+				d.Problems = append(d.Problems, IntegrityIssue{Agent: a, Kind: "future-epoch",
+					Detail: fmt.Sprintf("checkpoint epoch %d is newer than the agent's epoch %d", m.Epoch, f.epoch)})
+			}
+			var times []time.Time
+			for _, r := range m.Regions {
+				obj, ok := obs.object(r, m.Object)
+				switch {
+				case !ok && obs.failed("minio "+r):
+					d.Unverifiable = append(d.Unverifiable, a+"@"+r)
+				case !ok:
+					d.Problems = append(d.Problems, IntegrityIssue{Agent: a, Region: r, Kind: "missing",
+						Detail: fmt.Sprintf("metadata lists %s in region %s; the region has no such object", m.Object, r)})
+				case obj.SHA256 != m.SHA256:
+					d.Problems = append(d.Problems, IntegrityIssue{Agent: a, Region: r, Kind: "corrupt",
+						Detail: fmt.Sprintf("%s: sha256 %.12s… read back, metadata says %.12s…", m.Object, obj.SHA256, m.SHA256)})
+				case m.Size > 0 && obj.Size != m.Size:
+					d.Problems = append(d.Problems, IntegrityIssue{Agent: a, Region: r, Kind: "size",
+						Detail: fmt.Sprintf("%s: %d bytes, metadata says %d", m.Object, obj.Size, m.Size)})
+				default:
+					d.Verified++
+					times = append(times, obj.Modified)
+				}
+			}
+			if len(times) > 1 {
+				sort.Slice(times, func(i, j int) bool { return times[i].Before(times[j]) })
+				lags = append(lags, times[len(times)-1].Sub(times[0]).Seconds())
+			}
+		}
+		if gap := logGap(from, f.logSeqs); gap != "" {
+			d.Problems = append(d.Problems, IntegrityIssue{Agent: a, Kind: "log-gap", Detail: gap})
+		}
+	}
+	if len(lags) > 0 {
+		sort.Float64s(lags)
+		p50, mx := nearestRank(lags, 50), lags[len(lags)-1]
+		d.LagP50, d.LagMax = &p50, &mx
+	}
+
+	v := Verdict{Checker: NameIntegrity, Target: "checkpoint chains intact", Value: float64(len(d.Problems))}
+	switch {
+	case len(d.Problems) > 0:
+		v.Status = Fail
+		v.Measured = fmt.Sprintf("%d problems in %d agents' chains", len(d.Problems), len(agentsOf(d.Problems)))
+		items := make([]string, len(d.Problems))
+		for i, p := range d.Problems {
+			items[i] = fmt.Sprintf("%s %s%s: %s", p.Kind, p.Agent, atRegion(p.Region), p.Detail)
+		}
+		v.Detail = listFew(items, 3)
+	case etcdFailed || len(d.Unverifiable) > 0:
+		v.Status = Unknown
+		v.Measured = fmt.Sprintf("%d copies verified, %d unreadable", d.Verified, len(d.Unverifiable))
+		v.Detail = observationErrors(obs)
+	case d.Agents == 0:
+		v.Status, v.Measured = Unknown, "no agent keys observed"
+		v.Detail = "etcd held no agent keys when the run was observed"
+	default:
+		v.Status = Pass
+		v.Measured = fmt.Sprintf("%d checkpoints, %d copies verified; logs whole for %d agents", d.Checkpoints, d.Verified, d.Agents)
+	}
+	lag := measurement{absent: "no checkpoint held in two regions"}
+	if d.LagMax != nil {
+		lag = measurement{value: *d.LagMax, shown: fmt.Sprintf("%s max, %s p50", fmtLatency(*d.LagMax), fmtLatency(*d.LagP50))}
+	}
+	return Result{Checker: NameIntegrity, Verdicts: []Verdict{v,
+		judgeAtMost(NameIntegrity, "replication lag", lag, nil, fmtSeconds)}, Data: mustJSON(d)}
+}
+
+// logGap checks that the log entries after seq from are consecutive from from+1; entries at
+// or below from (not truncated yet) are ignored.
+func logGap(from int64, seqs []int64) string {
+	var after []int64
+	for _, s := range seqs {
+		if s > from {
+			after = append(after, s)
+		}
+	}
+	sort.Slice(after, func(i, j int) bool { return after[i] < after[j] })
+	want := from + 1
+	for _, s := range after {
+		if s != want {
+			return fmt.Sprintf("log after checkpoint seq %d jumps to %d (missing %d)", from, s, want)
+		}
+		want++
+	}
+	return ""
+}
+
+func sortedAgents(m map[string]*agentFacts) []string {
+	out := make([]string, 0, len(m))
+	for a := range m {
+		out = append(out, a)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func agentsOf(ps []IntegrityIssue) map[string]bool {
+	out := map[string]bool{}
+	for _, p := range ps {
+		out[p.Agent] = true
+	}
+	return out
+}
+
+func atRegion(r string) string {
+	if r == "" {
+		return ""
+	}
+	return "@" + r
+}
+
+func observationErrors(obs *Observations) string {
+	items := make([]string, len(obs.Errors))
+	for i, e := range obs.Errors {
+		items[i] = e.Source + ": " + e.Error
+	}
+	return listFew(items, 3)
+}

@@ -1,0 +1,110 @@
+package checkers
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/geodrill/geodrill/workload/history"
+)
+
+func loadObservations(t *testing.T, name string) *Observations {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", "observations", name+".json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var o Observations
+	if err := json.Unmarshal(b, &o); err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	return &o
+}
+
+func TestIntegrity(t *testing.T) {
+	tests := []struct {
+		obs      string
+		want     Status
+		problems []string // issue kinds
+	}{
+		{"good", Pass, nil},
+		{"corrupt-checkpoint", Fail, []string{"corrupt"}},
+		{"log-gap", Fail, []string{"log-gap"}},
+		{"missing-copy", Fail, []string{"missing"}},
+		// A copy in a region no metadata lists is convergence's business, not integrity's.
+		{"divergent-regions", Pass, nil},
+		{"unreadable-region", Unknown, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.obs, func(t *testing.T) {
+			r := Integrity(context.Background(), Input{Observations: loadObservations(t, tc.obs)})
+			d := decode[IntegrityData](t, r)
+			var kinds []string
+			for _, p := range d.Problems {
+				kinds = append(kinds, p.Kind)
+			}
+			if r.Verdicts[0].Status != tc.want || len(kinds) != len(tc.problems) || (len(kinds) > 0 && kinds[0] != tc.problems[0]) {
+				t.Fatalf("status %v problems %v, want %v %v: %+v", r.Verdicts[0].Status, kinds, tc.want, tc.problems, r.Verdicts[0])
+			}
+		})
+	}
+	r := Integrity(context.Background(), Input{Observations: loadObservations(t, "good")})
+	d := decode[IntegrityData](t, r)
+	if d.Checkpoints != 1 || d.Verified != 2 || d.LagMax == nil || !near(*d.LagMax, 0.25) {
+		t.Fatalf("good: %+v", d)
+	}
+	if r := Integrity(context.Background(), Input{}); r.Status() != Unknown {
+		t.Fatalf("no observations: %v, want unknown", r.Status())
+	}
+}
+
+func TestLogGap(t *testing.T) {
+	for _, tc := range []struct {
+		from int64
+		seqs []int64
+		gap  bool
+	}{
+		{0, nil, false},
+		{0, []int64{1, 2, 3}, false},
+		{0, []int64{2, 3}, true},
+		{20, []int64{19, 20, 21, 22}, false}, // not truncated yet: ignored
+		{20, []int64{21, 23}, true},
+		{20, []int64{22}, true},
+	} {
+		if got := logGap(tc.from, tc.seqs) != ""; got != tc.gap {
+			t.Errorf("logGap(%d, %v) gap = %v, want %v", tc.from, tc.seqs, got, tc.gap)
+		}
+	}
+}
+
+func TestConvergence(t *testing.T) {
+	tests := []struct {
+		history, obs string
+		writes       Status
+		agree        Status
+	}{
+		{"final-writes-ok", "good", Pass, Pass},
+		{"final-writes-fail", "good", Fail, Pass},
+		{"final-writes-ok", "divergent-regions", Pass, Fail},
+		{"final-writes-ok", "unreadable-region", Pass, Unknown},
+		{"good", "good", Unknown, Pass}, // no final writes recorded
+	}
+	for _, tc := range tests {
+		t.Run(tc.history+"+"+tc.obs, func(t *testing.T) {
+			h, err := history.Load(filepath.Join("testdata", tc.history+".jsonl"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := Convergence(context.Background(), Input{History: h, Observations: loadObservations(t, tc.obs)})
+			if len(r.Verdicts) != 2 || r.Verdicts[0].Status != tc.writes || r.Verdicts[1].Status != tc.agree {
+				t.Fatalf("verdicts %+v, want writes %v agree %v", r.Verdicts, tc.writes, tc.agree)
+			}
+		})
+	}
+	d := decode[ConvergenceData](t, Convergence(context.Background(), Input{Observations: loadObservations(t, "divergent-regions")}))
+	if len(d.Divergent) != 1 || d.Divergent[0].Agent != "agent-00" || len(d.Divergent[0].SHA256) != 3 {
+		t.Fatalf("divergent: %+v", d.Divergent)
+	}
+}

@@ -1,0 +1,112 @@
+package drill
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/minio/minio-go/v7"
+	"github.com/minio/minio-go/v7/pkg/credentials"
+	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/geodrill/geodrill/checkers"
+	"github.com/geodrill/geodrill/clusters"
+	"github.com/geodrill/geodrill/faults/timeline"
+	"github.com/geodrill/geodrill/refstack/api"
+)
+
+// maxObjectBytes bounds what one checkpoint read may take; checkpoints of the reference
+// stack are kilobytes, so a bigger object is itself a finding (recorded, not hashed).
+const maxObjectBytes = 64 << 20
+
+// observe collects the post-run facts the integrity and convergence checkers judge: every
+// etcd key under the agents prefix (log entries by key only) and every object in every
+// region's checkpoint bucket with the sha256 of its bytes. It verifies nothing; what it
+// cannot read is recorded in Errors so the checkers can say unknown rather than pass.
+func observe(ctx context.Context, eps clusters.Endpoints, regions []string, clock *timeline.Clock) *checkers.Observations {
+	obs := &checkers.Observations{At: clock.Now(), Regions: regions, Objects: map[string][]checkers.Object{}}
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := observeEtcd(ctx, eps.Etcd, obs); err != nil {
+		obs.Errors = append(obs.Errors, checkers.ObservationError{Source: "etcd", Error: err.Error()})
+	}
+	for _, r := range regions {
+		objs, err := observeBucket(ctx, eps, r)
+		obs.Objects[r] = objs
+		if err != nil {
+			obs.Errors = append(obs.Errors, checkers.ObservationError{Source: "minio " + r, Error: err.Error()})
+		}
+	}
+	return obs
+}
+
+func observeEtcd(ctx context.Context, endpoints []string, obs *checkers.Observations) error {
+	cli, err := clientv3.New(clientv3.Config{Endpoints: endpoints, DialTimeout: 5 * time.Second})
+	if err != nil {
+		return fmt.Errorf("connect to etcd %v: %w", endpoints, err)
+	}
+	defer cli.Close()
+	resp, err := cli.Get(ctx, api.AgentsPrefix(), clientv3.WithPrefix())
+	if err != nil {
+		return fmt.Errorf("read %s*: %w", api.AgentsPrefix(), err)
+	}
+	for _, kv := range resp.Kvs {
+		k := checkers.EtcdKey{Key: string(kv.Key), ModRevision: kv.ModRevision}
+		if !strings.Contains(k.Key, "/log/") { // log values are the history again; keys suffice
+			k.Value = string(kv.Value)
+		}
+		obs.Etcd = append(obs.Etcd, k)
+	}
+	return nil
+}
+
+func observeBucket(ctx context.Context, eps clusters.Endpoints, region string) ([]checkers.Object, error) {
+	re, ok := eps.Regions[region]
+	if !ok || re.MinIO == "" {
+		return nil, fmt.Errorf("no object store endpoint for region %s", region)
+	}
+	cli, err := minio.New(re.MinIO, &minio.Options{
+		Creds:  credentials.NewStaticV4(eps.MinIOUser, eps.MinIOPassword, ""),
+		Region: "us-east-1", // skips a bucket-location round trip
+	})
+	if err != nil {
+		return nil, fmt.Errorf("object store %s: %w", re.MinIO, err)
+	}
+	var out []checkers.Object
+	for info := range cli.ListObjects(ctx, eps.Bucket, minio.ListObjectsOptions{Recursive: true}) {
+		if info.Err != nil {
+			return out, fmt.Errorf("list bucket %s: %w", eps.Bucket, info.Err)
+		}
+		o := checkers.Object{Key: info.Key, Size: info.Size, Modified: info.LastModified}
+		sum, err := objectSHA256(ctx, cli, eps.Bucket, info.Key)
+		if err != nil {
+			return out, err
+		}
+		o.SHA256 = sum
+		out = append(out, o)
+	}
+	return out, nil
+}
+
+func objectSHA256(ctx context.Context, cli *minio.Client, bucket, key string) (string, error) {
+	obj, err := cli.GetObject(ctx, bucket, key, minio.GetObjectOptions{})
+	if err != nil {
+		return "", fmt.Errorf("read %s: %w", key, err)
+	}
+	defer obj.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, io.LimitReader(obj, maxObjectBytes)); err != nil {
+		return "", fmt.Errorf("read %s: %w", key, err)
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// Phases after the final reads, in order.
+const (
+	PhaseFinalWrites = "final-writes"
+	PhaseObserve     = "observe"
+)
