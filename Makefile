@@ -16,7 +16,7 @@ CHROMIUM      ?= /usr/bin/chromium
 export GEODRILL_BIN := $(BIN)
 export GOTOOLCHAIN  := local
 
-.PHONY: all build scenario test selftest lint vet fmt-check chaos clean bench report-check FORCE
+.PHONY: all build scenario test selftest lint vet fmt-check chaos netns-tools clean bench report-check FORCE
 
 all: build
 
@@ -43,7 +43,7 @@ $(MINIO_STAMP):
 scenario: build
 	$(BIN)/harness run $(SCENARIO)
 
-test: build $(CHROMIUM)
+test: build $(CHROMIUM) netns-tools
 	GEODRILL_REQUIRE_INTEGRATION=1 GEODRILL_REQUIRE_CHROMIUM=1 GOTRACEBACK=all $(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...
 
 # The bug matrix: every unsafe switch against the scenario that must expose it, and the healthy
@@ -51,6 +51,18 @@ test: build $(CHROMIUM)
 # The observed table is written to runs/selftest/matrix.md.
 selftest: build
 	GEODRILL_SELFTEST=1 GOTRACEBACK=all $(GO) test -count=1 -timeout 40m -v -run TestBugMatrix ./selftest/
+
+# The fault library's scenarios on the netns provider (root; about 8 minutes, not part of make
+# test): partitions, WAN degradation, object-store and etcd outages, clock skew and the
+# two-minute nemesis. Every one must pass; `harness down` then checks nothing is left.
+CHAOS_SCENARIOS ?= partition-isolate-owner wan-degradation object-store-outage etcd-quorum-loss clock-skew nemesis
+chaos: build netns-tools
+	$(BIN)/harness run $(foreach s,$(CHAOS_SCENARIOS),scenarios/$(s).yaml); rc=$$?; $(BIN)/harness down; exit $$rc
+
+# ip and nft for the netns provider: installed when running as root and missing (Debian).
+netns-tools:
+	@if [ "$$(id -u)" = 0 ] && ! { command -v nft && command -v ip; } >/dev/null 2>&1; then \
+		apt-get update -qq && apt-get install -y -qq nftables iproute2; fi
 
 # Opens a run's report.html in headless Chromium and checks the SLA table and charts are
 # there; keeps a screenshot (report.png) beside it. RUN=dir, default the newest run in runs/.
