@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"sort"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -32,8 +33,9 @@ commands:
       --seed N         override the scenario's seed (same seed, same schedule and load)
       --out DIR        where run directories go (default runs)
       --bin DIR        where refstack and minio are (default $GEODRILL_BIN or ./bin)
-      --unsafe NAME    turn on an unsafe stack switch (ack-before-commit; no-replication
-                       for async scenarios) to see a check fail
+      --unsafe NAME    turn on an unsafe stack switch to see a check fail: ack-before-commit,
+                       no-fencing, router-ignores-epochs; no-replication for async scenarios
+                       (make selftest runs each against the scenario that exposes it)
       --repeat N       run each scenario N times with seeds seed, seed+1, ... and print the
                        RTO distribution, RPO worst case and pass rate over the drills
       --json           print the results as JSON on stdout (one drill: its results; more:
@@ -333,5 +335,6 @@ func keys[V any](m map[string]V) []string {
 	for k := range m {
 		out = append(out, k)
 	}
+	sort.Strings(out) // error messages list them in a stable order
 	return out
 }
