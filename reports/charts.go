@@ -208,7 +208,8 @@ func (in chartInput) marks(s *svg, plotH float64, labels bool) {
 			s.f(`<line class="rto" x1="%.1f" y1="%d" x2="%.1f" y2="%.1f"><title>%s</title></line>`, x1, plotTop, x1, bottom,
 				html.EscapeString(label))
 			if labels {
-				s.text(x1+3, bottom-10, "start", "rto-label", label)
+				// Near the top, under the fault and RPO labels, where bars and lines rarely reach.
+				s.text(x1+3, plotTop+26, "start", "rto-label", label)
 			}
 		}
 	}
@@ -278,6 +279,18 @@ func fmtSecs(s float64) string {
 		return fmt.Sprintf("%.0fms", s*1000)
 	}
 	return fmt.Sprintf("%.2fs", s)
+}
+
+// fmtDecade labels 10^d seconds: 100µs, 1ms, 10ms, 100ms, 1s, 10s, 100s.
+func fmtDecade(d float64) string {
+	switch {
+	case d < -3:
+		return fmt.Sprintf("%gµs", math.Round(math.Pow(10, d+6)))
+	case d < 0:
+		return fmt.Sprintf("%gms", math.Round(math.Pow(10, d+3)))
+	default:
+		return fmt.Sprintf("%gs", math.Pow(10, d))
+	}
 }
 
 // niceMax rounds v up to 1, 2 or 5 times a power of ten.
@@ -392,7 +405,7 @@ func latencyChart(in chartInput, h history.History) string {
 	for d := dLo; d <= dHi; d++ {
 		v := math.Pow(10, d)
 		s.f(`<line class="grid" x1="%d" y1="%.1f" x2="%d" y2="%.1f"/>`, plotLeft, y(v), plotLeft+plotWidth, y(v))
-		s.text(plotLeft-6, y(v)+4, "end", "tick", fmtSecs(v))
+		s.text(plotLeft-6, y(v)+4, "end", "tick", fmtDecade(d))
 	}
 	in.timeFrame(s, plotH)
 	for _, q := range []struct {

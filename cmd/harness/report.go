@@ -47,6 +47,7 @@ func cmdReport(args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return fmt.Errorf("baseline: %w", err)
 		}
+		ensureHTML(base, stderr)
 		b := reports.AggregateRuns(base)
 		c := reports.Compare(b, agg, *threshold)
 		out.Baseline, out.Comparison = &b, &c
