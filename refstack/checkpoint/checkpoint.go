@@ -244,6 +244,31 @@ func (m Meta) Append(om ObjectMeta) Meta {
 	return withChains(chains)
 }
 
+// Objects lists every object m references, chain by chain.
+func (m Meta) Objects() []ObjectMeta {
+	var out []ObjectMeta
+	for _, c := range m.chains() {
+		out = append(out, c...)
+	}
+	return out
+}
+
+// Dropped lists the objects of m that next no longer references: garbage once next is
+// published.
+func (m Meta) Dropped(next Meta) []ObjectMeta {
+	kept := map[string]bool{}
+	for _, om := range next.Objects() {
+		kept[om.Object] = true
+	}
+	var out []ObjectMeta
+	for _, om := range m.Objects() {
+		if !kept[om.Object] {
+			out = append(out, om)
+		}
+	}
+	return out
+}
+
 // WithChain returns metadata whose only chain is chain (a restored prefix, cloned).
 func WithChain(chain []ObjectMeta) Meta {
 	if len(chain) == 0 {

@@ -191,6 +191,25 @@ func (s *Store) Remove(ctx context.Context, region, key string) error {
 	return nil
 }
 
+// List returns the object keys under prefix in one region, sorted.
+func (s *Store) List(ctx context.Context, region, prefix string) ([]string, error) {
+	c, err := s.client(region)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.OpTimeout)
+	defer cancel()
+	var keys []string
+	for obj := range c.ListObjects(ctx, s.cfg.Bucket, minio.ListObjectsOptions{Prefix: prefix, Recursive: true}) {
+		if obj.Err != nil {
+			return nil, fmt.Errorf("checkpoint: region %s: list %s: %w", region, prefix, obj.Err)
+		}
+		keys = append(keys, obj.Key)
+	}
+	slices.Sort(keys)
+	return keys, nil
+}
+
 // Replicate writes body to the first region, then copies it to the others in parallel, and
 // returns the regions that hold it (first region first, then region order) with the errors
 // of the others. It waits for every region, each bounded by the op timeout.

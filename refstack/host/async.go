@@ -180,8 +180,10 @@ func (h *Host) shipLoop(ctx context.Context, s *shipper) {
 			}
 			continue
 		}
-		if it.a.dropped.Load() {
-			s.pop(it, false) // a newer owner restores and ships its own chain
+		if it.a.dropped.Load() || !it.a.references(it.om.Object) {
+			// A newer owner restores and ships its own chain; a chain that fell off the
+			// metadata is garbage.
+			s.pop(it, false)
 			continue
 		}
 		err := h.store.Put(ctx, s.region, it.om.Object, it.body)
@@ -209,6 +211,18 @@ func (h *Host) shipLoop(ctx context.Context, s *shipper) {
 			s.pop(it, true)
 		}
 	}
+}
+
+// references reports whether a's metadata still lists object.
+func (a *agent) references(object string) bool {
+	a.metaMu.Lock()
+	defer a.metaMu.Unlock()
+	for _, om := range a.meta.Objects() {
+		if om.Object == object {
+			return true
+		}
+	}
+	return false
 }
 
 // markHeld adds region to the holders of object in a's checkpoint metadata.

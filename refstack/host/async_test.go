@@ -193,3 +193,47 @@ func TestAsyncNoReplicationLosesEverything(t *testing.T) {
 		t.Error("the empty start was not logged")
 	}
 }
+
+// Chains that fall off the metadata are deleted from every region, so the buckets stay as
+// bounded as the metadata.
+func TestAsyncRemovesUnreferencedChains(t *testing.T) {
+	c := newCluster(t, "a", "b")
+	c.register(reg("agent-00", "a", "b"))
+	ha := c.startHost("a", asyncCfg(func(cfg *Config) {
+		cfg.CheckpointInterval = 50 * time.Millisecond
+		cfg.ChainLength = 1 // a full, a delta, a full, ...: a new chain every other link
+	}))
+	c.serving(ha, "agent-00", 1)
+	for i := range 16 {
+		mustOK(t, put(t, ha, "agent-00", fmt.Sprintf("k%d", i%3), fmt.Sprint(i)), "put")
+		time.Sleep(60 * time.Millisecond)
+	}
+	var meta checkpoint.Meta
+	waitFor(t, 10*time.Second, "seq 16 shipped", func() bool {
+		meta = c.chainMeta("agent-00")
+		return shippedThrough(meta, 16, "a", "b")
+	})
+	if fulls := strings.Count(c.logs.String(), `"kind":"full"`); fulls < 3 {
+		t.Fatalf("only %d fulls written; the test needs chains to fall off the metadata", fulls)
+	}
+	var want []string
+	for _, om := range meta.Objects() {
+		want = append(want, om.Object)
+	}
+	slices.Sort(want)
+	for _, region := range []string{"a", "b"} {
+		waitFor(t, 10*time.Second, "region "+region+" holds only referenced objects", func() bool {
+			got, err := c.store.List(context.Background(), region, "agents/agent-00/")
+			if err != nil {
+				t.Fatal(err)
+			}
+			meta = c.chainMeta("agent-00") // the last links may still be arriving
+			want = want[:0]
+			for _, om := range meta.Objects() {
+				want = append(want, om.Object)
+			}
+			slices.Sort(want)
+			return slices.Equal(got, want)
+		})
+	}
+}

@@ -127,10 +127,31 @@ func (h *Host) publish(a *agent, om checkpoint.ObjectMeta, truncate bool) error 
 		extra = append(extra, clientv3.OpDelete(api.LogKey(a.name, 0), clientv3.WithRange(api.LogKey(a.name, om.Seq+1))))
 	}
 	if err := h.putMetaLocked(a, next, extra...); err != nil {
+		h.observePublish(a, om, err)
 		return err
 	}
+	if dropped := a.meta.Dropped(next); len(dropped) > 0 {
+		h.wg.Go(func() { h.removeObjects(a, dropped) })
+	}
 	a.meta = next
+	h.observePublish(a, om, nil)
 	return nil
+}
+
+// removeObjects deletes objects the published metadata no longer references (a chain that
+// fell off the end), so the buckets stay bounded too. Best effort: a failure leaves garbage,
+// never a referenced object gone, because only objects of an already-published metadata
+// are removed and no restore reads them after that.
+func (h *Host) removeObjects(a *agent, objs []checkpoint.ObjectMeta) {
+	ctx, cancel := context.WithTimeout(h.bg, 10*time.Second)
+	defer cancel()
+	for _, om := range objs {
+		for _, r := range om.Regions {
+			if err := h.store.Remove(ctx, r, om.Object); err != nil {
+				h.log.Debug("removing an unreferenced checkpoint object failed", "agent", a.name, "object", om.Object, "store_region", r, "err", err)
+			}
+		}
+	}
 }
 
 // putMetaLocked writes m as a's checkpoint metadata if a's epoch is still current; a.metaMu
