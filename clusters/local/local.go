@@ -76,6 +76,8 @@ type Cluster struct {
 	// net places each region's services; the zero value keeps them all on 127.0.0.1 in
 	// this network namespace (see NewIn).
 	net Network
+	// px are the embedded Toxiproxy proxies on the paths that can be proxied.
+	px proxies
 }
 
 // service is one long-running process of the stack and how to (re)start it.
@@ -349,8 +351,12 @@ func (c *Cluster) prepare() error {
 	for _, r := range c.spec.Regions {
 		p, re := rp[r], eps.Regions[r]
 		addr := c.addrIn(r) // the region network's address (127.0.0.1 unless NewIn)
+		minioArg, err := c.minioFor(r, minios)
+		if err != nil {
+			return err
+		}
 		args := []string{"host", "--region", r, "--listen", addr(p.host), "--etcd", re.Etcd,
-			"--minio", strings.Join(minios, ","), "--minio-user", spec.MinIOUser,
+			"--minio", minioArg, "--minio-user", spec.MinIOUser,
 			"--minio-password", spec.MinIOPassword, "--bucket", spec.Bucket,
 			"--lease-ttl", c.spec.LeaseTTL.String(), "--checkpoint-every", strconv.Itoa(c.spec.CheckpointEvery)}
 		if c.spec.UnsafeAckBeforeCommit {
@@ -603,6 +609,7 @@ func (c *Cluster) Down(ctx context.Context) error {
 // The caller holds ops and has set the state to down.
 func (c *Cluster) stopAll(ctx context.Context) error {
 	defer c.client.CloseIdleConnections()
+	defer c.stopProxies() // after the processes that hold connections through them
 	c.mu.Lock()
 	var front, back [][]*service // lanes: services in a lane stop one after another
 	var etcd []*service

@@ -1,0 +1,166 @@
+package local
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+
+	toxiproxy "github.com/Shopify/toxiproxy/v2"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/zerolog"
+
+	"github.com/geodrill/geodrill/faults"
+)
+
+// proxies are the embedded Toxiproxy proxies of a local cluster: one per ordered pair of
+// regions on the object-store path, host of From → MinIO of To (checkpoint writes, copies to
+// other regions, restores). These paths are per pair because each host is given its own
+// list of MinIO addresses. etcd peer traffic is not proxied: a member advertises one peer
+// URL to every peer, so a per-destination proxy cannot cut or slow A→B while keeping C→B.
+type proxies struct {
+	mu     sync.Mutex
+	server *toxiproxy.ApiServer
+	pair   map[[2]string]*toxiproxy.Proxy // [host region, MinIO region]
+	toxics map[string][]installedToxic    // fault id → what it installed
+}
+
+type installedToxic struct {
+	proxy *toxiproxy.Proxy
+	name  string
+}
+
+// minioFor is the --minio list for region's host: its own MinIO directly, every other
+// region's through a proxy started here. Inside per-region networks (netns) it is the plain
+// list: proxies on the caller's loopback are not reachable there, and netns degrades links
+// with nftables instead.
+func (c *Cluster) minioFor(region string, minios []string) (string, error) {
+	if c.net.IP != nil {
+		return strings.Join(minios, ","), nil
+	}
+	c.px.mu.Lock()
+	defer c.px.mu.Unlock()
+	if c.px.server == nil {
+		c.px.server = toxiproxy.NewServer(toxiproxy.NewMetricsContainer(prometheus.NewRegistry()), zerolog.Nop())
+		c.px.pair = map[[2]string]*toxiproxy.Proxy{}
+		c.px.toxics = map[string][]installedToxic{}
+	}
+	out := make([]string, 0, len(minios))
+	for _, m := range minios {
+		to, addr, _ := strings.Cut(m, "=")
+		if to == region {
+			out = append(out, m)
+			continue
+		}
+		p := toxiproxy.NewProxy(c.px.server, "minio-"+region+"-"+to, "127.0.0.1:0", addr)
+		if err := p.Start(); err != nil {
+			return "", fmt.Errorf("start proxy host %s -> minio %s: %w", region, to, err)
+		}
+		c.px.pair[[2]string{region, to}] = p
+		out = append(out, to+"="+p.Listen)
+	}
+	return strings.Join(out, ","), nil
+}
+
+// stopProxies stops every proxy (closing their connections); idempotent.
+func (c *Cluster) stopProxies() {
+	c.px.mu.Lock()
+	defer c.px.mu.Unlock()
+	for _, p := range c.px.pair {
+		p.Stop()
+	}
+	c.px.pair = nil
+	c.px.toxics = nil
+}
+
+// LinkRealisation says how a link's degradation is produced on the local provider.
+func (c *Cluster) LinkRealisation(l faults.Link) (faults.Realisation, string) {
+	if l.Loss > 0 {
+		return faults.Unavailable, "packet loss needs packets: Toxiproxy works on TCP streams; " +
+			"run it with provider: netns (root), where loss is an nftables random drop"
+	}
+	return faults.Approximate, "Toxiproxy latency/jitter/bandwidth on the object-store paths between the two " +
+		"regions (checkpoint writes, copies, restores), both ways; etcd peer traffic (quorum commits) is not " +
+		"proxied, since an etcd member advertises one peer URL to every peer"
+}
+
+// Degrade adds latency and bandwidth toxics, both streams, to both regions' proxies.
+func (c *Cluster) Degrade(ctx context.Context, id string, l faults.Link) error {
+	if how, why := c.LinkRealisation(l); how == faults.Unavailable {
+		return errors.New(why)
+	}
+	c.px.mu.Lock()
+	defer c.px.mu.Unlock()
+	var specs []map[string]any
+	if l.Latency > 0 || l.Jitter > 0 {
+		specs = append(specs, map[string]any{"type": "latency", "attributes": map[string]any{
+			"latency": l.Latency.Milliseconds(), "jitter": l.Jitter.Milliseconds()}})
+	}
+	if l.BandwidthKbit > 0 {
+		specs = append(specs, map[string]any{"type": "bandwidth", "attributes": map[string]any{
+			"rate": max(1, l.BandwidthKbit/8)}}) // KB/s
+	}
+	for _, pair := range [][2]string{{l.From, l.To}, {l.To, l.From}} {
+		p := c.px.pair[pair]
+		if p == nil {
+			return fmt.Errorf("no proxy from host %s to minio %s (is the cluster up?)", pair[0], pair[1])
+		}
+		for i, s := range specs {
+			for _, stream := range []string{"upstream", "downstream"} {
+				t := map[string]any{"name": fmt.Sprintf("%s-%d-%s", id, i, stream), "stream": stream, "toxicity": 1.0}
+				for k, v := range s {
+					t[k] = v
+				}
+				b, _ := json.Marshal(t)
+				if _, err := p.Toxics.AddToxicJson(strings.NewReader(string(b))); err != nil {
+					return fmt.Errorf("add %s toxic to %s: %w", s["type"], p.Name, err)
+				}
+				c.px.toxics[id] = append(c.px.toxics[id], installedToxic{p, t["name"].(string)})
+			}
+		}
+	}
+	return nil
+}
+
+// Restore removes the toxics installed under id.
+func (c *Cluster) Restore(ctx context.Context, id string) error {
+	c.px.mu.Lock()
+	defer c.px.mu.Unlock()
+	var errs []error
+	for _, t := range c.px.toxics[id] {
+		if err := t.proxy.Toxics.RemoveToxic(ctx, t.name); err != nil {
+			errs = append(errs, fmt.Errorf("remove toxic %s: %w", t.name, err))
+		}
+	}
+	delete(c.px.toxics, id)
+	return errors.Join(errs...)
+}
+
+// Degraded returns nil when every toxic of id is in its proxy's chain.
+func (c *Cluster) Degraded(ctx context.Context, id string) error {
+	c.px.mu.Lock()
+	defer c.px.mu.Unlock()
+	ts := c.px.toxics[id]
+	if len(ts) == 0 {
+		return fmt.Errorf("nothing installed for %s", id)
+	}
+	for _, t := range ts {
+		if t.proxy.Toxics.GetToxic(t.name) == nil {
+			return fmt.Errorf("toxic %s missing from %s", t.name, t.proxy.Name)
+		}
+	}
+	return nil
+}
+
+// ProxyAddr is where region from's host reaches region to's MinIO ("" when that path is not
+// proxied): for tests and for poking at a running drill.
+func (c *Cluster) ProxyAddr(from, to string) string {
+	c.px.mu.Lock()
+	defer c.px.mu.Unlock()
+	if p := c.px.pair[[2]string{from, to}]; p != nil {
+		return p.Listen
+	}
+	return ""
+}
