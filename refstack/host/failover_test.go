@@ -2,7 +2,10 @@ package host
 
 import (
 	"context"
+	"fmt"
+	"io"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -79,5 +82,52 @@ func TestAutoFailbackMovesAgentHome(t *testing.T) {
 	waitFor(t, 5*time.Second, "b to stop serving agent-00", func() bool { _, ok := hb.Status().Agents["agent-00"]; return !ok })
 	if r := put(t, hb, "agent-00", "k", "stale"); r.status != http.StatusConflict {
 		t.Errorf("old owner b accepted a write after fail-back: %+v", r)
+	}
+}
+
+// /metrics counts ops by kind and outcome, takeovers and checkpoint publishes, and exports
+// the epoch served per agent and the controller's own metrics.
+func TestHostMetrics(t *testing.T) {
+	c := newCluster(t, "a", "b")
+	c.register(reg("agent-00", "a", "b"))
+	h := c.startHost("a", func(cfg *Config) {
+		cfg.CheckpointEvery = 2
+		cfg.Controller = &controller.Config{ProbeEvery: 100 * time.Millisecond}
+	})
+	c.serving(h, "agent-00", 1)
+	for i := range 3 {
+		mustOK(t, put(t, h, "agent-00", "k", fmt.Sprint("v", i)), "put")
+	}
+	put(t, h, "agent-01", "k", "x") // not owned here: a definite failure
+	var m string
+	waitFor(t, 10*time.Second, "a checkpoint publish and a probe to be counted", func() bool {
+		resp, err := http.Get(h.url + "/metrics")
+		if err != nil {
+			return false
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		m = string(b)
+		return strings.Contains(m, `geodrill_host_checkpoint_publishes_total{result="ok"}`) &&
+			strings.Contains(m, `geodrill_controller_probes_total{result="ok",target_region="a"}`)
+	})
+	for _, want := range []string{
+		`geodrill_host_ops_total{kind="put",outcome="ok"} 3`,
+		`geodrill_host_ops_total{kind="put",outcome="fail"} 1`,
+		`geodrill_host_takeovers_total 1`,
+		`geodrill_host_agent_epoch{agent="agent-00"} 1`,
+		`geodrill_host_agents_served 1`,
+		`geodrill_controller_leader 1`,
+		`geodrill_controller_probes_total{result="ok",target_region="a"}`,
+	} {
+		if !strings.Contains(m, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+	if t.Failed() {
+		t.Logf("/metrics:\n%s", m)
+	}
+	if !strings.Contains(c.logs.String(), `"event":"checkpoint_publish"`) {
+		t.Error(`no "event":"checkpoint_publish" log record`)
 	}
 }

@@ -1,6 +1,9 @@
 package host
 
 import (
+	"context"
+	"errors"
+	"log/slog"
 	"net/http"
 	"strconv"
 
@@ -9,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/geodrill/geodrill/refstack/api"
+	"github.com/geodrill/geodrill/refstack/checkpoint"
 	"github.com/geodrill/geodrill/refstack/controller"
 )
 
@@ -108,4 +112,24 @@ type statusWriter struct {
 func (w *statusWriter) WriteHeader(code int) {
 	w.status = code
 	w.ResponseWriter.WriteHeader(code)
+}
+
+// observePublish counts one checkpoint metadata publish and logs it as a structured event
+// the report can pick out of the host log: ok, fenced (a newer epoch exists) or error.
+func (h *Host) observePublish(a *agent, om checkpoint.ObjectMeta, err error) {
+	result := "ok"
+	switch {
+	case errors.Is(err, errFenced):
+		result = "fenced"
+	case err != nil:
+		result = "error"
+	}
+	h.metrics.checkpoints.WithLabelValues(result).Inc()
+	level := slog.LevelInfo
+	if err != nil {
+		level = slog.LevelWarn
+	}
+	h.log.Log(context.Background(), level, "checkpoint publish", "event", "checkpoint_publish", "result", result,
+		"agent", a.name, "epoch", a.epoch, "kind", om.Kind, "seq", om.Seq, "object", om.Object,
+		"regions", om.Regions, "err", err)
 }
