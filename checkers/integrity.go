@@ -32,7 +32,7 @@ type IntegrityData struct {
 type IntegrityIssue struct {
 	Agent  string `json:"agent"`
 	Region string `json:"region,omitempty"`
-	Kind   string `json:"kind"` // corrupt, missing, size, bad-metadata, future-epoch, log-gap
+	Kind   string `json:"kind"` // corrupt, missing, size, under-replicated, bad-metadata, future-epoch, log-gap
 	Detail string `json:"detail"`
 }
 
@@ -41,7 +41,8 @@ type IntegrityIssue struct {
 // listed region's object must exist with exactly that sha256 (computed from the bytes read
 // back) and size; the metadata's epoch is not newer than the agent's epoch; and the log
 // entries after the checkpoint have no gaps (the chain from checkpoint to log tail is
-// whole). Replication lag is reported. Without observations nothing can be verified:
+// whole); and the checkpoint is verified in at least two regions. Replication lag is
+// reported. Without observations nothing can be verified:
 // unknown.
 func Integrity(_ context.Context, in Input) Result {
 	obs := in.Observations
@@ -89,6 +90,12 @@ func Integrity(_ context.Context, in Input) Result {
 					d.Verified++
 					times = append(times, obj.Modified)
 				}
+			}
+			// Checkpoints exist to survive a region's death: one verified copy is not enough.
+			// (The drill lets async replication settle before it observes.)
+			if len(times) < 2 && len(obs.Regions) >= 2 && len(d.Unverifiable) == 0 {
+				d.Problems = append(d.Problems, IntegrityIssue{Agent: a, Kind: "under-replicated",
+					Detail: fmt.Sprintf("%s verified in %d region(s) of %d; a region outage loses it", m.Object, len(times), len(obs.Regions))})
 			}
 			if len(times) > 1 {
 				sort.Slice(times, func(i, j int) bool { return times[i].Before(times[j]) })

@@ -30,9 +30,12 @@ func TestIntegrity(t *testing.T) {
 		problems []string // issue kinds
 	}{
 		{"good", Pass, nil},
-		{"corrupt-checkpoint", Fail, []string{"corrupt"}},
+		{"corrupt-checkpoint", Fail, []string{"corrupt", "under-replicated"}},
 		{"log-gap", Fail, []string{"log-gap"}},
-		{"missing-copy", Fail, []string{"missing"}},
+		{"missing-copy", Fail, []string{"missing", "under-replicated"}},
+		// Checkpoint without replicating: metadata and the one copy agree, but one region's
+		// death loses it.
+		{"under-replicated", Fail, []string{"under-replicated"}},
 		// A copy in a region no metadata lists is convergence's business, not integrity's.
 		{"divergent-regions", Pass, nil},
 		{"unreadable-region", Unknown, nil},

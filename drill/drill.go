@@ -233,7 +233,7 @@ func (d *drill) execute(ctx context.Context) (err error) {
 	hist.Sort()
 	d.run.History = hist
 	d.phase(PhaseObserve)
-	d.run.Observations = observe(ctx, eps, sc.Topology.Regions, d.clock)
+	d.run.Observations = observe(ctx, eps, sc.Topology.Regions, d.clock, settleFor(sc))
 
 	d.phase(PhaseDown)
 	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 60*time.Second)

@@ -17,6 +17,7 @@ import (
 	"github.com/geodrill/geodrill/clusters"
 	"github.com/geodrill/geodrill/faults/timeline"
 	"github.com/geodrill/geodrill/refstack/api"
+	"github.com/geodrill/geodrill/scenarios"
 )
 
 // maxObjectBytes bounds what one checkpoint read may take; checkpoints of the reference
@@ -27,7 +28,11 @@ const maxObjectBytes = 64 << 20
 // etcd key under the agents prefix (log entries by key only) and every object in every
 // region's checkpoint bucket with the sha256 of its bytes. It verifies nothing; what it
 // cannot read is recorded in Errors so the checkers can say unknown rather than pass.
-func observe(ctx context.Context, eps clusters.Endpoints, regions []string, clock *timeline.Clock) *checkers.Observations {
+func observe(ctx context.Context, eps clusters.Endpoints, regions []string, clock *timeline.Clock, settle time.Duration) *checkers.Observations {
+	select { // let asynchronous replication of the last checkpoints finish first
+	case <-ctx.Done():
+	case <-time.After(settle):
+	}
 	obs := &checkers.Observations{At: clock.Now(), Regions: regions, Objects: map[string][]checkers.Object{}}
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
@@ -110,3 +115,16 @@ const (
 	PhaseFinalWrites = "final-writes"
 	PhaseObserve     = "observe"
 )
+
+// settleFor is how long async durability needs to checkpoint and ship the final writes: two
+// checkpoint intervals plus a second. sync-geo publishes only replicated checkpoints.
+func settleFor(sc *scenarios.Scenario) time.Duration {
+	if sc.Stack.Durability != api.DurabilityAsync {
+		return 0
+	}
+	iv := sc.Stack.CheckpointInterval.D()
+	if iv <= 0 {
+		iv = time.Second
+	}
+	return 2*iv + time.Second
+}

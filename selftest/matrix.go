@@ -32,6 +32,12 @@ var Matrix = []Case{
 		Scenario: "scenarios/selftest/region-outage.yaml",
 		Caught:   "rto",
 	},
+	{
+		Switch:   "no-replication",
+		Breaks:   "checkpoints are replicated to other regions (async: kept in the owner's region only)",
+		Scenario: "scenarios/selftest/region-outage-async.yaml",
+		Caught:   "integrity",
+	},
 }
 
 // Scenarios lists every scenario of the matrix once, in table order: each also runs on the
