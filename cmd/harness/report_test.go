@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/geodrill/geodrill/reports"
 )
 
 // savedCopy copies a saved run from reports/testdata into dir/name (report writes
@@ -104,5 +106,34 @@ func TestRunFlagErrors(t *testing.T) {
 	if code := run(context.Background(), []string{"run", "--repeat", "0", scenario}, &out, &errOut); code != exitUsage ||
 		!strings.Contains(errOut.String(), "--repeat 0: must be at least 1") {
 		t.Errorf("--repeat 0: exit %d\n%s", code, errOut.String())
+	}
+}
+
+// TestPrintJSON: one drill prints its results object; several print runs and aggregates.
+func TestPrintJSON(t *testing.T) {
+	tmp := t.TempDir()
+	runs, err := reports.LoadRuns(savedCopy(t, tmp, "pass"), savedCopy(t, tmp, "unsafe"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var one bytes.Buffer
+	if err := printJSON(&one, runs[:1], nil); err != nil {
+		t.Fatal(err)
+	}
+	var single struct{ Dir, Report, Status string }
+	if err := json.Unmarshal(one.Bytes(), &single); err != nil || single.Status != "pass" || single.Dir != runs[0].Dir {
+		t.Errorf("one drill: %+v %v\n%s", single, err, one.String())
+	}
+	var many bytes.Buffer
+	if err := printJSON(&many, runs, []reports.Aggregate{reports.AggregateRuns(runs)}); err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Runs       []struct{ Status string }
+		Aggregates []struct{ Runs, Passed int }
+	}
+	if err := json.Unmarshal(many.Bytes(), &doc); err != nil || len(doc.Runs) != 2 || doc.Runs[1].Status != "fail" ||
+		len(doc.Aggregates) != 1 || doc.Aggregates[0].Runs != 2 || doc.Aggregates[0].Passed != 1 {
+		t.Errorf("several drills: %+v %v", doc, err)
 	}
 }
