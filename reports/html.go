@@ -96,6 +96,7 @@ func renderHTML(r *Run) ([]byte, error) {
 		{TimelineFile, "what the harness did, when"},
 		{HistoryFile, "every client operation"},
 		{ScenarioFile, "the resolved scenario, seed included"},
+		{ObservationsFile, "post-run facts: etcd keys, checkpoint objects (absent in older runs)"},
 	}
 	var buf bytes.Buffer
 	if err := pageTemplate.Execute(&buf, p); err != nil {
