@@ -203,7 +203,7 @@ func (c *Controller) campaignLoop(ctx context.Context) {
 		}
 		c.leader.Store(true)
 		c.cfg.Metrics.setLeader(true)
-		c.log.Info("controller leader elected", "session_lease", fmt.Sprintf("%x", int64(s.Lease())))
+		c.log.Info("controller leader elected", "event", "controller_leader", "session_lease", fmt.Sprintf("%x", int64(s.Lease())))
 		select {
 		case <-ctx.Done():
 		case <-s.Done():
@@ -424,7 +424,7 @@ func (c *Controller) act(ctx context.Context) error {
 			}
 		}
 		c.cfg.Metrics.revoked(d.region)
-		c.log.Warn("region dead: revoked its host lease", "target_region", d.region,
+		c.log.Warn("region dead: revoked its host lease", "event", "region_dead", "target_region", d.region,
 			"lease", fmt.Sprintf("%x", d.lease), "failed_probes", d.failures, "agents", moved, "targets", targets)
 		c.mu.Lock()
 		if r := c.regions[d.region]; r != nil && r.lease == d.lease {
@@ -444,7 +444,7 @@ func (c *Controller) act(ctx context.Context) error {
 			}
 			if n > 0 {
 				c.cfg.Metrics.failedBack(name, n)
-				c.log.Info("fail-back: agents handed back to their home region", "target_region", name,
+				c.log.Info("fail-back: agents handed back to their home region", "event", "failback", "target_region", name,
 					"agents", n, "healthy_for", now.Sub(since).Round(time.Millisecond).String())
 			}
 		}
