@@ -17,9 +17,11 @@ const (
 type IntegrityData struct {
 	Agents      int `json:"agents"`      // agents with etcd keys
 	Checkpoints int `json:"checkpoints"` // agents with checkpoint metadata
-	// Verified counts (agent, region) copies that match their metadata.
-	Verified int              `json:"verified"`
-	Problems []IntegrityIssue `json:"problems,omitempty"`
+	// Verified counts (agent, region) copies of the newest checkpoint that match their
+	// metadata; LinksVerified the copies of the newest chain's other links.
+	Verified      int              `json:"verified"`
+	LinksVerified int              `json:"links_verified"`
+	Problems      []IntegrityIssue `json:"problems,omitempty"`
 	// Unverifiable lists (agent, region) copies whose region could not be listed.
 	Unverifiable []string `json:"unverifiable,omitempty"`
 	// Lag is, per agent, the spread of the newest checkpoint's last-modified times across
@@ -32,17 +34,18 @@ type IntegrityData struct {
 type IntegrityIssue struct {
 	Agent  string `json:"agent"`
 	Region string `json:"region,omitempty"`
-	Kind   string `json:"kind"` // corrupt, missing, size, under-replicated, bad-metadata, future-epoch, log-gap
+	Kind   string `json:"kind"` // corrupt, missing, size, under-replicated, bad-metadata, future-epoch, chain-gap, log-gap
 	Detail string `json:"detail"`
 }
 
 // Integrity judges the checkpoint chain of every agent from the post-run observations: the
-// metadata in etcd names an object, its sha256 and size, and the regions that hold it; each
-// listed region's object must exist with exactly that sha256 (computed from the bytes read
-// back) and size; the metadata's epoch is not newer than the agent's epoch; and the log
-// entries after the checkpoint have no gaps (the chain from checkpoint to log tail is
-// whole); and the checkpoint is verified in at least two regions. Replication lag is
-// reported. Without observations nothing can be verified:
+// metadata in etcd names the newest object, its sha256 and size, and the regions that hold
+// it; each listed region's object must exist with exactly that sha256 (computed from the
+// bytes read back) and size, and so must every other link of the newest chain (schema 2),
+// which starts with a full snapshot and misses no delta. The metadata's epoch is not newer
+// than the agent's epoch; the log entries after the checkpoint have no gaps (the chain from
+// checkpoint to log tail is whole); and the newest checkpoint is verified in at least two
+// regions. Replication lag is reported. Without observations nothing can be verified:
 // unknown.
 func Integrity(_ context.Context, in Input) Result {
 	obs := in.Observations
@@ -100,6 +103,35 @@ func Integrity(_ context.Context, in Input) Result {
 			if len(times) > 1 {
 				sort.Slice(times, func(i, j int) bool { return times[i].Before(times[j]) })
 				lags = append(lags, times[len(times)-1].Sub(times[0]).Seconds())
+			}
+		}
+		if f.meta != nil && len(f.meta.Chains) > 0 {
+			chain := f.meta.Chains[0] // the newest chain is what a restore needs whole
+			if gap := chainGap(chain); gap != "" {
+				d.Problems = append(d.Problems, IntegrityIssue{Agent: a, Kind: "chain-gap", Detail: gap})
+			}
+			for _, link := range chain {
+				if link.Object == f.meta.Object {
+					continue // verified above as the newest object
+				}
+				for _, r := range link.Regions {
+					obj, ok := obs.object(r, link.Object)
+					switch {
+					case !ok && obs.failed("minio "+r):
+						d.Unverifiable = append(d.Unverifiable, a+"@"+r)
+					case !ok:
+						d.Problems = append(d.Problems, IntegrityIssue{Agent: a, Region: r, Kind: "missing",
+							Detail: fmt.Sprintf("chain link %s is listed in region %s; the region has no such object", link.Object, r)})
+					case obj.SHA256 != link.SHA256:
+						d.Problems = append(d.Problems, IntegrityIssue{Agent: a, Region: r, Kind: "corrupt",
+							Detail: fmt.Sprintf("chain link %s: sha256 %.12s… read back, metadata says %.12s…", link.Object, obj.SHA256, link.SHA256)})
+					case link.Size > 0 && obj.Size != link.Size:
+						d.Problems = append(d.Problems, IntegrityIssue{Agent: a, Region: r, Kind: "size",
+							Detail: fmt.Sprintf("chain link %s: %d bytes, metadata says %d", link.Object, obj.Size, link.Size)})
+					default:
+						d.LinksVerified++
+					}
+				}
 			}
 		}
 		if gap := logGap(from, f.logSeqs); gap != "" {
@@ -191,4 +223,18 @@ func observationErrors(obs *Observations) string {
 		items[i] = e.Source + ": " + e.Error
 	}
 	return listFew(items, 3)
+}
+
+// chainGap checks that a chain starts with a full snapshot and that every delta is based on
+// the link before it: a restore applies them in order, so a missing link loses writes.
+func chainGap(chain []chainLink) string {
+	for i, l := range chain {
+		switch {
+		case i == 0 && l.Kind != "full":
+			return fmt.Sprintf("chain starts with a %s (%s), not a full snapshot", l.Kind, l.Object)
+		case i > 0 && l.BaseSeq != chain[i-1].Seq:
+			return fmt.Sprintf("delta %s is based on seq %d, the link before it is at seq %d", l.Object, l.BaseSeq, chain[i-1].Seq)
+		}
+	}
+	return ""
 }

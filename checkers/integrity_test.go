@@ -39,6 +39,10 @@ func TestIntegrity(t *testing.T) {
 		// A copy in a region no metadata lists is convergence's business, not integrity's.
 		{"divergent-regions", Pass, nil},
 		{"unreadable-region", Unknown, nil},
+		{"good-chain", Pass, nil},
+		// The newest chain's last delta is based on seq 17; the link before it is at 15.
+		{"chain-gap", Fail, []string{"chain-gap"}},
+		{"corrupt-chain-link", Fail, []string{"corrupt"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.obs, func(t *testing.T) {
@@ -57,6 +61,9 @@ func TestIntegrity(t *testing.T) {
 	d := decode[IntegrityData](t, r)
 	if d.Checkpoints != 1 || d.Verified != 2 || d.LagMax == nil || !near(*d.LagMax, 0.25) {
 		t.Fatalf("good: %+v", d)
+	}
+	if d := decode[IntegrityData](t, Integrity(context.Background(), Input{Observations: loadObservations(t, "good-chain")})); d.Verified != 2 || d.LinksVerified != 4 {
+		t.Fatalf("good-chain: %+v", d)
 	}
 	if r := Integrity(context.Background(), Input{}); r.Status() != Unknown {
 		t.Fatalf("no observations: %v, want unknown", r.Status())

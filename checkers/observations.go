@@ -50,9 +50,28 @@ type ObservationError struct {
 	Error  string `json:"error"`
 }
 
+// chainLink is one object of a checkpoint chain as the metadata names it: a full snapshot
+// then deltas, each delta based on the previous link's seq (schema-2 metadata).
+type chainLink struct {
+	Object  string   `json:"object"`
+	Kind    string   `json:"kind"`
+	Seq     int64    `json:"seq"`
+	BaseSeq int64    `json:"base_seq"`
+	SHA256  string   `json:"sha256"`
+	Size    int64    `json:"size"`
+	Regions []string `json:"regions"`
+}
+
+// checkpointMeta is the etcd checkpoint value: the newest object at the top level (all that
+// schema-1 metadata has) and, in schema 2, the chains, newest first.
+type checkpointMeta struct {
+	api.CheckpointMeta
+	Chains [][]chainLink `json:"chains,omitempty"`
+}
+
 // agentFacts are one agent's etcd keys, parsed.
 type agentFacts struct {
-	meta     *api.CheckpointMeta
+	meta     *checkpointMeta
 	metaErr  string
 	epoch    int64
 	logSeqs  []int64
@@ -78,7 +97,7 @@ func (o *Observations) byAgent() map[string]*agentFacts {
 		}
 		switch {
 		case sub == "checkpoint":
-			var m api.CheckpointMeta
+			var m checkpointMeta
 			if err := jsonUnmarshal(kv.Value, &m); err != nil {
 				f.metaErr = err.Error()
 			} else {
