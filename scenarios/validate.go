@@ -329,12 +329,17 @@ func (f *Fault) validateParams(v *validator, path string, regions []string) {
 	if len(v.errs) > before || v.isTainted(path) {
 		return // one mistake, one message: the kind would only repeat it
 	}
+	for t := range v.tainted {
+		if strings.HasPrefix(t, path+".") {
+			return // a misspelled field already has its message (ofset: → offset)
+		}
+	}
 	k, err := faults.Lookup(f.Kind)
 	if err == nil {
 		_, err = k.New(f.Spec(regions))
 	}
 	if err != nil {
-		v.add(path, "fix the fault's parameters (see scenarios/README or the kind's doc)", err.Error())
+		v.add(path, "fix the fault's parameters (README.md, \"Faults and providers\", lists each kind's)", err.Error())
 	}
 }
 
