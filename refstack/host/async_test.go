@@ -237,3 +237,75 @@ func TestAsyncRemovesUnreferencedChains(t *testing.T) {
 		})
 	}
 }
+
+// Sync-geo keeps its guarantee with chains: a delta damaged in the restoring region is read
+// from another region's copy, and a chain that can no longer reach the published seq (a
+// delta gone everywhere; the log before it is truncated) is refused rather than served
+// with committed writes missing.
+func TestSyncGeoChainRestore(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		damage  []string // regions whose copy of the first delta is damaged
+		serving bool
+	}{
+		{name: "delta-corrupt-in-own-region", damage: []string{"b"}, serving: true},
+		{name: "delta-lost-everywhere", damage: []string{"a", "b"}, serving: false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := newCluster(t, "a", "b")
+			c.register(reg("agent-00", "a", "b"))
+			cfg := func(cfg *Config) { cfg.CheckpointEvery = 4; cfg.RestoreBackoff = time.Minute }
+			ha := c.startHost("a", cfg)
+			hb := c.startHost("b", cfg)
+			c.serving(ha, "agent-00", 1)
+			want := map[string]string{}
+			write := func(i int) {
+				k, v := fmt.Sprintf("k%d", i%3), fmt.Sprintf("%s-%d", tc.name, i)
+				mustOK(t, put(t, ha, "agent-00", k, v), "put")
+				want[k] = v
+			}
+			var meta checkpoint.Meta
+			for i := 0; ; i++ {
+				write(i)
+				if m := c.chainMeta("agent-00"); len(m.Current()) >= 3 {
+					meta = m
+					break
+				}
+				if i > 200 {
+					t.Fatalf("no chain of a full and two deltas after %d writes: %+v", i, c.chainMeta("agent-00"))
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
+			delta := meta.Current()[1]
+			if delta.Kind != checkpoint.KindDelta {
+				t.Fatalf("second link %+v is not a delta", delta)
+			}
+			for _, region := range tc.damage {
+				body, err := c.store.Get(context.Background(), region, delta.Object)
+				if err == nil {
+					body[len(body)/2] ^= 1
+					err = c.store.Put(context.Background(), region, delta.Object, body)
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+			ha.stop()
+			if !tc.serving {
+				waitFor(t, 10*time.Second, "restore refused", func() bool {
+					return strings.Contains(c.logs.String(), "RESTORE FAILED") && strings.Contains(c.logs.String(), "log before it is truncated")
+				})
+				if r := get(t, hb, "agent-00", "k0"); r.status != http.StatusConflict {
+					t.Errorf("agent served without its committed writes: %+v", r)
+				}
+				return
+			}
+			c.serving(hb, "agent-00", 2)
+			for k, v := range want {
+				if r := mustOK(t, get(t, hb, "agent-00", k), "read after restore"); r.body.Value != v {
+					t.Errorf("%s = %q after restore, want %q", k, r.body.Value, v)
+				}
+			}
+		})
+	}
+}
