@@ -16,7 +16,7 @@ CHROMIUM      ?= /usr/bin/chromium
 export GEODRILL_BIN := $(BIN)
 export GOTOOLCHAIN  := local
 
-.PHONY: all build scenario test selftest lint vet fmt-check chaos netns-tools clean bench report-check FORCE
+.PHONY: all build scenario test selftest failover lint vet fmt-check chaos netns-tools clean bench report-check FORCE
 
 all: build
 
@@ -51,6 +51,14 @@ test: build $(CHROMIUM) netns-tools
 # The observed table is written to runs/selftest/matrix.md.
 selftest: build
 	GEODRILL_SELFTEST=1 GOTRACEBACK=all $(GO) test -count=1 -timeout 40m -v -run TestBugMatrix ./selftest/
+
+# Failover figures (several full drills, about 7 minutes; not part of make test): the RTO
+# distribution of the region outage over 5 seeds with the controller revoking the dead
+# region's lease, the same with a 5s lease (RTO must stay below it), and automatic fail-back.
+failover: build
+	$(BIN)/harness run --repeat 5 scenarios/region-outage.yaml
+	$(BIN)/harness run --repeat 5 scenarios/region-outage-revoke.yaml
+	$(BIN)/harness run scenarios/failback.yaml
 
 # The fault library's scenarios on the netns provider (root; about 8 minutes, not part of make
 # test): partitions, WAN degradation, object-store and etcd outages, clock skew and the

@@ -60,7 +60,7 @@ type Config struct {
 	Client *clientv3.Client // this region's etcd; the caller closes it
 
 	ProbeEvery       time.Duration // default 200ms
-	ProbeTimeout     time.Duration // one /healthz GET; default 2 × ProbeEvery
+	ProbeTimeout     time.Duration // one /healthz GET; default max(2 × ProbeEvery, 1s)
 	FailureThreshold int           // consecutive failed probes before a region is dead; default 3
 	SessionTTL       int           // election session TTL in seconds; default 2
 	MaxAgentsPerHost int           // capacity of a host when choosing targets; 0 = unlimited
@@ -77,7 +77,9 @@ func (c *Config) setDefaults() {
 		c.ProbeEvery = DefaultProbeEvery
 	}
 	if c.ProbeTimeout <= 0 {
-		c.ProbeTimeout = 2 * c.ProbeEvery
+		// A dead process refuses the connection at once; the timeout only decides when a
+		// hung one counts as failed, and on a loaded machine a healthy host can be slow.
+		c.ProbeTimeout = max(2*c.ProbeEvery, time.Second)
 	}
 	if c.FailureThreshold <= 0 {
 		c.FailureThreshold = DefaultFailureThreshold
@@ -129,7 +131,8 @@ type Controller struct {
 	log  *slog.Logger
 	http *http.Client
 
-	leader atomic.Bool
+	leader  atomic.Bool
+	failing atomic.Bool // the last leader pass failed
 
 	mu      sync.Mutex
 	regions map[string]*region
@@ -232,8 +235,15 @@ func (c *Controller) actRound(ctx context.Context) {
 		return
 	}
 	if c.leader.Load() {
-		if err := c.act(ctx); err != nil && ctx.Err() == nil {
-			c.log.Warn("controller pass failed; retrying next round", "err", err)
+		if err := c.act(ctx); err != nil {
+			// Once per outage (e.g. etcd without quorum), not every round.
+			if ctx.Err() == nil && c.failing.CompareAndSwap(false, true) {
+				c.log.Warn("controller pass failed; retrying every round", "err", err)
+			}
+			return
+		}
+		if c.failing.CompareAndSwap(true, false) {
+			c.log.Info("controller pass succeeded again")
 		}
 		return
 	}
