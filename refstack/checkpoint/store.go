@@ -41,8 +41,9 @@ type Store struct {
 	regions []string
 	clients map[string]*minio.Client
 
-	mu      sync.Mutex
-	buckets map[string]bool // region -> bucket known to exist
+	mu       sync.Mutex
+	buckets  map[string]bool      // region -> bucket known to exist
+	failedAt map[string]time.Time // region -> when a put there last failed
 }
 
 // NewStore builds clients; it does not contact the stores.
@@ -53,7 +54,7 @@ func NewStore(cfg StoreConfig) (*Store, error) {
 	if cfg.OpTimeout <= 0 {
 		cfg.OpTimeout = 3 * time.Second
 	}
-	s := &Store{cfg: cfg, clients: map[string]*minio.Client{}, buckets: map[string]bool{}}
+	s := &Store{cfg: cfg, clients: map[string]*minio.Client{}, buckets: map[string]bool{}, failedAt: map[string]time.Time{}}
 	transport := &http.Transport{
 		DialContext:         (&net.Dialer{Timeout: time.Second}).DialContext,
 		MaxIdleConnsPerHost: 16,
@@ -152,9 +153,24 @@ func (s *Store) Put(ctx context.Context, region, key string, body []byte) error 
 	_, err = c.PutObject(ctx, s.cfg.Bucket, key, bytes.NewReader(body), int64(len(body)),
 		minio.PutObjectOptions{ContentType: "application/json", DisableMultipart: true})
 	if err != nil {
+		s.mu.Lock()
+		s.failedAt[region] = time.Now()
+		s.mu.Unlock()
 		return fmt.Errorf("checkpoint: region %s: put %s: %w", region, key, err)
 	}
+	s.mu.Lock()
+	delete(s.failedAt, region)
+	s.mu.Unlock()
 	return nil
+}
+
+// FailedWithin reports whether the last put to region failed less than d ago, so a writer
+// with a choice of regions can avoid waiting out a dead store's timeout every time.
+func (s *Store) FailedWithin(region string, d time.Duration) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t, ok := s.failedAt[region]
+	return ok && time.Since(t) < d
 }
 
 // Get reads key from one region.

@@ -21,6 +21,10 @@ import (
 // newest checkpoint that reached another region; GET /replication shows how far behind
 // each region is.
 
+// ownStoreRetry: after a failed write to this region's store, checkpoints go to another
+// region first for this long before this region's store is tried first again.
+const ownStoreRetry = 2 * time.Second
+
 // maxShipQueue bounds a region's backlog; beyond it the oldest objects are not shipped
 // (their chain is superseded by then) so a long-dead region cannot exhaust memory.
 const maxShipQueue = 4096
@@ -72,11 +76,12 @@ func (h *Host) checkpointAsync(ctx context.Context, a *agent) {
 		return
 	}
 	key := checkpoint.ChainObjectKey(a.name, o.Kind, o.Seq, a.epoch)
-	if err := h.store.Put(ctx, h.cfg.Region, key, body); err != nil {
-		log.Warn("checkpoint write to this region failed; retrying next interval", "err", err)
+	first, err := h.putFirst(ctx, key, body)
+	if err != nil {
+		log.Warn("checkpoint write failed in every region; retrying next interval", "err", err)
 		return
 	}
-	om := objectMeta(o, key, sum, len(body), []string{h.cfg.Region}, cut)
+	om := objectMeta(o, key, sum, len(body), []string{first}, cut)
 	err = h.publish(a, om, false)
 	switch {
 	case errors.Is(err, errFenced):
@@ -91,9 +96,38 @@ func (h *Host) checkpointAsync(ctx context.Context, a *agent) {
 		a.unlock()
 	}
 	log.Debug("checkpoint published", "object", key, "sha256", sum, "bytes", len(body))
-	for _, s := range h.shippers {
-		s.push(shipItem{a: a, om: om, body: body})
+	for r, s := range h.shippers {
+		if r != first {
+			s.push(shipItem{a: a, om: om, body: body})
+		}
 	}
+}
+
+// putFirst writes a new object to this region's store, or, while that store is down, to
+// the first other region that takes it (the shippers copy it on from there), so an
+// object-store outage does not stop the checkpoints. It returns the region written.
+func (h *Host) putFirst(ctx context.Context, key string, body []byte) (string, error) {
+	order := []string{h.cfg.Region}
+	if !h.cfg.UnsafeNoReplication { // the switch keeps every object in this region
+		for _, r := range h.store.Regions() {
+			if r != h.cfg.Region {
+				order = append(order, r)
+			}
+		}
+		if h.store.FailedWithin(h.cfg.Region, ownStoreRetry) {
+			// Recently down: try it last instead of waiting out its timeout every time.
+			order = append(order[1:], h.cfg.Region)
+		}
+	}
+	var errs []error
+	for _, r := range order {
+		err := h.store.Put(ctx, r, key, body)
+		if err == nil {
+			return r, nil
+		}
+		errs = append(errs, err)
+	}
+	return "", errors.Join(errs...)
 }
 
 type shipItem struct {

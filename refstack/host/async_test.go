@@ -309,3 +309,27 @@ func TestSyncGeoChainRestore(t *testing.T) {
 		})
 	}
 }
+
+// While the owner region's object store is down, async checkpoints go to another region
+// first (and ship on from there) instead of stopping.
+func TestAsyncCheckpointsThroughOwnStoreOutage(t *testing.T) {
+	c := newCluster(t, "a", "b", "c")
+	c.register(reg("agent-00", "a", "b", "c"))
+	ha := c.startHost("a", asyncCfg(func(cfg *Config) {
+		cfg.MinIO = []checkpoint.Endpoint{{Region: "a", Addr: testenv.FreeAddr(t)}, c.endpoints[1], c.endpoints[2]}
+	}))
+	c.serving(ha, "agent-00", 1)
+	for i := range 6 {
+		mustOK(t, put(t, ha, "agent-00", fmt.Sprintf("k%d", i%2), fmt.Sprint(i)), "put")
+	}
+	var meta checkpoint.Meta
+	waitFor(t, 15*time.Second, "seq 6 checkpointed in b and shipped to c", func() bool {
+		meta = c.chainMeta("agent-00")
+		return shippedThrough(meta, 6, "b", "c")
+	})
+	for _, om := range meta.Objects() {
+		if slices.Contains(om.Regions, "a") {
+			t.Errorf("object %s claims a copy in the unreachable region a: %v", om.Object, om.Regions)
+		}
+	}
+}
