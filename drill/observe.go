@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -88,6 +89,9 @@ func observeBucket(ctx context.Context, eps clusters.Endpoints, region string) (
 		}
 		o := checkers.Object{Key: info.Key, Size: info.Size, Modified: info.LastModified}
 		sum, err := objectSHA256(ctx, cli, eps.Bucket, info.Key)
+		if minio.ToErrorResponse(errors.Unwrap(err)).Code == "NoSuchKey" {
+			continue // garbage-collected between the listing and the read: not there any more
+		}
 		if err != nil {
 			return out, err
 		}
