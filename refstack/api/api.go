@@ -9,6 +9,7 @@
 //	POST /agents/{agent}/cas/{key}          body=CASRequest JSON -> 200 Response{Swapped, Value}
 //	GET  /healthz                           200 when serving
 //	GET  /status                            host: HostStatus; router: RouterStatus
+//	GET  /metrics                           Prometheus metrics (hosts include their controller)
 //
 // Status codes: 200 the op took effect (or was read). 409 not the owner / fenced: the op
 // definitely did not take effect. 503 no owner (router, with Retry-After): not forwarded.

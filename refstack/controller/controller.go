@@ -415,6 +415,11 @@ func (c *Controller) act(ctx context.Context) error {
 		if a.target != "" && alive[a.target] {
 			continue // already chosen
 		}
+		if a.owner == nil && a.epoch == 0 {
+			// Never owned: the hosts place it by failover rank, home first. Choosing here
+			// would race the hosts' start and could put it away from a home still starting.
+			continue
+		}
 		if t := c.choose(a.reg, alive, load); t != "" {
 			targets[a.reg.Agent] = t
 			load[t]++
@@ -483,6 +488,7 @@ type agentState struct {
 	reg         api.Registration
 	owner       *api.Owner
 	ownerModRev int64
+	epoch       int64 // 0: never owned
 	target      string
 }
 
@@ -506,10 +512,12 @@ func readState(ctx context.Context, cli *clientv3.Client) (state, error) {
 		return state{}, err
 	}
 	var st state
-	for chunk := range slices.Chunk(regs, 50) {
-		ops := make([]clientv3.Op, 0, 2*len(chunk))
+	// 3 reads per agent; etcd allows 128 operations per transaction.
+	for chunk := range slices.Chunk(regs, 40) {
+		ops := make([]clientv3.Op, 0, 3*len(chunk))
 		for _, reg := range chunk {
-			ops = append(ops, clientv3.OpGet(api.OwnerKey(reg.Agent)), clientv3.OpGet(api.TargetKey(reg.Agent)))
+			ops = append(ops, clientv3.OpGet(api.OwnerKey(reg.Agent)), clientv3.OpGet(api.TargetKey(reg.Agent)),
+				clientv3.OpGet(api.EpochKey(reg.Agent)))
 		}
 		resp, err := cli.Txn(ctx).Then(ops...).Commit()
 		if err != nil {
@@ -517,15 +525,22 @@ func readState(ctx context.Context, cli *clientv3.Client) (state, error) {
 		}
 		for i, reg := range chunk {
 			a := agentState{reg: reg}
-			if kvs := resp.Responses[2*i].GetResponseRange().Kvs; len(kvs) > 0 {
+			if kvs := resp.Responses[3*i].GetResponseRange().Kvs; len(kvs) > 0 {
 				var o api.Owner
 				if err := json.Unmarshal(kvs[0].Value, &o); err != nil {
 					return state{}, fmt.Errorf("%s: %w", kvs[0].Key, err)
 				}
 				a.owner, a.ownerModRev = &o, kvs[0].ModRevision
 			}
-			if kvs := resp.Responses[2*i+1].GetResponseRange().Kvs; len(kvs) > 0 {
+			if kvs := resp.Responses[3*i+1].GetResponseRange().Kvs; len(kvs) > 0 {
 				a.target = string(kvs[0].Value)
+			}
+			if kvs := resp.Responses[3*i+2].GetResponseRange().Kvs; len(kvs) > 0 {
+				e, err := strconv.ParseInt(string(kvs[0].Value), 10, 64)
+				if err != nil {
+					return state{}, fmt.Errorf("%s: %w", kvs[0].Key, err)
+				}
+				a.epoch = e
 			}
 			st.agents = append(st.agents, a)
 		}

@@ -309,3 +309,22 @@ func (s *syncBuffer) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+// An agent whose owner key went with an expired lease (epoch > 0, no owner) gets a target
+// among the live regions; one never owned is left to the hosts' rank order, so a home host
+// that starts a moment later than the others still gets its agents.
+func TestOrphanedAgentsGetTargetsNeverOwnedDoNot(t *testing.T) {
+	e := newEnv(t)
+	e.register(reg("agent-00", "a", "b"), reg("agent-01", "a", "b"))
+	if _, err := e.cli.Put(context.Background(), api.EpochKey("agent-01"), "3"); err != nil {
+		t.Fatal(err)
+	}
+	e.host("b") // a is not up (its lease expired, or it has not started)
+	ctrl, _ := e.controller("b", nil)
+	waitFor(t, 10*time.Second, "controller to lead", ctrl.Leader)
+	waitFor(t, 5*time.Second, "a target for the orphaned agent-01", func() bool { got, _ := e.get(api.TargetKey("agent-01")); return got == "b" })
+	time.Sleep(300 * time.Millisecond) // a few more rounds
+	if got, ok := e.get(api.TargetKey("agent-00")); ok {
+		t.Errorf("never-owned agent-00 got target %q; its placement is the hosts' rank order", got)
+	}
+}
