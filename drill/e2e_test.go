@@ -60,6 +60,8 @@ func shortOutage(t *testing.T) *scenarios.Scenario {
 	// A 14s run spends a third of its load in the outage: availability is not what this
 	// test judges (the full scenario does).
 	sc.SLA.MinAvailability = nil
+	// Checkpoint often enough that integrity and convergence have chains to judge in 14s.
+	sc.Stack.CheckpointEvery = 20
 	return sc
 }
 
