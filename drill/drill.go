@@ -140,6 +140,7 @@ func (d *drill) execute(ctx context.Context) (err error) {
 	}
 	spec.UnsafeRouterIgnoreEpochsFor = sc.Stack.Unsafe.RouterIgnoresEpochsFor.D()
 	spec.UnsafeNoFencing = sc.Stack.Unsafe.NoFencing
+	spec.UnsafeSkipChecksum = sc.Stack.Unsafe.SkipChecksum
 	cl, err := clusters.New(provider(*sc), spec)
 	if err != nil {
 		return err

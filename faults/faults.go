@@ -103,6 +103,7 @@ var Kinds = []Kind{
 	etcdMemberLossKind,
 	etcdQuorumLossKind,
 	clockSkewKind,
+	checkpointCorruptionKind,
 }
 
 // Names lists the kinds in table order.

@@ -90,6 +90,8 @@ type Unsafe struct {
 	// NoFencing makes hosts skip the epoch compare on writes and reads: a deposed owner
 	// (paused, partitioned) keeps publishing.
 	NoFencing bool `yaml:"no_fencing,omitempty" json:"no_fencing,omitempty"`
+	// SkipChecksum makes restores accept checkpoint objects without verifying their sha256.
+	SkipChecksum bool `yaml:"skip_checksum,omitempty" json:"skip_checksum,omitempty"`
 }
 
 // Workload: open-loop load through the router.

@@ -293,7 +293,7 @@ func (f *Fault) validateParams(v *validator, path string, regions []string) {
 	case "region-outage":
 		f.validateRegion(v, path, regions)
 		return
-	case "object-store-outage", "etcd-member-loss", "clock-skew":
+	case "object-store-outage", "etcd-member-loss", "clock-skew", "checkpoint-corruption":
 		inTopology("region", f.Region, true)
 	case "process-crash", "pause":
 		if v.oneOf(path+".service", "service", f.Service, []string{"etcd", "minio", "host", "router"}) {

@@ -38,6 +38,12 @@ var Matrix = []Case{
 		Scenario: "scenarios/selftest/region-outage-async.yaml",
 		Caught:   "integrity",
 	},
+	{
+		Switch:   "skip-checksum",
+		Breaks:   "restores verify each checkpoint's sha256 (a corrupt copy is taken for the truth)",
+		Scenario: "scenarios/selftest/corrupt-checkpoint.yaml",
+		Caught:   "linearizability",
+	},
 }
 
 // Scenarios lists every scenario of the matrix once, in table order: each also runs on the

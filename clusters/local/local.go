@@ -366,6 +366,9 @@ func (c *Cluster) prepare() error {
 		if c.spec.UnsafeNoFencing {
 			args = append(args, "--unsafe-no-fencing")
 		}
+		if c.spec.UnsafeSkipChecksum {
+			args = append(args, "--unsafe-skip-checksum")
+		}
 		args = append(args, c.spec.Controller.Args()...)
 		svcs = append(svcs, &service{
 			region: r, name: spec.ServiceHost, path: c.refstack, env: stackEnv,

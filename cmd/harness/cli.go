@@ -145,7 +145,8 @@ var unsafeSwitches = map[string]func(*scenarios.Scenario){
 	"router-ignores-epochs": func(s *scenarios.Scenario) {
 		s.Stack.Unsafe.RouterIgnoresEpochsFor = scenarios.Duration(10 * time.Second)
 	},
-	"no-fencing": func(s *scenarios.Scenario) { s.Stack.Unsafe.NoFencing = true },
+	"no-fencing":    func(s *scenarios.Scenario) { s.Stack.Unsafe.NoFencing = true },
+	"skip-checksum": func(s *scenarios.Scenario) { s.Stack.Unsafe.SkipChecksum = true },
 }
 
 func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {

@@ -175,6 +175,8 @@ func runHost(ctx context.Context, args []string, stderr io.Writer) error {
 		"UNSAFE: acknowledge writes before they are committed (loses acknowledged writes; for checker self-tests)")
 	fs.BoolVar(&c.UnsafeNoFencing, "unsafe-no-fencing", false,
 		"UNSAFE: skip the epoch compare on writes and reads (a deposed owner keeps publishing; for checker self-tests)")
+	fs.BoolVar(&c.UnsafeSkipChecksum, "unsafe-skip-checksum", false,
+		"UNSAFE: restore checkpoints without verifying their sha256 (a corrupt copy becomes the state; for checker self-tests)")
 	fs.StringVar(&c.Durability, "durability", api.DurabilitySyncGeo,
 		"sync-geo (ack after the etcd quorum commit; RPO 0) or async (ack from memory, checkpoint every --checkpoint-interval, ship to the other regions)")
 	fs.DurationVar(&c.CheckpointInterval, "checkpoint-interval", host.DefaultCheckpointInterval, "async: how often each agent's checkpoint chain gets a new link")

@@ -63,6 +63,9 @@ type Config struct {
 	// UnsafeNoFencing skips every epoch compare: log appends commit unconditionally and reads
 	// serve memory unchecked, so a deposed owner keeps publishing. For checker self-tests.
 	UnsafeNoFencing bool
+	// UnsafeSkipChecksum makes restores accept checkpoint objects without verifying their
+	// sha256: a corrupt copy becomes the agent's state. For checker self-tests.
+	UnsafeSkipChecksum bool
 
 	Logger *slog.Logger // default: JSON to stderr
 
@@ -181,6 +184,7 @@ func New(cfg Config) (*Host, error) {
 	}
 	store, err := checkpoint.NewStore(checkpoint.StoreConfig{
 		Endpoints: cfg.MinIO, User: cfg.MinIOUser, Password: cfg.MinIOPassword, Bucket: cfg.Bucket,
+		UnsafeSkipChecksum: cfg.UnsafeSkipChecksum,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("host: %w", err)

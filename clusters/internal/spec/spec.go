@@ -72,6 +72,8 @@ type Spec struct {
 	UnsafeRouterIgnoreEpochsFor time.Duration
 	// UnsafeNoFencing makes hosts skip the epoch compare (self-validation only).
 	UnsafeNoFencing bool
+	// UnsafeSkipChecksum makes hosts restore checkpoints unverified (self-validation only).
+	UnsafeSkipChecksum bool
 
 	// BinDir holds the refstack and minio binaries; "" means FindBinDir.
 	BinDir string
