@@ -16,8 +16,9 @@ func TestNewProviders(t *testing.T) {
 		provider string
 		want     string // substring of the error
 	}{
-		{"nope", `unknown provider "nope" (valid: auto, local)`},
-		// local and auto reach the local provider, which checks for the binaries.
+		{"nope", `unknown provider "nope" (valid: auto, netns, local)`},
+		// local and auto reach the local provider (auto as root: netns, which wraps it),
+		// which checks for the binaries.
 		{"local", "make build"},
 		{"auto", "make build"},
 		{"", "make build"},
