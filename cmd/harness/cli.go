@@ -34,7 +34,8 @@ commands:
       --out DIR        where run directories go (default runs)
       --bin DIR        where refstack and minio are (default $GEODRILL_BIN or ./bin)
       --unsafe NAME    turn on an unsafe stack switch to see a check fail: ack-before-commit,
-                       no-fencing, router-ignores-epochs; no-replication for async scenarios
+                       no-fencing, router-ignores-epochs, skip-checksum; no-replication for
+                       async scenarios
                        (make selftest runs each against the scenario that exposes it)
       --repeat N       run each scenario N times with seeds seed, seed+1, ... and print the
                        RTO distribution, RPO worst case and pass rate over the drills
