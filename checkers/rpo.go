@@ -66,15 +66,17 @@ type CorruptKey struct {
 	Reason string `json:"reason"`
 }
 
-// RPO finds acknowledged writes missing from the final state.
+// RPO finds acknowledged writes missing from the recovered state.
 //
-// Per agent/key the final state is the last ok final read. The write that produced its value
-// is found by value (write values are unique); "not found" is the initial state. An
-// acknowledged write w is lost when the producer p completed before w was invoked (w came
-// after p in real time, so the final state must reflect w or something later), or when the
-// key reads empty. The key's loss window is the latest lost ack's completion minus p's
-// completion (minus the first lost write's invocation when the key reads empty); the
-// measured window is the maximum over keys.
+// Every ok read of a key — during the load and the final reads — is evidence: the write that
+// produced the value it returned is found by value (write values are unique; "not found" is
+// the initial state). An acknowledged write w is lost when some read r invoked after w
+// completed returned the value of a write p that completed before w was invoked (or the
+// empty state), and r was served by an epoch no older than w's (see lostBy). Looking at
+// every read, not only the final one, matters: after a failover the load keeps writing each
+// key, so the final state is a newer write and hides what the failover lost; the first reads
+// served by the new owner show it. The loss window is per agent (see agentLoss.window) and
+// the measured window is the maximum over agents.
 //
 // A final value no write wrote — or one written only by an op that reported it did not take
 // effect (outcome fail, or cas not swapped) — is corruption: counted apart and always a
@@ -89,8 +91,9 @@ type CorruptKey struct {
 func RPO(_ context.Context, in Input) Result {
 	sla := in.sla()
 	type keyOps struct {
-		ops   []history.Op
-		final *history.Op
+		ops    []history.Op
+		final  *history.Op  // the last ok final read: the final state
+		finals []history.Op // every ok final read
 	}
 	byKey := map[keyID]*keyOps{}
 	get := func(k keyID) *keyOps {
@@ -108,6 +111,9 @@ func RPO(_ context.Context, in Input) Result {
 		op := &in.History[i]
 		ko := get(keyOf(*op))
 		if op.Final {
+			if op.Kind == history.Get && op.Outcome == history.OK {
+				ko.finals = append(ko.finals, *op)
+			}
 			if op.Kind == history.Get && op.Outcome == history.OK &&
 				(ko.final == nil || complete(*op) > complete(*ko.final) ||
 					(complete(*op) == complete(*ko.final) && op.ID > ko.final.ID)) {
@@ -124,7 +130,7 @@ func RPO(_ context.Context, in Input) Result {
 	sortKeys(keys)
 
 	d := RPOData{Keys: len(keys)}
-	var window time.Duration
+	losses := map[string]*agentLoss{}
 	for _, k := range keys {
 		ko := byKey[k]
 		if ko.final == nil {
@@ -134,6 +140,9 @@ func RPO(_ context.Context, in Input) Result {
 		d.KeysRead++
 		final := *ko.final
 		finalValue := readValue(final)
+		if !final.Found {
+			finalValue = ""
+		}
 
 		var acked []history.Op
 		for _, op := range ko.ops {
@@ -143,16 +152,7 @@ func RPO(_ context.Context, in Input) Result {
 		}
 		d.AckedWrites += len(acked)
 
-		var lost []history.Op
-		var kl KeyLoss
-		var from time.Duration // the loss window's start
-		if !final.Found {
-			lost = acked
-			finalValue = ""
-			if len(lost) > 0 {
-				from = earliestInvoke(lost)
-			}
-		} else {
+		if final.Found {
 			producer, why := findProducer(ko.ops, finalValue)
 			switch {
 			case producer == nil:
@@ -160,22 +160,62 @@ func RPO(_ context.Context, in Input) Result {
 				continue
 			case producer.Outcome != history.OK:
 				d.Unprovable = append(d.Unprovable, k.String())
-				continue
 			}
-			kl.ProducerID = producer.ID
-			from = complete(*producer)
+		}
+
+		// Every ok read of the key, the final reads included, can prove a loss.
+		reads := append([]history.Op(nil), ko.finals...)
+		for _, op := range ko.ops {
+			if op.Kind == history.Get && op.Outcome == history.OK {
+				reads = append(reads, op)
+			}
+		}
+		lostByID := map[int64]history.Op{}
+		kl := KeyLoss{Agent: k.Agent, Key: k.Key}
+		al := losses[k.Agent]
+		if al == nil {
+			al = &agentLoss{}
+			losses[k.Agent] = al
+		}
+		for _, r := range reads {
+			var p *history.Op
+			if r.Found {
+				prod, _ := findProducer(ko.ops, readValue(r))
+				if prod == nil || prod.Outcome != history.OK {
+					continue // corrupt (judged on the final read) or effect time unknown
+				}
+				p = prod
+			}
+			proved := false
 			for _, w := range acked {
-				if w.ID != producer.ID && from < w.Invoke {
-					lost = append(lost, w)
+				if !lostBy(w, p, r) {
+					continue
+				}
+				proved = true
+				if _, seen := lostByID[w.ID]; !seen {
+					lostByID[w.ID] = w
+					al.lastLost = max(al.lastLost, complete(w))
+					if p == nil {
+						al.noteEmpty(w.Invoke)
+					}
+				}
+			}
+			if proved && p != nil {
+				al.point = max(al.point, complete(*p))
+				if kl.ProducerID == 0 || complete(*p) > complete(*producerOf(ko.ops, kl.ProducerID)) {
+					kl.ProducerID = p.ID
 				}
 			}
 		}
-		if len(lost) == 0 {
+		if len(lostByID) == 0 {
 			continue
 		}
-		keyWindow := latestComplete(lost) - from
-		window = max(window, keyWindow)
-		kl.Agent, kl.Key, kl.Lost, kl.WindowSeconds = k.Agent, k.Key, len(lost), seconds(keyWindow)
+		lost := make([]history.Op, 0, len(lostByID))
+		for _, w := range lostByID {
+			lost = append(lost, w)
+		}
+		sort.Slice(lost, func(i, j int) bool { return lost[i].ID < lost[j].ID })
+		kl.Lost = len(lost)
 		d.LossByKey = append(d.LossByKey, kl)
 		d.Lost += len(lost)
 		for _, w := range lost {
@@ -190,6 +230,15 @@ func RPO(_ context.Context, in Input) Result {
 			})
 		}
 	}
+	// The agent is what a failover restores, so the loss window is measured per agent: from
+	// its recovery point (the newest surviving write that proved a loss, or the first lost
+	// write when only empty reads proved them) to its newest lost acknowledgement.
+	var window time.Duration
+	for i := range d.LossByKey {
+		al := losses[d.LossByKey[i].Agent]
+		d.LossByKey[i].WindowSeconds = seconds(al.window())
+		window = max(window, al.window())
+	}
 	d.LossWindowSeconds = seconds(window)
 	sort.Slice(d.LostWrites, func(i, j int) bool { return d.LostWrites[i].ID < d.LostWrites[j].ID })
 
@@ -198,6 +247,64 @@ func RPO(_ context.Context, in Input) Result {
 		verdicts = append(verdicts, lossWindowVerdict(*sla.MaxLossWindow, d))
 	}
 	return Result{Checker: NameRPO, Verdicts: verdicts, Data: mustJSON(d)}
+}
+
+// lostBy reports whether read r proves acknowledged write w lost: w completed before r was
+// invoked, yet r returned the value of p, a write that completed before w was invoked (or
+// the empty initial state when p is nil). In a linearizable history r must reflect w or
+// something later. A read served by an older epoch than w's is a stale read — the
+// split-brain checker's business — not a loss.
+func lostBy(w history.Op, p *history.Op, r history.Op) bool {
+	if p != nil && w.ID == p.ID {
+		return false
+	}
+	if complete(w) >= r.Invoke {
+		return false
+	}
+	if r.Epoch != 0 && w.Epoch != 0 && r.Epoch < w.Epoch {
+		return false
+	}
+	// A read during the load proves a loss only across an ownership change: served by a newer
+	// epoch than the one that acknowledged w, it shows the state the failover restored. Within
+	// one epoch an old value is a stale read, which linearizability judges.
+	if !r.Final && (r.Epoch == 0 || w.Epoch == 0 || r.Epoch <= w.Epoch) {
+		return false
+	}
+	return p == nil || complete(*p) < w.Invoke
+}
+
+// agentLoss collects one agent's loss evidence for its loss window.
+type agentLoss struct {
+	lastLost  time.Duration // newest completion among lost acknowledged writes
+	point     time.Duration // newest completion among surviving writes that proved a loss
+	emptyFrom time.Duration // earliest invocation among writes proved lost by an empty read
+	hasEmpty  bool
+}
+
+func (a *agentLoss) noteEmpty(invoke time.Duration) {
+	if !a.hasEmpty || invoke < a.emptyFrom {
+		a.emptyFrom, a.hasEmpty = invoke, true
+	}
+}
+
+func (a *agentLoss) window() time.Duration {
+	from := a.point
+	if a.point == 0 && a.hasEmpty {
+		from = a.emptyFrom
+	}
+	if a.lastLost <= from {
+		return 0
+	}
+	return a.lastLost - from
+}
+
+func producerOf(ops []history.Op, id int64) *history.Op {
+	for i := range ops {
+		if ops[i].ID == id {
+			return &ops[i]
+		}
+	}
+	return nil
 }
 
 // findProducer returns the write that put value in place, or nil and why none did.
