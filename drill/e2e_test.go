@@ -206,8 +206,17 @@ func TestStaleOwnerCannotPublish(t *testing.T) {
 		if after.Epoch <= before.Epoch {
 			t.Errorf("takeover epoch %d is not above %d", after.Epoch, before.Epoch)
 		}
-		if code, body := do(ctx, http.MethodPut, eps.Router+"/agents/"+agent+"/kv/k0", "new-owner"); code != 200 {
-			return fmt.Errorf("write to new owner: %d %s", code, body)
+		// The owner key appears before the new owner has restored the agent; until then it
+		// refuses (409, definitely not applied), so write like a client: retry, bounded.
+		for attempt := 0; ; attempt++ {
+			code, body := do(ctx, http.MethodPut, eps.Router+"/agents/"+agent+"/kv/k0", "new-owner")
+			if code == 200 {
+				break
+			}
+			if attempt == 50 {
+				return fmt.Errorf("write to new owner: %d %s", code, body)
+			}
+			time.Sleep(100 * time.Millisecond)
 		}
 
 		// Queue a write on the paused stale owner, then resume it: it handles the request

@@ -49,8 +49,7 @@ func fakeRefstack(args []string) int {
 		"minio-user", "minio-password", "bucket", "lease-ttl", "checkpoint-every"} {
 		fs.String(ignored, "", "")
 	}
-	fs.Bool("unsafe-ack-before-commit", false, "")
-	if err := fs.Parse(args[1:]); err != nil {
+	if err := fs.Parse(knownFlags(fs, args[1:])); err != nil {
 		return 2
 	}
 	who := args[0] + " " + name + region
@@ -114,4 +113,21 @@ func fakeRefstack(args []string) int {
 	fmt.Fprintf(os.Stderr, "fake refstack: %s serving on %v\n", who, addrs)
 	<-ctx.Done()
 	return 0
+}
+
+// knownFlags drops the flags fs does not define (with their value, if any), so the fake keeps
+// standing in for process management as refstack gains stack settings it does not model.
+func knownFlags(fs *flag.FlagSet, args []string) []string {
+	var out []string
+	for i := 0; i < len(args); i++ {
+		name, _, hasValue := strings.Cut(strings.TrimLeft(args[i], "-"), "=")
+		if !strings.HasPrefix(args[i], "-") || fs.Lookup(name) != nil {
+			out = append(out, args[i])
+			continue
+		}
+		if !hasValue && i+1 < len(args) && !strings.HasPrefix(args[i+1], "-") {
+			i++ // skip the unknown flag's value
+		}
+	}
+	return out
 }
