@@ -285,6 +285,39 @@ func TestCheckers(t *testing.T) {
 			},
 		},
 		{
+			name: "an isolate partition is measured like a region outage; a pair cut is not", data: "rto-isolate",
+			sla:  scenarios.SLA{RTOP95: dur(time.Second), RTOMax: dur(time.Second)},
+			want: map[string]Status{NameRTO: Pass, NameLinearizability: Pass, NameRPO: Pass},
+			check: func(t *testing.T, rs []Result) {
+				d := decode[RTOData](t, byName(t, rs, NameRTO))
+				if len(d.Windows) != 1 {
+					t.Fatalf("windows = %+v, want only the isolate partition", d.Windows)
+				}
+				w := d.Windows[0]
+				if w.Name != "f1:partition" || w.Region != "a" || w.AgentsFrom != "inject" || len(w.Agents) != 2 ||
+					!near(w.Agents[0].Seconds, 0.6) || !near(w.Agents[1].Seconds, 0.8) || w.Agents[1].Region != "c" {
+					t.Errorf("window = %+v, want agent-00 0.6s and agent-01 0.8s (on c) from the inject detail", w)
+				}
+				if d.P95 == nil || !near(*d.P95, 0.8) {
+					t.Errorf("p95 = %v, want 0.8s", d.P95)
+				}
+			},
+		},
+		{
+			name: "an isolated owner that keeps serving an agent fails rto", data: "rto-isolate-never",
+			sla:  scenarios.SLA{RTOP95: dur(5 * time.Second)},
+			want: map[string]Status{NameRTO: Fail},
+			check: func(t *testing.T, rs []Result) {
+				r := byName(t, rs, NameRTO)
+				if d := decode[RTOData](t, r); d.NotRecovered != 1 || d.Measured != 2 {
+					t.Errorf("data = %+v, want 1 of 2 not recovered", d)
+				}
+				if v := verdictFor(t, r, "rto_p95"); v.Status != Fail || !strings.Contains(v.Detail, "agent-01") {
+					t.Errorf("rto_p95 verdict = %+v, want fail naming agent-01", v)
+				}
+			},
+		},
+		{
 			name: "rto targets without a fault are unknown", data: "good", noEvents: true,
 			sla:  scenarios.SLA{RTOP95: dur(time.Second)},
 			want: map[string]Status{NameRTO: Unknown, NameAvailability: Pass},

@@ -16,6 +16,32 @@ import (
 // regionFaults are the fault kinds after which a region's agents must move to a new owner.
 var regionFaults = map[string]bool{"region-outage": true}
 
+// losesRegion says whether the window's fault takes its target region away from its peers,
+// so that the region's agents must move: a region outage, or a partition of the isolate
+// shape (which targets the region and lists its agents, as an outage does). Other shapes
+// leave every region a majority side to join and are not measured.
+func losesRegion(w timeline.Window, events []timeline.Event) bool {
+	kind := faultKind(w)
+	if regionFaults[kind] {
+		return true
+	}
+	if kind != "partition" {
+		return false
+	}
+	e, ok := injectEvent(w, events)
+	return ok && e.Detail["shape"] == "isolate"
+}
+
+// injectEvent is the Inject event that opened the window.
+func injectEvent(w timeline.Window, events []timeline.Event) (timeline.Event, bool) {
+	for _, e := range events {
+		if e.Kind == timeline.Inject && e.Name == w.Name && e.At == w.Start {
+			return e, true
+		}
+	}
+	return timeline.Event{}, false
+}
+
 // LoadPhase is the timeline phase whose end bounds recovery: an agent not served by a new
 // owner before the next phase starts never recovered.
 const LoadPhase = "load"
@@ -60,10 +86,11 @@ type AgentRTO struct {
 	Epoch   int64   `json:"epoch,omitempty"`
 }
 
-// RTO measures, per region fault and per affected agent, the time from the fault's start to
-// the completion of the agent's first ok op (any kind, not a final read) invoked after the
-// start and served by another region — the earliest completion among such ops, which is the
-// earliest proof that a new owner serves. Affected agents come from the inject event's
+// RTO measures, per region fault (a region outage, or a partition isolating one region) and
+// per affected agent, the time from the fault's start to the completion of the agent's
+// first ok op (any kind, not a final read) invoked after the start and served by another
+// region — the earliest completion among such ops, which is the earliest proof that a new
+// owner serves. Affected agents come from the inject event's
 // "agents" detail, else they are inferred: agents whose last ok op completed before the start
 // was served by the faulted region. An agent with no such op before the load phase ends
 // never recovered: infinite, and a fail whatever the targets. p50/p95/max are nearest-rank
@@ -79,7 +106,7 @@ func RTO(_ context.Context, in Input) Result {
 	var values, bounds []float64 // per measured pair; bounds only for the not recovered
 	var problems []string
 	for _, w := range timeline.Windows(events) {
-		if !regionFaults[faultKind(w)] {
+		if !losesRegion(w, events) {
 			continue
 		}
 		rw := RTOWindow{Name: w.Name, Fault: faultKind(w), Region: w.Target, Start: w.Start, End: w.End}
@@ -231,10 +258,7 @@ func loadEnd(events []timeline.Event, h history.History) time.Duration {
 
 // affectedAgents are the agents the faulted region owned at injection.
 func affectedAgents(w timeline.Window, events []timeline.Event, h history.History) ([]string, string) {
-	for _, e := range events {
-		if e.Kind != timeline.Inject || e.Name != w.Name || e.At != w.Start {
-			continue
-		}
+	if e, ok := injectEvent(w, events); ok {
 		if list, ok := e.Detail["agents"]; ok {
 			var agents []string
 			for _, a := range strings.Split(list, ",") {
