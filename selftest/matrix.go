@@ -39,6 +39,12 @@ var Matrix = []Case{
 		Caught:   "integrity",
 	},
 	{
+		Switch:   "no-fencing",
+		Breaks:   "a deposed owner is fenced by its epoch (it keeps serving after its lease went)",
+		Scenario: "scenarios/selftest/pause-owner.yaml",
+		Caught:   "linearizability",
+	},
+	{
 		Switch:   "skip-checksum",
 		Breaks:   "restores verify each checkpoint's sha256 (a corrupt copy is taken for the truth)",
 		Scenario: "scenarios/selftest/corrupt-checkpoint.yaml",

@@ -305,6 +305,12 @@ func (h *Host) leaseLoop(ctx context.Context) {
 		h.lease, h.leaseGen = 0, h.leaseGen+1
 		lost := h.agents
 		h.agents = map[string]*agent{}
+		if h.cfg.UnsafeNoFencing {
+			// UNSAFE: without fencing the host trusts its own view of ownership and keeps
+			// serving what it held when its lease went; only noticing a new owner in etcd
+			// (reconcile) stops it — Jepsen's "etcd lock without a guard".
+			h.agents, lost = lost, nil
+		}
 		h.mu.Unlock()
 		for _, a := range lost {
 			h.markDropped(a, "lease lost")
