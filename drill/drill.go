@@ -176,7 +176,7 @@ func (d *drill) execute(ctx context.Context) (err error) {
 		return fmt.Errorf("cluster up: %w", err)
 	}
 	eps := cl.Endpoints()
-	env := faults.Env{Cluster: cl, Probe: probeFor(eps), Owners: ownersFunc(eps.Router)}
+	env := faults.Env{Cluster: cl, Probe: probeFor(eps), Owners: ownersFunc(eps.StatusRouter())}
 
 	agents, keys := names(sc)
 	wcfg := workload.Config{

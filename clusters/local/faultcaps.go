@@ -24,7 +24,7 @@ func (c *Cluster) ServiceHealthy(ctx context.Context, region, service string) er
 		return fmt.Errorf("service health: local cluster is not up")
 	}
 	if service == spec.ServiceRouter {
-		return c.get200(ctx, eps.Router+"/healthz")
+		return c.get200(ctx, eps.StatusRouter()+"/healthz")
 	}
 	if !known {
 		return fmt.Errorf("service health: no region %q", region)

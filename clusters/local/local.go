@@ -301,6 +301,14 @@ func (c *Cluster) prepare() error {
 		Bucket:        spec.Bucket,
 		Logs:          logs,
 	}
+	// Clients reach the router through a proxy; the harness's own reads go direct.
+	via, err := c.routerVia(addr(routerPort))
+	if err != nil {
+		return err
+	}
+	if via != addr(routerPort) {
+		eps.Router, eps.RouterDirect = "http://"+via, eps.Router
+	}
 	var peers, minios []string
 	for _, r := range c.spec.Regions {
 		p := rp[r]
@@ -355,7 +363,11 @@ func (c *Cluster) prepare() error {
 		if err != nil {
 			return err
 		}
-		args := []string{"host", "--region", r, "--listen", addr(p.host), "--etcd", re.Etcd,
+		etcdArg, err := c.etcdFor(r, re.Etcd)
+		if err != nil {
+			return err
+		}
+		args := []string{"host", "--region", r, "--listen", addr(p.host), "--etcd", etcdArg,
 			"--minio", minioArg, "--minio-user", spec.MinIOUser,
 			"--minio-password", spec.MinIOPassword, "--bucket", spec.Bucket,
 			"--lease-ttl", c.spec.LeaseTTL.String(), "--checkpoint-every", strconv.Itoa(c.spec.CheckpointEvery)}
@@ -384,7 +396,7 @@ func (c *Cluster) prepare() error {
 			return []string{"router", "--listen", addr(routerPort), "--etcd", strings.Join(eps.Etcd, ","),
 				"--owner-ttl", c.spec.RouterOwnerTTL.String()}
 		},
-		ready: func(ctx context.Context) error { return c.get200(ctx, eps.Router+"/healthz") },
+		ready: func(ctx context.Context) error { return c.get200(ctx, eps.StatusRouter()+"/healthz") },
 	})
 	if d := c.spec.UnsafeRouterIgnoreEpochsFor; d > 0 { // self-validation only
 		router := svcs[len(svcs)-1]
@@ -544,7 +556,7 @@ func (c *Cluster) awaitOwners(ctx context.Context) error {
 	check := func(ctx context.Context) error {
 		rctx, cancel := context.WithTimeout(ctx, probeTimeout)
 		defer cancel()
-		owners, err := spec.RouterOwners(rctx, c.client, c.eps.Router)
+		owners, err := spec.RouterOwners(rctx, c.client, c.eps.StatusRouter())
 		if err != nil {
 			return err
 		}
@@ -784,7 +796,7 @@ func (c *Cluster) Signal(region, name string, sig syscall.Signal) error {
 // Owners is the router's view of who owns each agent.
 func (c *Cluster) Owners(ctx context.Context) (map[string]api.Owner, error) {
 	c.mu.Lock()
-	router := c.eps.Router
+	router := c.eps.StatusRouter()
 	c.mu.Unlock()
 	if router == "" {
 		return nil, errors.New("owners: local cluster is not up")

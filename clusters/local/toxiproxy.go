@@ -15,16 +15,25 @@ import (
 	"github.com/geodrill/geodrill/faults"
 )
 
-// proxies are the embedded Toxiproxy proxies of a local cluster: one per ordered pair of
-// regions on the object-store path, host of From → MinIO of To (checkpoint writes, copies to
-// other regions, restores). These paths are per pair because each host is given its own
-// list of MinIO addresses. etcd peer traffic is not proxied: a member advertises one peer
-// URL to every peer, so a per-destination proxy cannot cut or slow A→B while keeping C→B.
+// proxies are the embedded Toxiproxy proxies of a local cluster, one per path that can be
+// proxied:
+//   - host of From → MinIO of To, per ordered pair of regions (checkpoint writes, copies to
+//     other regions, restores); per pair because each host is given its own list of MinIO
+//     addresses;
+//   - host → etcd of its own region (leases, ownership, epochs): each host talks only to its
+//     own member;
+//   - client → router: the load and the final reads (Endpoints.Router); the harness's status
+//     reads go direct (Endpoints.RouterDirect).
+//
+// etcd peer traffic is not proxied: a member advertises one peer URL to every peer, so a
+// per-destination proxy cannot cut or slow A→B while keeping C→B.
 type proxies struct {
 	mu     sync.Mutex
 	server *toxiproxy.ApiServer
 	pair   map[[2]string]*toxiproxy.Proxy // [host region, MinIO region]
-	toxics map[string][]installedToxic    // fault id → what it installed
+	etcd   map[string]*toxiproxy.Proxy    // host region → its etcd member
+	router *toxiproxy.Proxy
+	toxics map[string][]installedToxic // fault id → what it installed
 }
 
 type installedToxic struct {
@@ -42,11 +51,6 @@ func (c *Cluster) minioFor(region string, minios []string) (string, error) {
 	}
 	c.px.mu.Lock()
 	defer c.px.mu.Unlock()
-	if c.px.server == nil {
-		c.px.server = toxiproxy.NewServer(toxiproxy.NewMetricsContainer(prometheus.NewRegistry()), zerolog.Nop())
-		c.px.pair = map[[2]string]*toxiproxy.Proxy{}
-		c.px.toxics = map[string][]installedToxic{}
-	}
 	out := make([]string, 0, len(minios))
 	for _, m := range minios {
 		to, addr, _ := strings.Cut(m, "=")
@@ -54,14 +58,61 @@ func (c *Cluster) minioFor(region string, minios []string) (string, error) {
 			out = append(out, m)
 			continue
 		}
-		p := toxiproxy.NewProxy(c.px.server, "minio-"+region+"-"+to, "127.0.0.1:0", addr)
-		if err := p.Start(); err != nil {
+		p, err := c.px.start("minio-"+region+"-"+to, addr)
+		if err != nil {
 			return "", fmt.Errorf("start proxy host %s -> minio %s: %w", region, to, err)
 		}
 		c.px.pair[[2]string{region, to}] = p
 		out = append(out, to+"="+p.Listen)
 	}
 	return strings.Join(out, ","), nil
+}
+
+// etcdFor is the --etcd address for region's host: its own member through a proxy started
+// here (the member itself inside per-region networks, as in minioFor).
+func (c *Cluster) etcdFor(region, addr string) (string, error) {
+	if c.net.IP != nil {
+		return addr, nil
+	}
+	c.px.mu.Lock()
+	defer c.px.mu.Unlock()
+	p, err := c.px.start("etcd-"+region, addr)
+	if err != nil {
+		return "", fmt.Errorf("start proxy host %s -> etcd %s: %w", region, region, err)
+	}
+	c.px.etcd[region] = p
+	return p.Listen, nil
+}
+
+// routerVia is the host:port clients use to reach the router at addr: a proxy started here
+// (addr itself inside per-region networks, as in minioFor).
+func (c *Cluster) routerVia(addr string) (string, error) {
+	if c.net.IP != nil {
+		return addr, nil
+	}
+	c.px.mu.Lock()
+	defer c.px.mu.Unlock()
+	p, err := c.px.start("router", addr)
+	if err != nil {
+		return "", fmt.Errorf("start proxy client -> router: %w", err)
+	}
+	c.px.router = p
+	return p.Listen, nil
+}
+
+// start starts a proxy on a free loopback port to upstream; the caller holds mu.
+func (px *proxies) start(name, upstream string) (*toxiproxy.Proxy, error) {
+	if px.server == nil {
+		px.server = toxiproxy.NewServer(toxiproxy.NewMetricsContainer(prometheus.NewRegistry()), zerolog.Nop())
+		px.pair = map[[2]string]*toxiproxy.Proxy{}
+		px.etcd = map[string]*toxiproxy.Proxy{}
+		px.toxics = map[string][]installedToxic{}
+	}
+	p := toxiproxy.NewProxy(px.server, name, "127.0.0.1:0", upstream)
+	if err := p.Start(); err != nil {
+		return nil, err
+	}
+	return p, nil
 }
 
 // stopProxies stops every proxy (closing their connections); idempotent.
@@ -71,7 +122,13 @@ func (c *Cluster) stopProxies() {
 	for _, p := range c.px.pair {
 		p.Stop()
 	}
-	c.px.pair = nil
+	for _, p := range c.px.etcd {
+		p.Stop()
+	}
+	if c.px.router != nil {
+		c.px.router.Stop()
+	}
+	c.px.pair, c.px.etcd, c.px.router = nil, nil, nil
 	c.px.toxics = nil
 }
 
@@ -152,6 +209,16 @@ func (c *Cluster) Degraded(ctx context.Context, id string) error {
 		}
 	}
 	return nil
+}
+
+// EtcdProxyAddr is where region's host reaches its etcd member ("" when not proxied).
+func (c *Cluster) EtcdProxyAddr(region string) string {
+	c.px.mu.Lock()
+	defer c.px.mu.Unlock()
+	if p := c.px.etcd[region]; p != nil {
+		return p.Listen
+	}
+	return ""
 }
 
 // ProxyAddr is where region from's host reaches region to's MinIO ("" when that path is not

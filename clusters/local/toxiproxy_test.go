@@ -1,9 +1,12 @@
 package local_test
 
 import (
+	"bytes"
 	"context"
+	"fmt"
 	"net"
 	"net/http"
+	"os"
 	"testing"
 	"time"
 
@@ -12,7 +15,8 @@ import (
 
 // The object-store path between two regions runs through an embedded Toxiproxy: a latency
 // toxic slows a real MinIO request through it, removing it restores the speed, and Down
-// stops the proxy.
+// stops the proxy. The client→router and host→etcd paths run through proxies too, and stop
+// with the cluster.
 func TestToxiproxyDegradesObjectStorePath(t *testing.T) {
 	c, _ := upCluster(t, context.Background(), realBin(t))
 	ctx := context.Background()
@@ -61,11 +65,55 @@ func TestToxiproxyDegradesObjectStorePath(t *testing.T) {
 	if d := get(); d > 300*time.Millisecond {
 		t.Errorf("restored request took %s", d)
 	}
+
+	// The client path to the router and each host's path to its etcd member are proxied too.
+	eps := c.Endpoints()
+	if eps.RouterDirect == "" || eps.Router == eps.RouterDirect {
+		t.Fatalf("router %q, direct %q: clients should reach the router through a proxy", eps.Router, eps.RouterDirect)
+	}
+	for _, u := range []string{eps.Router, eps.RouterDirect} {
+		resp, err := (&http.Client{Timeout: 10 * time.Second}).Get(u + "/healthz")
+		if err != nil {
+			t.Fatalf("router health at %s: %v", u, err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("router health at %s: status %d", u, resp.StatusCode)
+		}
+	}
+	closed := []string{addr, eps.Router[len("http://"):]}
+	for _, p := range c.Processes() {
+		if p.Service != "host" {
+			continue
+		}
+		etcd := c.EtcdProxyAddr(p.Region)
+		if etcd == "" || etcd == eps.Regions[p.Region].Etcd {
+			t.Fatalf("host %s reaches etcd at %q, want a proxy to %s", p.Region, etcd, eps.Regions[p.Region].Etcd)
+		}
+		cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", p.PID))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Contains(cmdline, []byte("\x00--etcd\x00"+etcd+"\x00")) {
+			t.Errorf("host %s is not started with --etcd %s: %q", p.Region, etcd, cmdline)
+		}
+		resp, err := (&http.Client{Timeout: 10 * time.Second}).Get("http://" + etcd + "/health")
+		if err != nil {
+			t.Fatalf("etcd health through the proxy of host %s: %v", p.Region, err)
+		}
+		resp.Body.Close()
+		closed = append(closed, etcd)
+	}
+	if len(closed) != 2+3 {
+		t.Fatalf("checked %d proxies, want the MinIO one, the router's and one etcd per region (3)", len(closed))
+	}
 	if err := c.Down(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if conn, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
-		conn.Close()
-		t.Error("the proxy still accepts connections after Down")
+	for _, a := range closed {
+		if conn, err := net.DialTimeout("tcp", a, time.Second); err == nil {
+			conn.Close()
+			t.Errorf("the proxy at %s still accepts connections after Down", a)
+		}
 	}
 }

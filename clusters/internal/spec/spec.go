@@ -182,8 +182,12 @@ func (s Spec) Validate() error {
 
 // Endpoints is where a running stack answers.
 type Endpoints struct {
-	// Router is the router's base URL, e.g. http://127.0.0.1:P.
+	// Router is the router's base URL, e.g. http://127.0.0.1:P: where clients send load and
+	// final reads (on the local provider, through a proxy that can degrade that path).
 	Router string
+	// RouterDirect is the router's own address, bypassing any proxy, for the harness's
+	// status reads; "" when Router is direct. Use StatusRouter.
+	RouterDirect string
 	// Regions by name.
 	Regions map[string]RegionEndpoints
 	// Etcd is every etcd client endpoint (host:port), in region order.
@@ -192,6 +196,15 @@ type Endpoints struct {
 	MinIOUser, MinIOPassword, Bucket string
 	// Logs is the directory holding the processes' logs, if the provider keeps them there.
 	Logs string
+}
+
+// StatusRouter is the router URL for the harness's own reads (owners, health): the direct
+// address when the client path is proxied.
+func (e Endpoints) StatusRouter() string {
+	if e.RouterDirect != "" {
+		return e.RouterDirect
+	}
+	return e.Router
 }
 
 // RegionEndpoints is where one region's services answer.
