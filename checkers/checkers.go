@@ -178,3 +178,16 @@ func nearestRank(sorted []float64, p float64) float64 {
 	}
 	return sorted[rank-1]
 }
+
+// inWindow returns the one of before, during and after that an op invoked at invoke falls
+// in, for a fault window from start to end (end 0: never healed, so the window never ends).
+func inWindow[T any](invoke, start, end time.Duration, before, during, after *T) *T {
+	switch {
+	case invoke < start:
+		return before
+	case end == 0 || invoke < end:
+		return during
+	default:
+		return after
+	}
+}

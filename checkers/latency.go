@@ -83,14 +83,7 @@ func Latency(_ context.Context, in Input) Result {
 		d.Overall.add(op)
 		for i := range d.Windows {
 			w := &d.Windows[i]
-			switch {
-			case op.Invoke < w.Start:
-				w.Before.add(op)
-			case w.End == 0 || op.Invoke < w.End:
-				w.During.add(op)
-			default:
-				w.After.add(op)
-			}
+			inWindow(op.Invoke, w.Start, w.End, &w.Before, &w.During, &w.After).add(op)
 		}
 	}
 	d.Overall.finish()
