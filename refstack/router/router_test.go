@@ -19,9 +19,16 @@ import (
 
 func startRouter(t *testing.T, etcd string, timeout time.Duration) string {
 	t.Helper()
+	return startRouterWith(t, Config{Etcd: []string{etcd}, Timeout: timeout})
+}
+
+// startRouterWith runs a router with cfg on a free port until the test ends.
+func startRouterWith(t *testing.T, cfg Config) string {
+	t.Helper()
 	listen := testenv.FreeAddr(t)
-	rt, err := New(Config{Listen: listen, Etcd: []string{etcd}, Timeout: timeout,
-		Logger: slog.New(slog.NewJSONHandler(io.Discard, nil))})
+	cfg.Listen = listen
+	cfg.Logger = slog.New(slog.NewJSONHandler(io.Discard, nil))
+	rt, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -17,31 +16,7 @@ import (
 
 func startRouterTTL(t *testing.T, etcd string, ttl time.Duration) string {
 	t.Helper()
-	listen := testenv.FreeAddr(t)
-	rt, err := New(Config{Listen: listen, Etcd: []string{etcd}, OwnerTTL: ttl,
-		Logger: slog.New(slog.NewJSONHandler(io.Discard, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- rt.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("router run: %v", err)
-		}
-	})
-	url := "http://" + listen
-	waitFor(t, "router healthy", func() bool {
-		resp, err := http.Get(url + "/healthz")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
-	})
-	return url
+	return startRouterWith(t, Config{Etcd: []string{etcd}, OwnerTTL: ttl})
 }
 
 func regionServer(t *testing.T, region string) *httptest.Server {
