@@ -36,6 +36,17 @@ type networkControl interface {
 	Reachable(ctx context.Context, from, to string) error
 }
 
+// isolateControl cuts one region off approximately, on a provider without per-pair packet
+// control (the local provider's proxies). id names the cut so it heals independently.
+type isolateControl interface {
+	// IsolateHow says what the isolation cuts and what it cannot.
+	IsolateHow() string
+	Isolate(ctx context.Context, id, region string) error
+	Heal(ctx context.Context, id string) error
+	// Isolated dials across the cut paths: nil when none of them passes data.
+	Isolated(ctx context.Context, id string) error
+}
+
 // Link is the degradation of the path from one region to another.
 type Link struct {
 	From    string        `json:"from"`

@@ -38,15 +38,18 @@ type Partition struct {
 
 	id   string
 	cuts []Cut
+	// isolated is the region cut off through isolateControl (no per-pair cuts).
+	isolated string
 }
 
 var partitionKind = Kind{
 	Name: "partition",
 	Realise: func(cluster any) (Realisation, string) {
 		if _, ok := cluster.(networkControl); !ok {
-			return Unavailable, "partitions need per-pair packet control: an etcd member advertises one " +
-				"peer URL to every peer, so a per-destination proxy cannot cut A→B while keeping C→B; " +
-				"run this scenario with provider: netns (root)"
+			if ic, ok := cluster.(isolateControl); ok {
+				return Approximate, ic.IsolateHow() // other shapes: unavailable, by (*Partition).Realise
+			}
+			return Unavailable, partitionNeedsPackets
 		}
 		if d, ok := cluster.(interface{ PartitionHow() string }); ok {
 			return Exact, d.PartitionHow()
@@ -79,6 +82,26 @@ var partitionKind = Kind{
 		}
 		return p, nil
 	},
+}
+
+const partitionNeedsPackets = "partitions need per-pair packet control: an etcd member advertises one " +
+	"peer URL to every peer, so a per-destination proxy cannot cut A→B while keeping C→B; " +
+	"run this scenario with provider: netns (root)"
+
+// Realise refines the kind's answer per shape: a provider that can only isolate one region
+// approximately cannot run the other shapes.
+func (p *Partition) Realise(cluster any) (Realisation, string) {
+	if _, ok := cluster.(networkControl); ok {
+		return partitionKind.Realise(cluster)
+	}
+	ic, ok := cluster.(isolateControl)
+	if !ok {
+		return Unavailable, partitionNeedsPackets
+	}
+	if p.Shape != ShapeIsolate {
+		return Unavailable, "this provider can only approximate the isolate shape; " + partitionNeedsPackets
+	}
+	return Approximate, ic.IsolateHow()
 }
 
 // Cuts resolves the shape into one-way cuts for a resolved region.
@@ -156,14 +179,29 @@ func (p *Partition) Inject(ctx context.Context, env Env) (Record, error) {
 			}
 		}
 	}
+	if ic, ok := env.Cluster.(isolateControl); ok && !isNetworkControl(env.Cluster) {
+		p.isolated = region
+		if err := ic.Isolate(ctx, p.id, region); err != nil {
+			return rec, fmt.Errorf("partition %s: %w", p.id, err)
+		}
+		return rec, nil
+	}
 	if err := env.Cluster.(networkControl).Partition(ctx, p.id, p.cuts); err != nil {
 		return rec, fmt.Errorf("partition %s: %w", p.id, err)
 	}
 	return rec, nil
 }
 
+func isNetworkControl(cluster any) bool {
+	_, ok := cluster.(networkControl)
+	return ok
+}
+
 // Verify dials across every cut and expects each dial to fail.
 func (p *Partition) Verify(ctx context.Context, env Env) error {
+	if p.isolated != "" {
+		return env.Cluster.(isolateControl).Isolated(ctx, p.id)
+	}
 	nc := env.Cluster.(networkControl)
 	for _, c := range p.cuts {
 		if err := nc.Reachable(ctx, c.From, c.To); err == nil {
@@ -178,11 +216,20 @@ func (p *Partition) Recover(ctx context.Context, env Env) error {
 	if p.id == "" {
 		return nil
 	}
+	if p.isolated != "" {
+		return env.Cluster.(isolateControl).Heal(ctx, p.id)
+	}
 	return env.Cluster.(networkControl).Heal(ctx, p.id)
 }
 
 // VerifyHealed dials across every former cut and expects each dial to connect.
 func (p *Partition) VerifyHealed(ctx context.Context, env Env) error {
+	if p.isolated != "" {
+		if env.Cluster.(isolateControl).Isolated(ctx, p.id) == nil {
+			return fmt.Errorf("region %s is still isolated after healing", p.isolated)
+		}
+		return nil
+	}
 	nc := env.Cluster.(networkControl)
 	for _, c := range p.cuts {
 		if err := nc.Reachable(ctx, c.From, c.To); err != nil {

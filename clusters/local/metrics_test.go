@@ -60,6 +60,15 @@ func TestMetricsOnEveryComponent(t *testing.T) {
 	get(eps.Router + "/healthz")
 	want("router", get(eps.Router+"/metrics"), "geodrill_router_requests_total", "geodrill_router_owners", "go_goroutines")
 
+	// A probe counter appears with a controller's first probe, which may come a moment after
+	// Up returns: wait for it (bounded), then judge every metric.
+	for _, re := range eps.Regions {
+		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+			if strings.Contains(get(re.Host+"/metrics"), "geodrill_controller_probes_total") {
+				break
+			}
+		}
+	}
 	leaders := 0.0
 	for region, re := range eps.Regions {
 		get(re.Host + "/healthz")

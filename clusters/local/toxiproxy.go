@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 	"sync"
+	"time"
 
 	toxiproxy "github.com/Shopify/toxiproxy/v2"
 	"github.com/prometheus/client_golang/prometheus"
@@ -34,6 +36,8 @@ type proxies struct {
 	etcd   map[string]*toxiproxy.Proxy    // host region → its etcd member
 	router *toxiproxy.Proxy
 	toxics map[string][]installedToxic // fault id → what it installed
+	// isolated is the region each Isolate id cut off (kept after healing, to verify it).
+	isolated map[string]string
 }
 
 type installedToxic struct {
@@ -140,7 +144,8 @@ func (c *Cluster) LinkRealisation(l faults.Link) (faults.Realisation, string) {
 	}
 	return faults.Approximate, "Toxiproxy latency/jitter/bandwidth on the object-store paths between the two " +
 		"regions (checkpoint writes, copies, restores), both ways; etcd peer traffic (quorum commits) is not " +
-		"proxied, since an etcd member advertises one peer URL to every peer"
+		"proxied, since an etcd member advertises one peer URL to every peer; the client→router and " +
+		"host→etcd proxies cross no link between two regions, so a link fault leaves them alone"
 }
 
 // Degrade adds latency and bandwidth toxics, both streams, to both regions' proxies.
@@ -165,20 +170,93 @@ func (c *Cluster) Degrade(ctx context.Context, id string, l faults.Link) error {
 			return fmt.Errorf("no proxy from host %s to minio %s (is the cluster up?)", pair[0], pair[1])
 		}
 		for i, s := range specs {
-			for _, stream := range []string{"upstream", "downstream"} {
-				t := map[string]any{"name": fmt.Sprintf("%s-%d-%s", id, i, stream), "stream": stream, "toxicity": 1.0}
-				for k, v := range s {
-					t[k] = v
-				}
-				b, _ := json.Marshal(t)
-				if _, err := p.Toxics.AddToxicJson(strings.NewReader(string(b))); err != nil {
-					return fmt.Errorf("add %s toxic to %s: %w", s["type"], p.Name, err)
-				}
-				c.px.toxics[id] = append(c.px.toxics[id], installedToxic{p, t["name"].(string)})
+			if err := c.px.addBothWays(id, fmt.Sprint(i), p, s); err != nil {
+				return err
 			}
 		}
 	}
 	return nil
+}
+
+// addBothWays adds the toxic spec to both streams of p, recorded under id; the caller holds
+// mu.
+func (px *proxies) addBothWays(id, suffix string, p *toxiproxy.Proxy, spec map[string]any) error {
+	for _, stream := range []string{"upstream", "downstream"} {
+		t := map[string]any{"name": id + "-" + suffix + "-" + stream, "stream": stream, "toxicity": 1.0}
+		for k, v := range spec {
+			t[k] = v
+		}
+		b, _ := json.Marshal(t)
+		if _, err := p.Toxics.AddToxicJson(strings.NewReader(string(b))); err != nil {
+			return fmt.Errorf("add %s toxic to %s: %w", spec["type"], p.Name, err)
+		}
+		px.toxics[id] = append(px.toxics[id], installedToxic{p, t["name"].(string)})
+	}
+	return nil
+}
+
+// IsolateHow says what Isolate cuts on the local provider.
+func (c *Cluster) IsolateHow() string {
+	return "Toxiproxy blackholes (data dropped, connections kept open) the isolated region's host → its etcd " +
+		"member and the object-store paths between that region and the others, both ways; its etcd member " +
+		"stays in the quorum, because an etcd member advertises one peer URL to every peer, so etcd peer " +
+		"links cannot be cut per destination; host-to-host probes and clients (the router) still reach it"
+}
+
+// Isolate blackholes region's proxied paths: its host to its etcd member (so its lease
+// lapses as if its member were cut off), and the object-store paths to and from the other
+// regions.
+func (c *Cluster) Isolate(ctx context.Context, id, region string) error {
+	c.px.mu.Lock()
+	defer c.px.mu.Unlock()
+	paths := []*toxiproxy.Proxy{c.px.etcd[region]}
+	if paths[0] == nil {
+		return fmt.Errorf("no proxy from host %s to its etcd member (is the cluster up?)", region)
+	}
+	for pair, p := range c.px.pair {
+		if pair[0] == region || pair[1] == region {
+			paths = append(paths, p)
+		}
+	}
+	blackhole := map[string]any{"type": "timeout", "attributes": map[string]any{"timeout": 0}}
+	for _, p := range paths {
+		if err := c.px.addBothWays(id, "isolate", p, blackhole); err != nil {
+			return err
+		}
+	}
+	if c.px.isolated == nil {
+		c.px.isolated = map[string]string{}
+	}
+	c.px.isolated[id] = region
+	return nil
+}
+
+// Heal removes what Isolate installed under id.
+func (c *Cluster) Heal(ctx context.Context, id string) error { return c.Restore(ctx, id) }
+
+// Isolated asks region's etcd member for its health through the host's proxy: nil when no
+// answer comes back (the cut holds), an error when one does.
+func (c *Cluster) Isolated(ctx context.Context, id string) error {
+	c.px.mu.Lock()
+	region, known := c.px.isolated[id]
+	p := c.px.etcd[region]
+	c.px.mu.Unlock()
+	if !known || p == nil {
+		return fmt.Errorf("nothing isolated as %s", id)
+	}
+	ctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+p.Listen+"/health", nil)
+	if err != nil {
+		return err
+	}
+	// A fresh connection each time: one opened before the cut would be dropped with it.
+	resp, err := (&http.Client{Transport: &http.Transport{DisableKeepAlives: true}}).Do(req)
+	if err != nil {
+		return nil
+	}
+	resp.Body.Close()
+	return fmt.Errorf("host %s still reaches its etcd member (status %d)", region, resp.StatusCode)
 }
 
 // Restore removes the toxics installed under id.

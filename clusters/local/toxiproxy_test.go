@@ -104,6 +104,19 @@ func TestToxiproxyDegradesObjectStorePath(t *testing.T) {
 		resp.Body.Close()
 		closed = append(closed, etcd)
 	}
+	// Isolating a region blackholes its host's etcd path until healed.
+	if err := c.Isolate(ctx, "isolate-a", "a"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Isolated(ctx, "isolate-a"); err != nil {
+		t.Errorf("after Isolate: %v", err)
+	}
+	if err := c.Heal(ctx, "isolate-a"); err != nil {
+		t.Fatal(err)
+	}
+	if c.Isolated(ctx, "isolate-a") == nil {
+		t.Error("host a still cut from its etcd member after Heal")
+	}
 	if len(closed) != 2+3 {
 		t.Fatalf("checked %d proxies, want the MinIO one, the router's and one etcd per region (3)", len(closed))
 	}
