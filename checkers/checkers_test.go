@@ -285,6 +285,19 @@ func TestCheckers(t *testing.T) {
 			},
 		},
 		{
+			// The harness saw region c own no agent when it killed it: nothing to recover there,
+			// and no reason to leave the verdict undecided.
+			name: "an outage of a region that owned no agent measures nothing and doubts nothing", data: "rto-idle-region",
+			sla:  scenarios.SLA{RTOP95: dur(time.Second)},
+			want: map[string]Status{NameRTO: Pass, NameLinearizability: Pass, NameRPO: Pass},
+			check: func(t *testing.T, rs []Result) {
+				d := decode[RTOData](t, byName(t, rs, NameRTO))
+				if len(d.Windows) != 2 || len(d.Windows[1].Agents) != 0 || d.Windows[1].Problem != "" {
+					t.Errorf("windows = %+v, want the isolate measured and c's outage empty without a problem", d.Windows)
+				}
+			},
+		},
+		{
 			name: "an isolate partition is measured like a region outage; a pair cut is not", data: "rto-isolate",
 			sla:  scenarios.SLA{RTOP95: dur(time.Second), RTOMax: dur(time.Second)},
 			want: map[string]Status{NameRTO: Pass, NameLinearizability: Pass, NameRPO: Pass},
