@@ -3,7 +3,6 @@ package checkers
 import (
 	"context"
 	"fmt"
-	"sort"
 	"time"
 
 	"github.com/geodrill/geodrill/faults/timeline"
@@ -64,10 +63,8 @@ type AvailabilityWindow struct {
 // during and after it, by invoke time. SLA.MinAvailability is the target; nil reports only
 // (pass). With no load ops the target is unknown.
 func Availability(_ context.Context, in Input) Result {
-	events := append([]timeline.Event(nil), in.Timeline...)
-	sort.SliceStable(events, func(i, j int) bool { return events[i].At < events[j].At })
 	var d AvailabilityData
-	for _, w := range timeline.Windows(events) {
+	for _, w := range timeline.Windows(in.Timeline) {
 		d.Windows = append(d.Windows, AvailabilityWindow{
 			Name: w.Name, Fault: faultKind(w), Target: w.Target, Start: w.Start, End: w.End,
 		})

@@ -43,8 +43,7 @@ func Failback(_ context.Context, in Input) Result {
 		returnedAt time.Duration
 	}
 	tracks := map[string]*track{}
-	events := append([]timeline.Event(nil), in.Timeline...)
-	sort.SliceStable(events, func(i, j int) bool { return events[i].At < events[j].At })
+	events := timeline.Sorted(in.Timeline)
 	for _, e := range events {
 		switch {
 		case e.Kind == timeline.Healed && e.Target != "":

@@ -70,10 +70,8 @@ type LatencyWindow struct {
 // SLA.MaxP99Latency bounds the worst p99 of any segment; SLA.MaxErrorRateDuringFault the
 // worst error rate during any fault window; SLA.ErrorBudget the error rate of the whole run.
 func Latency(_ context.Context, in Input) Result {
-	events := append([]timeline.Event(nil), in.Timeline...)
-	sort.SliceStable(events, func(i, j int) bool { return events[i].At < events[j].At })
 	var d LatencyData
-	for _, w := range timeline.Windows(events) {
+	for _, w := range timeline.Windows(in.Timeline) {
 		d.Windows = append(d.Windows, LatencyWindow{Name: w.Name, Fault: faultKind(w), Target: w.Target, Start: w.Start, End: w.End})
 	}
 	for _, op := range in.History {

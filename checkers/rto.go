@@ -99,8 +99,7 @@ type AgentRTO struct {
 // either, that is reported as a pass.
 func RTO(_ context.Context, in Input) Result {
 	sla := in.sla()
-	events := append([]timeline.Event(nil), in.Timeline...)
-	sort.SliceStable(events, func(i, j int) bool { return events[i].At < events[j].At })
+	events := timeline.Sorted(in.Timeline)
 	d := RTOData{LoadEnd: loadEnd(events, in.History)}
 
 	var values, bounds []float64 // per measured pair; bounds only for the not recovered

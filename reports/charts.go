@@ -51,7 +51,7 @@ type chartInput struct {
 }
 
 func newChartInput(r *Run) chartInput {
-	in := chartInput{windows: timeline.Windows(sortedEvents(r.Timeline))}
+	in := chartInput{windows: timeline.Windows(r.Timeline)}
 	for _, e := range r.Timeline {
 		in.end = max(in.end, e.At)
 		if e.Kind == timeline.Phase {
@@ -95,12 +95,6 @@ func newChartInput(r *Run) chartInput {
 		add(op.Region)
 	}
 	return in
-}
-
-func sortedEvents(events []timeline.Event) []timeline.Event {
-	out := append([]timeline.Event(nil), events...)
-	sort.SliceStable(out, func(i, j int) bool { return out[i].At < out[j].At })
-	return out
 }
 
 // bucketWidth is a round width giving at most bucketLimit buckets: 1s for a minute-long

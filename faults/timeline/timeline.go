@@ -80,8 +80,14 @@ func (t *Timeline) Add(e Event) {
 // Events returns a copy ordered by time.
 func (t *Timeline) Events() []Event {
 	t.mu.Lock()
-	out := append([]Event(nil), t.events...)
-	t.mu.Unlock()
+	defer t.mu.Unlock()
+	return Sorted(t.events)
+}
+
+// Sorted returns a copy of events ordered by time (stable, so simultaneous events keep their
+// recorded order).
+func Sorted(events []Event) []Event {
+	out := append([]Event(nil), events...)
 	sort.SliceStable(out, func(i, j int) bool { return out[i].At < out[j].At })
 	return out
 }
@@ -95,11 +101,11 @@ type Window struct {
 	End    time.Duration `json:"end_ns"` // 0 if never healed
 }
 
-// Windows pairs Inject and Healed events by Name.
+// Windows pairs Inject and Healed events by Name, in time order whatever the order given.
 func Windows(events []Event) []Window {
 	var out []Window
 	idx := map[string]int{}
-	for _, e := range events {
+	for _, e := range Sorted(events) {
 		switch e.Kind {
 		case Inject:
 			idx[e.Name] = len(out)
