@@ -76,20 +76,7 @@ func Integrity(_ context.Context, in Input) Result {
 			}
 			var times []time.Time
 			for _, r := range m.Regions {
-				obj, ok := obs.object(r, m.Object)
-				switch {
-				case !ok && obs.failed("minio "+r):
-					d.Unverifiable = append(d.Unverifiable, a+"@"+r)
-				case !ok:
-					d.Problems = append(d.Problems, IntegrityIssue{Agent: a, Region: r, Kind: "missing",
-						Detail: fmt.Sprintf("metadata lists %s in region %s; the region has no such object", m.Object, r)})
-				case obj.SHA256 != m.SHA256:
-					d.Problems = append(d.Problems, IntegrityIssue{Agent: a, Region: r, Kind: "corrupt",
-						Detail: fmt.Sprintf("%s: sha256 %.12s… read back, metadata says %.12s…", m.Object, obj.SHA256, m.SHA256)})
-				case m.Size > 0 && obj.Size != m.Size:
-					d.Problems = append(d.Problems, IntegrityIssue{Agent: a, Region: r, Kind: "size",
-						Detail: fmt.Sprintf("%s: %d bytes, metadata says %d", m.Object, obj.Size, m.Size)})
-				default:
+				if obj, ok := d.verifyCopy(obs, a, r, "", m.Object, m.SHA256, m.Size); ok {
 					d.Verified++
 					times = append(times, obj.Modified)
 				}
@@ -115,20 +102,7 @@ func Integrity(_ context.Context, in Input) Result {
 					continue // verified above as the newest object
 				}
 				for _, r := range link.Regions {
-					obj, ok := obs.object(r, link.Object)
-					switch {
-					case !ok && obs.failed("minio "+r):
-						d.Unverifiable = append(d.Unverifiable, a+"@"+r)
-					case !ok:
-						d.Problems = append(d.Problems, IntegrityIssue{Agent: a, Region: r, Kind: "missing",
-							Detail: fmt.Sprintf("chain link %s is listed in region %s; the region has no such object", link.Object, r)})
-					case obj.SHA256 != link.SHA256:
-						d.Problems = append(d.Problems, IntegrityIssue{Agent: a, Region: r, Kind: "corrupt",
-							Detail: fmt.Sprintf("chain link %s: sha256 %.12s… read back, metadata says %.12s…", link.Object, obj.SHA256, link.SHA256)})
-					case link.Size > 0 && obj.Size != link.Size:
-						d.Problems = append(d.Problems, IntegrityIssue{Agent: a, Region: r, Kind: "size",
-							Detail: fmt.Sprintf("chain link %s: %d bytes, metadata says %d", link.Object, obj.Size, link.Size)})
-					default:
+					if _, ok := d.verifyCopy(obs, a, r, "chain link ", link.Object, link.SHA256, link.Size); ok {
 						d.LinksVerified++
 					}
 				}
@@ -237,4 +211,31 @@ func chainGap(chain []chainLink) string {
 		}
 	}
 	return ""
+}
+
+// verifyCopy checks region's copy of object against the sha256 and size the metadata gives
+// (label names what the object is in messages). It returns the copy and true when it
+// verified; otherwise it records the problem, or the copy as unverifiable when the region's
+// object store could not be read at all.
+func (d *IntegrityData) verifyCopy(obs *Observations, agent, region, label, object, sha string, size int64) (Object, bool) {
+	obj, ok := obs.object(region, object)
+	issue := IntegrityIssue{Agent: agent, Region: region}
+	switch {
+	case !ok && obs.failed("minio "+region):
+		d.Unverifiable = append(d.Unverifiable, agent+"@"+region)
+		return obj, false
+	case !ok:
+		issue.Kind = "missing"
+		issue.Detail = fmt.Sprintf("metadata lists %s%s in region %s; the region has no such object", label, object, region)
+	case obj.SHA256 != sha:
+		issue.Kind = "corrupt"
+		issue.Detail = fmt.Sprintf("%s%s: sha256 %.12s… read back, metadata says %.12s…", label, object, obj.SHA256, sha)
+	case size > 0 && obj.Size != size:
+		issue.Kind = "size"
+		issue.Detail = fmt.Sprintf("%s%s: %d bytes, metadata says %d", label, object, obj.Size, size)
+	default:
+		return obj, true
+	}
+	d.Problems = append(d.Problems, issue)
+	return obj, false
 }
