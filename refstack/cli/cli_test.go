@@ -95,7 +95,7 @@ func TestSubcommandsRunAndStopCleanly(t *testing.T) {
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
 			done := make(chan int, 1)
-			var out syncBuffer
+			var out testenv.SyncBuffer
 			go func() { done <- Main(ctx, args, &out) }()
 			deadline := time.Now().Add(10 * time.Second)
 			for {

@@ -1,7 +1,6 @@
 package controller
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"log/slog"
@@ -30,12 +29,12 @@ type env struct {
 	t    *testing.T
 	etcd string
 	cli  *clientv3.Client
-	logs *syncBuffer
+	logs *testenv.SyncBuffer
 }
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	e := &env{t: t, logs: &syncBuffer{}}
+	e := &env{t: t, logs: &testenv.SyncBuffer{}}
 	e.etcd = testenv.Etcd(t)
 	e.cli = testenv.Client(t, e.etcd)
 	t.Cleanup(func() {
@@ -291,23 +290,6 @@ func TestFailbackNeedsLiveHost(t *testing.T) {
 	if _, err := Failback(context.Background(), e.cli, "a", 0); err == nil {
 		t.Fatal("Failback to a region without host succeeded")
 	}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // An agent whose owner key went with an expired lease (epoch > 0, no owner) gets a target

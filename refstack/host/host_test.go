@@ -316,13 +316,7 @@ func TestStaleOwnerIsFenced(t *testing.T) {
 	mustOK(t, put(t, ha, "agent-00", "k", "before"), "put before takeover")
 
 	// Freeze what host a knows now: this is the stale owner's view.
-	live := ha.owned("agent-00")
-	if err := live.lock(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	stale := newAgent(live.name, live.epoch, live.takeRev, live.leaseGen)
-	stale.ready, stale.data, stale.seq, stale.committed = true, maps.Clone(live.data), live.seq, live.committed
-	live.unlock()
+	live, stale := freeze(t, ha, "agent-00")
 
 	if _, err := c.cli.Revoke(context.Background(), c.lease(ha)); err != nil {
 		t.Fatal(err)
@@ -633,4 +627,18 @@ func (l *lockedBuffer) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.String()
+}
+
+// freeze copies what host h knows of agent now: the view a stale owner keeps acting on after
+// it loses the agent. It returns the live agent and the frozen copy.
+func freeze(t *testing.T, h *runningHost, name string) (live, stale *agent) {
+	t.Helper()
+	live = h.owned(name)
+	if err := live.lock(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer live.unlock()
+	stale = newAgent(live.name, live.epoch, live.takeRev, live.leaseGen)
+	stale.ready, stale.data, stale.seq, stale.committed = true, maps.Clone(live.data), live.seq, live.committed
+	return live, stale
 }

@@ -2,7 +2,6 @@ package host
 
 import (
 	"context"
-	"maps"
 	"net/http"
 	"strings"
 	"testing"
@@ -21,13 +20,7 @@ func TestUnsafeNoFencingLetsStaleOwnerPublish(t *testing.T) {
 	c.serving(ha, "agent-00", 1)
 	mustOK(t, put(t, ha, "agent-00", "k", "before"), "put before takeover")
 
-	live := ha.owned("agent-00")
-	if err := live.lock(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	stale := newAgent(live.name, live.epoch, live.takeRev, live.leaseGen)
-	stale.ready, stale.data, stale.seq, stale.committed = true, maps.Clone(live.data), live.seq, live.committed
-	live.unlock()
+	_, stale := freeze(t, ha, "agent-00")
 
 	if _, err := c.cli.Revoke(context.Background(), c.lease(ha)); err != nil {
 		t.Fatal(err)
