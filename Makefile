@@ -16,7 +16,7 @@ CHROMIUM      ?= /usr/bin/chromium
 export GEODRILL_BIN := $(BIN)
 export GOTOOLCHAIN  := local
 
-.PHONY: all build scenario test selftest failover lint vet fmt-check chaos netns-tools clean bench report-check FORCE
+.PHONY: all build scenario test selftest failover lint vet fmt-check staticcheck chaos netns-tools clean bench report-check FORCE
 
 all: build
 
@@ -87,7 +87,12 @@ $(CHROMIUM):
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./reports/...
 
-lint: vet fmt-check
+# staticcheck, pinned, fetched from the Go module proxy on first use.
+STATICCHECK_VERSION := v0.6.1
+lint: vet fmt-check staticcheck
+
+staticcheck:
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
 
 vet:
 	$(GO) vet ./...

@@ -327,22 +327,6 @@ func findProducer(ops []history.Op, value string) (*history.Op, string) {
 	return nil, "no write wrote this value"
 }
 
-func latestComplete(ops []history.Op) time.Duration {
-	var t time.Duration
-	for _, op := range ops {
-		t = max(t, complete(op))
-	}
-	return t
-}
-
-func earliestInvoke(ops []history.Op) time.Duration {
-	t := ops[0].Invoke
-	for _, op := range ops[1:] {
-		t = min(t, op.Invoke)
-	}
-	return t
-}
-
 // unreadStatus is the status of a target that was not broken by what was read: unknown if
 // some keys were not read (they may hide a violation), pass otherwise.
 func unreadStatus(d RPOData) (Status, string) {

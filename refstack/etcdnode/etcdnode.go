@@ -48,7 +48,7 @@ func (c Config) Validate() error {
 		return fmt.Errorf("listen peer: %w", err)
 	}
 	if !strings.Contains(c.InitialCluster, c.Name+"=") {
-		return fmt.Errorf("initial cluster %q does not name member %q: want %s=http://HOST:PEERPORT,...",
+		return fmt.Errorf("initial cluster %q does not name member %q: add %s=http://HOST:PEERPORT to it",
 			c.InitialCluster, c.Name, c.Name)
 	}
 	return nil
