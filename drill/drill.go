@@ -8,8 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -32,7 +30,7 @@ type Options struct {
 	Seed *int64
 	// OutBase is where run directories are created (default "runs").
 	OutBase string
-	// BinDir holds refstack and minio.
+	// BinDir holds refstack and minio; "" lets the cluster find it (clusters.FindBinDir).
 	BinDir string
 	// Progress receives the live progress line and phase messages; nil is quiet.
 	Progress io.Writer
@@ -176,7 +174,7 @@ func (d *drill) execute(ctx context.Context) (err error) {
 		return fmt.Errorf("cluster up: %w", err)
 	}
 	eps := cl.Endpoints()
-	env := faults.Env{Cluster: cl, Probe: probeFor(eps), Owners: ownersFunc(eps.StatusRouter())}
+	env := faults.Env{Cluster: cl, Probe: probeFor(eps), Owners: ownersOf(cl, eps)}
 
 	agents, keys := names(sc)
 	wcfg := workload.Config{
@@ -251,7 +249,7 @@ func (d *drill) execute(ctx context.Context) (err error) {
 		Scenario: d.sc, History: hist, Timeline: d.run.Timeline, ArtifactDir: d.dir,
 		Observations: d.run.Observations,
 	})
-	d.run.Status = overall(d.run.Results)
+	d.run.Status = checkers.Overall(d.run.Results)
 	return loadErr
 }
 
@@ -287,24 +285,4 @@ func names(sc *scenarios.Scenario) (agents, keys []string) {
 		keys = append(keys, api.KeyName(j))
 	}
 	return agents, keys
-}
-
-func overall(results []checkers.Result) checkers.Status {
-	ss := make([]checkers.Status, len(results))
-	for i, r := range results {
-		ss[i] = r.Status()
-	}
-	return checkers.Worst(ss...)
-}
-
-// BinDir finds the directory holding refstack and minio: $GEODRILL_BIN, else ./bin.
-func BinDir() string {
-	if d := os.Getenv("GEODRILL_BIN"); d != "" {
-		return d
-	}
-	abs, err := filepath.Abs("bin")
-	if err != nil {
-		return "bin"
-	}
-	return abs
 }

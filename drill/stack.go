@@ -25,8 +25,13 @@ func probeFor(eps clusters.Endpoints) faults.HTTPProbe {
 	return p
 }
 
-// ownersFunc reads the owner of every agent from the router.
-func ownersFunc(router string) func(context.Context) (map[string]api.Owner, error) {
+// ownersOf reads every agent's owner through the cluster's Observer, or from the router's
+// status for a provider without one.
+func ownersOf(cl clusters.Cluster, eps clusters.Endpoints) func(context.Context) (map[string]api.Owner, error) {
+	if o, ok := cl.(clusters.Observer); ok {
+		return o.Owners
+	}
+	router := eps.StatusRouter()
 	return func(ctx context.Context) (map[string]api.Owner, error) {
 		return clusters.RouterOwners(ctx, router)
 	}

@@ -46,14 +46,11 @@ type Run struct {
 // Overall is the run's verdict: the worst of Status and every checker's result. A harness
 // error, or a run with no checker results, is at best unknown: unknown is never a pass.
 func (r *Run) Overall() checkers.Status {
-	ss := []checkers.Status{r.Status}
-	for _, res := range r.Results {
-		ss = append(ss, res.Status())
+	s := checkers.Worst(r.Status, checkers.Overall(r.Results)) // no results at all: unknown
+	if r.HarnessError != "" {
+		s = checkers.Worst(s, checkers.Unknown)
 	}
-	if len(r.Results) == 0 || r.HarnessError != "" {
-		ss = append(ss, checkers.Unknown)
-	}
-	return checkers.Worst(ss...)
+	return s
 }
 
 func (r *Run) provider() string {

@@ -175,10 +175,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 			return usageError{fmt.Sprintf("unknown unsafe switch %q (known: %s)", *unsafe, strings.Join(keys(unsafeSwitches), ", "))}
 		}
 	}
-	binDir := *bin
-	if binDir == "" {
-		binDir = drill.BinDir()
-	}
+	binDir := *bin // "" lets the cluster find it: $GEODRILL_BIN, <module>/bin, beside harness
 	// Validate every file before running any of them.
 	scs := make([]*scenarios.Scenario, len(files))
 	for i, f := range files {
