@@ -3,11 +3,14 @@ package selftest
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -16,12 +19,60 @@ import (
 	"github.com/geodrill/geodrill/reports"
 )
 
-// TestBugMatrix runs every row of Matrix and every scenario on the healthy stack, through
-// bin/harness, and writes the matrix it observed to $GEODRILL_SELFTEST_OUT (default
-// runs/selftest)/matrix.md: the README's table comes from there.
+// The sweep is shaped by environment variables, so a developer can rerun one row:
+//
+//	GEODRILL_SELFTEST_SEEDS  how many seeds (1..N), default 5
+//	GEODRILL_SELFTEST_ONLY   comma-separated switches to run ("healthy" for the healthy stack)
+//	GEODRILL_SELFTEST_OUT    where run directories and matrix.md/json go, default runs/selftest
+const (
+	defaultSeeds = 5
+	healthy      = "healthy"
+)
+
+// minCatches is how many of n seeds must catch a bug: four of five, all of fewer than five.
+func minCatches(n int) int {
+	if n < 5 {
+		return n
+	}
+	return (4*n + 4) / 5
+}
+
+// drillResult is one drill of the sweep.
+type drillResult struct {
+	Scenario string   `json:"scenario"`
+	Seed     int64    `json:"seed"`
+	Exit     int      `json:"exit"`
+	Failing  []string `json:"failing,omitempty"` // checkers that failed
+	Unknown  []string `json:"unknown,omitempty"` // checkers that could not decide
+	RunDir   string   `json:"run_dir,omitempty"`
+	Error    string   `json:"error,omitempty"` // the harness failed (not a verdict)
+	Seconds  float64  `json:"seconds"`
+}
+
+// caught: the drill exited 10 with a failing checker (an unknown verdict alone is no catch).
+func (d drillResult) caught() bool { return d.Exit == 10 && len(d.Failing) > 0 }
+
+// rowResult is one row of the observed matrix: a switch (or the healthy stack) over the seeds.
+type rowResult struct {
+	Switch string `json:"switch"`
+	Breaks string `json:"breaks,omitempty"`
+	Expect string `json:"expect,omitempty"`
+	// Seeds is how many seeds ran; Caught how many of them caught the bug (for the healthy
+	// stack: how many seeds passed every scenario).
+	Seeds   int           `json:"seeds"`
+	Caught  int           `json:"caught"`
+	Need    int           `json:"need"`
+	Drills  []drillResult `json:"drills"`
+	OK      bool          `json:"ok"`
+	Seconds float64       `json:"seconds"`
+}
+
+// TestBugMatrix runs the healthy stack and every row of Matrix over the default suite and
+// several seeds, through bin/harness, and writes what it observed to matrix.md and
+// matrix.json (the README's table comes from there).
 func TestBugMatrix(t *testing.T) {
 	if os.Getenv("GEODRILL_SELFTEST") != "1" {
-		t.Skip("the bug matrix runs several full drills: run make selftest (GEODRILL_SELFTEST=1)")
+		t.Skip("the bug matrix runs many full drills: run make selftest (GEODRILL_SELFTEST=1)")
 	}
 	root, err := filepath.Abs("..")
 	if err != nil {
@@ -42,85 +93,130 @@ func TestBugMatrix(t *testing.T) {
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		t.Fatal(err)
 	}
-
-	type row struct {
-		c       Case
-		healthy bool
-		got     string // what the run showed, for the table
-		runDir  string
-		ok      bool
-	}
-	var rows []row
-	for _, sc := range Scenarios() {
-		rows = append(rows, row{c: Case{Scenario: sc}, healthy: true})
-	}
-	for _, c := range Matrix {
-		rows = append(rows, row{c: c})
-	}
-	for i := range rows {
-		r := &rows[i]
-		name := r.c.Switch
-		if r.healthy {
-			name = "healthy"
+	seeds := defaultSeeds
+	if s := os.Getenv("GEODRILL_SELFTEST_SEEDS"); s != "" {
+		if seeds, err = strconv.Atoi(s); err != nil || seeds < 1 {
+			t.Fatalf("GEODRILL_SELFTEST_SEEDS=%q: want a whole number of seeds, at least 1", s)
 		}
-		t.Run(name+"/"+strings.TrimSuffix(filepath.Base(r.c.Scenario), ".yaml"), func(t *testing.T) {
-			args := []string{"run", filepath.Join(root, r.c.Scenario), "--out", out, "--bin", bin}
-			if !r.healthy {
-				args = append(args, "--unsafe", r.c.Switch)
+	}
+	only := map[string]bool{}
+	if s := os.Getenv("GEODRILL_SELFTEST_ONLY"); s != "" {
+		for _, name := range strings.Split(s, ",") {
+			only[strings.TrimSpace(name)] = true
+		}
+	}
+	want := func(name string) bool { return len(only) == 0 || only[name] }
+
+	start := time.Now()
+	var rows []rowResult
+	write := func() {
+		if err := writeMatrix(out, rows, seeds, time.Since(start)); err != nil {
+			t.Error(err)
+		}
+	}
+
+	if want(healthy) {
+		row := rowResult{Switch: healthy, Seeds: seeds, Need: seeds}
+		t.Run(healthy, func(t *testing.T) {
+			rowStart := time.Now()
+			for seed := int64(1); seed <= int64(seeds); seed++ {
+				clean := true
+				for _, sc := range Suite {
+					d := drill(t, harness, root, out, bin, sc, seed, "")
+					row.Drills = append(row.Drills, d)
+					if d.Exit != 0 {
+						clean = false
+						t.Errorf("false alarm: the healthy stack on %s seed %d: exit %d, failing %v, unknown %v, error %q (%s)",
+							sc, seed, d.Exit, d.Failing, d.Unknown, d.Error, d.RunDir)
+					}
+				}
+				if clean {
+					row.Caught++
+				}
 			}
-			run, code, err := drillOnce(t, harness, root, args)
-			if err != nil {
-				r.got = "harness failed"
-				t.Fatal(err)
-			}
-			r.runDir = run.Dir
-			failed := failing(run.Results)
-			r.got = "all pass"
-			switch {
-			case len(run.Results) == 0:
-				r.got = "no verdicts"
-			case len(failed) > 0:
-				r.got = strings.Join(failed, ", ") + " fail"
-			}
-			t.Logf("%s: exit %d, %s (%s)", name, code, r.got, run.Dir)
-			switch {
-			case run.HarnessError != "":
-				t.Fatalf("harness error, not a verdict: %s", run.HarnessError)
-			case r.healthy && (code != 0 || run.Status != checkers.Pass):
-				t.Fatalf("the healthy stack must pass %s: exit %d, status %s\n%s", r.c.Scenario, code, run.Status, reports.Table(run.Results))
-			case !r.healthy && code != 10:
-				t.Fatalf("--unsafe %s on %s: exit %d, want 10 (a check failed)\n%s", r.c.Switch, r.c.Scenario, code, reports.Table(run.Results))
-			case !r.healthy && statusOf(run.Results, r.c.Caught) != checkers.Fail:
-				t.Fatalf("--unsafe %s on %s: %s is %s, want fail; failing: %v\n%s", r.c.Switch, r.c.Scenario, r.c.Caught,
-					statusOf(run.Results, r.c.Caught), failed, reports.Table(run.Results))
-			}
-			r.ok = true
+			row.OK = row.Caught == seeds
+			row.Seconds = time.Since(rowStart).Seconds()
 		})
+		rows = append(rows, row)
+		write()
 	}
 
-	var md strings.Builder
-	md.WriteString("| unsafe switch | breaks | scenario | must fail | observed | result |\n|---|---|---|---|---|---|\n")
-	for _, r := range rows {
-		sw, breaks, want := "`"+r.c.Switch+"`", r.c.Breaks, r.c.Caught
-		if r.healthy {
-			sw, breaks, want = "(healthy stack)", "nothing", "(none: all pass)"
+	for _, c := range Matrix {
+		if !want(c.Switch) {
+			continue
 		}
-		res := "ok"
-		if !r.ok {
-			res = "**FAILED**"
+		row := rowResult{Switch: c.Switch, Breaks: c.Breaks, Expect: c.Expect, Seeds: seeds, Need: minCatches(seeds)}
+		t.Run(c.Switch, func(t *testing.T) {
+			rowStart := time.Now()
+			for seed := int64(1); seed <= int64(seeds); seed++ {
+				for _, sc := range c.order() {
+					d := drill(t, harness, root, out, bin, sc, seed, c.Switch)
+					row.Drills = append(row.Drills, d)
+					if d.Error != "" {
+						t.Errorf("--unsafe %s on %s seed %d: harness error, not a verdict: %s", c.Switch, sc, seed, d.Error)
+					}
+					if d.caught() {
+						row.Caught++
+						break
+					}
+				}
+			}
+			row.OK = row.Caught >= row.Need
+			row.Seconds = time.Since(rowStart).Seconds()
+			if !row.OK {
+				t.Errorf("--unsafe %s: caught on %d of %d seeds, want at least %d", c.Switch, row.Caught, seeds, row.Need)
+			}
+		})
+		rows = append(rows, row)
+		write()
+	}
+	md, _ := os.ReadFile(filepath.Join(out, "matrix.md"))
+	t.Logf("bug matrix (%s):\n%s", filepath.Join(out, "matrix.md"), md)
+}
+
+// drill runs one scenario through bin/harness and reads the verdicts from its run directory.
+func drill(t *testing.T, harness, root, out, bin, scenario string, seed int64, unsafe string) drillResult {
+	t.Helper()
+	d := drillResult{Scenario: scenario, Seed: seed}
+	args := []string{"run", filepath.Join(root, scenario), "--out", out, "--bin", bin, "--seed", strconv.FormatInt(seed, 10)}
+	if unsafe != "" {
+		args = append(args, "--unsafe", unsafe)
+	}
+	began := time.Now()
+	run, code, err := drillOnce(harness, root, args)
+	d.Seconds = time.Since(began).Seconds()
+	d.Exit = code
+	if err != nil {
+		d.Error = err.Error()
+		t.Logf("%s seed %d %s: exit %d: %v", scenario, seed, unsafe, code, err)
+		return d
+	}
+	d.RunDir = run.Dir
+	if run.HarnessError != "" {
+		d.Error = run.HarnessError
+	}
+	for _, r := range run.Results {
+		switch r.Status() {
+		case checkers.Fail:
+			if !slices.Contains(d.Failing, r.Checker) {
+				d.Failing = append(d.Failing, r.Checker)
+			}
+		case checkers.Unknown:
+			if !slices.Contains(d.Unknown, r.Checker) {
+				d.Unknown = append(d.Unknown, r.Checker)
+			}
 		}
-		fmt.Fprintf(&md, "| %s | %s | `%s` | %s | %s | %s |\n", sw, breaks, r.c.Scenario, want, r.got, res)
 	}
-	path := filepath.Join(out, "matrix.md")
-	if err := os.WriteFile(path, []byte(md.String()), 0o644); err != nil {
-		t.Error(err)
+	name := unsafe
+	if name == "" {
+		name = healthy
 	}
-	t.Logf("bug matrix (%s):\n%s", path, md.String())
+	t.Logf("%-22s %-45s seed %d: exit %d failing %v unknown %v (%.0fs, %s)", name, scenario, seed, code, d.Failing, d.Unknown, d.Seconds, run.Dir)
+	return d
 }
 
 // drillOnce runs bin/harness and loads the run directory it reports.
-func drillOnce(t *testing.T, harness, root string, args []string) (*reports.Run, int, error) {
-	t.Helper()
+func drillOnce(harness, root string, args []string) (*reports.Run, int, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, harness, args...)
@@ -155,23 +251,83 @@ func drillOnce(t *testing.T, harness, root string, args []string) (*reports.Run,
 	return run, code, nil
 }
 
-func failing(results []checkers.Result) []string {
-	var out []string
-	for _, r := range results {
-		if r.Status() == checkers.Fail {
-			out = append(out, r.Checker)
-		}
+// writeMatrix writes the observed matrix as matrix.json and as the Markdown table the README
+// quotes.
+func writeMatrix(out string, rows []rowResult, seeds int, wall time.Duration) error {
+	js, err := json.MarshalIndent(struct {
+		Suite   []string    `json:"suite"`
+		Seeds   int         `json:"seeds"`
+		Seconds float64     `json:"seconds"`
+		Rows    []rowResult `json:"rows"`
+	}{Suite, seeds, wall.Seconds(), rows}, "", "  ")
+	if err != nil {
+		return err
 	}
-	return out
+	if err := os.WriteFile(filepath.Join(out, "matrix.json"), js, 0o644); err != nil {
+		return err
+	}
+	var md strings.Builder
+	drills := 0
+	for _, r := range rows {
+		drills += len(r.Drills)
+	}
+	fmt.Fprintf(&md, "Default suite: %d scenarios; seeds 1–%d; %d drills in %s.\n\n", len(Suite), seeds, drills, wall.Round(time.Second))
+	md.WriteString("| unsafe switch | breaks | caught on | first caught by (scenario: checkers) | result |\n|---|---|---|---|---|\n")
+	for _, r := range rows {
+		res := "ok"
+		if !r.OK {
+			res = "**MISSED**"
+		}
+		if r.Switch == healthy {
+			if !r.OK {
+				res = "**FALSE ALARM**"
+			}
+			fmt.Fprintf(&md, "| (healthy stack) | nothing | %d of %d seeds pass all %d scenarios | %s | %s |\n",
+				r.Caught, r.Seeds, len(Suite), falseAlarms(r.Drills), res)
+			continue
+		}
+		fmt.Fprintf(&md, "| `%s` | %s | %d of %d seeds | %s | %s |\n", r.Switch, r.Breaks, r.Caught, r.Seeds, catchers(r.Drills), res)
+	}
+	return os.WriteFile(filepath.Join(out, "matrix.md"), []byte(md.String()), 0o644)
 }
 
-func statusOf(results []checkers.Result, checker string) checkers.Status {
-	for _, r := range results {
-		if r.Checker == checker {
-			return r.Status()
+// catchers summarises which scenarios caught a bug and with which checkers, over its seeds.
+func catchers(ds []drillResult) string {
+	type key struct{ sc, checkers string }
+	count := map[key]int{}
+	var order []key
+	for _, d := range ds {
+		if !d.caught() {
+			continue
+		}
+		k := key{strings.TrimSuffix(filepath.Base(d.Scenario), ".yaml"), strings.Join(d.Failing, ", ")}
+		if count[k] == 0 {
+			order = append(order, k)
+		}
+		count[k]++
+	}
+	if len(order) == 0 {
+		return "(none)"
+	}
+	parts := make([]string, len(order))
+	for i, k := range order {
+		parts[i] = fmt.Sprintf("%s ×%d: %s", k.sc, count[k], k.checkers)
+	}
+	return strings.Join(parts, "; ")
+}
+
+// falseAlarms lists the healthy drills that did not pass.
+func falseAlarms(ds []drillResult) string {
+	var parts []string
+	for _, d := range ds {
+		if d.Exit != 0 {
+			parts = append(parts, fmt.Sprintf("%s seed %d: exit %d %v", strings.TrimSuffix(filepath.Base(d.Scenario), ".yaml"), d.Seed, d.Exit, d.Failing))
 		}
 	}
-	return checkers.Unknown
+	if len(parts) == 0 {
+		return "no false alarm"
+	}
+	return strings.Join(parts, "; ")
 }
 
 func tail(s string, n int) string {
