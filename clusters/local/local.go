@@ -412,8 +412,12 @@ func (c *Cluster) prepare() error {
 	return nil
 }
 
+// DataDir is the run directory's folder for the services' data (etcd, MinIO), one folder per
+// region and service.
+const DataDir = "data"
+
 func (c *Cluster) dataDir(runDir, region, service string) string {
-	return filepath.Join(runDir, "data", region, service)
+	return filepath.Join(runDir, DataDir, region, service)
 }
 
 // start launches s unless the cluster is going down. Checking the state and recording the
