@@ -371,7 +371,7 @@ func buildPartitions(h history.History) ([]partition, LinearizabilityData) {
 			if op.Kind == history.CAS {
 				out.Swapped = op.Swapped
 			}
-		default: // unknown, or no outcome recorded: may or may not have happened
+		default: // unknown (the reader rejects any other outcome): may or may not have happened
 			if op.Kind == history.Get {
 				d.DroppedUnknownGets++
 				continue

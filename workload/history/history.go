@@ -6,6 +6,7 @@ package history
 import (
 	"bufio"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -107,9 +108,45 @@ func (h History) WriteJSONL(w io.Writer) error {
 	return bw.Flush()
 }
 
-// ReadJSONL reads a history written by WriteJSONL.
+// ErrMalformed is wrapped by the errors of ReadJSONL and Validate for an op no checker can
+// judge as written.
+var ErrMalformed = errors.New("malformed op")
+
+// Validate rejects an op whose fields cannot mean what the checkers would read into them:
+// a kind other than put, get and cas, an outcome other than ok, fail and unknown (an
+// unrecognised outcome must not quietly become "may or may not have happened"), no agent or
+// key, and times that run backwards.
+func (o Op) Validate() error {
+	switch o.Kind {
+	case Put, Get, CAS:
+	case "":
+		return fmt.Errorf("%w: op %d has no kind: set \"kind\" to put, get or cas", ErrMalformed, o.ID)
+	default:
+		return fmt.Errorf("%w: op %d has kind %q: kinds are put, get and cas (lower case)", ErrMalformed, o.ID, o.Kind)
+	}
+	switch o.Outcome {
+	case OK, Fail, Unknown:
+	case "":
+		return fmt.Errorf("%w: op %d has no outcome: set \"outcome\" to ok, fail or unknown (unknown when the op may or may not have taken effect)", ErrMalformed, o.ID)
+	default:
+		return fmt.Errorf("%w: op %d has outcome %q: outcomes are ok, fail and unknown (lower case; unknown when the op may or may not have taken effect)", ErrMalformed, o.ID, o.Outcome)
+	}
+	switch {
+	case o.Agent == "" || o.Key == "":
+		return fmt.Errorf("%w: op %d names agent %q key %q: both are required", ErrMalformed, o.ID, o.Agent, o.Key)
+	case o.Invoke < 0:
+		return fmt.Errorf("%w: op %d has invoke_ns %d: times are offsets from run start, never negative", ErrMalformed, o.ID, int64(o.Invoke))
+	case o.Complete < o.Invoke:
+		return fmt.Errorf("%w: op %d completes (complete_ns %d) before it was invoked (invoke_ns %d)", ErrMalformed, o.ID, int64(o.Complete), int64(o.Invoke))
+	}
+	return nil
+}
+
+// ReadJSONL reads a history written by WriteJSONL. A malformed op (see Validate) or an op
+// id used twice is an error naming the line.
 func ReadJSONL(r io.Reader) (History, error) {
 	var h History
+	lines := map[int64]int{} // op id -> line
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 1<<20), 1<<24)
 	line := 0
@@ -122,6 +159,13 @@ func ReadJSONL(r io.Reader) (History, error) {
 		if err := json.Unmarshal(sc.Bytes(), &op); err != nil {
 			return nil, fmt.Errorf("history: line %d: %w", line, err)
 		}
+		if err := op.Validate(); err != nil {
+			return nil, fmt.Errorf("history: line %d: %w", line, err)
+		}
+		if prev, dup := lines[op.ID]; dup {
+			return nil, fmt.Errorf("history: line %d: op id %d is also on line %d: ids must be unique", line, op.ID, prev)
+		}
+		lines[op.ID] = line
 		h = append(h, op)
 	}
 	if err := sc.Err(); err != nil {
