@@ -52,14 +52,20 @@ type Op struct {
 	Complete time.Duration `json:"complete_ns"`
 
 	Outcome Outcome `json:"outcome"`
-	// Found is set on ok gets: whether the key had a value. Value then holds what was read.
+	// Found is set on ok gets, and on ok cas ops that did not swap (see ReadKnown): whether
+	// the key had a value. On gets Value then holds what was read.
 	Found bool `json:"found,omitempty"`
 	// Read is the value a get returned (ok gets only).
 	// The workload sets both Value and Read on ok gets. On ok cas ops it also sets Read to
-	// the value the response carried (api.Response.Value), when there is one.
+	// the value the response carried (api.Response.Value), when there is one: the new value
+	// when the cas swapped, the value the compare saw when it did not.
 	Read string `json:"read,omitempty"`
 	// Swapped is set on ok cas ops: whether the compare matched and the write happened.
 	Swapped bool `json:"swapped,omitempty"`
+	// ReadKnown marks an ok cas that did not swap whose Found and Read hold what the failed
+	// compare saw: a read of the register the checkers judge like a get's. Recorders before
+	// it existed did not record Found for cas, so a cas without it is judged on Swapped only.
+	ReadKnown bool `json:"read_known,omitempty"`
 
 	// Region and Epoch name who served the op (from the response), when known.
 	Region string `json:"region,omitempty"`
