@@ -76,6 +76,8 @@ type agentFacts struct {
 	epoch    int64
 	logSeqs  []int64
 	hasEpoch bool
+	// epochRecords: epoch -> region, from agents/{agent}/epochs/{epoch} (api.EpochRecord).
+	epochRecords map[int64]string
 }
 
 // byAgent groups the etcd keys by agent.
@@ -106,6 +108,14 @@ func (o *Observations) byAgent() map[string]*agentFacts {
 		case sub == "epoch":
 			if e, err := strconv.ParseInt(strings.TrimSpace(kv.Value), 10, 64); err == nil {
 				f.epoch, f.hasEpoch = e, true
+			}
+		case strings.HasPrefix(sub, "epochs/"):
+			var rec api.EpochRecord
+			if err := jsonUnmarshal(kv.Value, &rec); err == nil && rec.Epoch > 0 && rec.Region != "" {
+				if f.epochRecords == nil {
+					f.epochRecords = map[int64]string{}
+				}
+				f.epochRecords[rec.Epoch] = rec.Region
 			}
 		case strings.HasPrefix(sub, "log/"):
 			if s, err := strconv.ParseInt(strings.TrimPrefix(sub, "log/"), 10, 64); err == nil {
