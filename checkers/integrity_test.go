@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/geodrill/geodrill/workload/history"
@@ -43,6 +44,11 @@ func TestIntegrity(t *testing.T) {
 		// The newest chain's last delta is based on seq 17; the link before it is at 15.
 		{"chain-gap", Fail, []string{"chain-gap"}},
 		{"corrupt-chain-link", Fail, []string{"corrupt"}},
+		// The metadata lists an older chain (what a restore falls back to); only its
+		// copies are bad, the newest chain is intact.
+		{"two-chains", Pass, nil},
+		{"older-chain-corrupt", Fail, []string{"corrupt"}},
+		{"older-chain-missing", Fail, []string{"missing"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.obs, func(t *testing.T) {
@@ -64,6 +70,13 @@ func TestIntegrity(t *testing.T) {
 	}
 	if d := decode[IntegrityData](t, Integrity(context.Background(), Input{Observations: loadObservations(t, "good-chain")})); d.Verified != 2 || d.LinksVerified != 4 {
 		t.Fatalf("good-chain: %+v", d)
+	}
+	if d := decode[IntegrityData](t, Integrity(context.Background(), Input{Observations: loadObservations(t, "two-chains")})); d.LinksVerified != 4 || d.OlderVerified != 4 {
+		t.Fatalf("two-chains: %+v, want 4 newest-chain and 4 older-chain copies verified", d)
+	}
+	r = Integrity(context.Background(), Input{Observations: loadObservations(t, "older-chain-corrupt")})
+	if d := decode[IntegrityData](t, r); len(d.Problems) != 1 || d.Problems[0].Region != "b" || !strings.Contains(d.Problems[0].Detail, "agent-00/d8-e1.ckpt") {
+		t.Fatalf("older-chain-corrupt: %+v", d.Problems)
 	}
 	if r := Integrity(context.Background(), Input{}); r.Status() != Unknown {
 		t.Fatalf("no observations: %v, want unknown", r.Status())
