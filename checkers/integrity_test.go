@@ -123,7 +123,7 @@ func TestConvergence(t *testing.T) {
 				t.Fatal(err)
 			}
 			r := Convergence(context.Background(), Input{History: h, Observations: loadObservations(t, tc.obs)})
-			if len(r.Verdicts) != 2 || r.Verdicts[0].Status != tc.writes || r.Verdicts[1].Status != tc.agree {
+			if len(r.Verdicts) != 3 || r.Verdicts[0].Status != tc.writes || r.Verdicts[1].Status != tc.agree {
 				t.Fatalf("verdicts %+v, want writes %v agree %v", r.Verdicts, tc.writes, tc.agree)
 			}
 		})
@@ -131,5 +131,46 @@ func TestConvergence(t *testing.T) {
 	d := decode[ConvergenceData](t, Convergence(context.Background(), Input{Observations: loadObservations(t, "divergent-regions")}))
 	if len(d.Divergent) != 1 || d.Divergent[0].Agent != "agent-00" || len(d.Divergent[0].SHA256) != 3 {
 		t.Fatalf("divergent: %+v", d.Divergent)
+	}
+}
+
+// TestConvergenceRebuild: each agent rebuilt from its newest chain plus the log tail must
+// hold what the final reads returned (or what a final write after them wrote).
+func TestConvergenceRebuild(t *testing.T) {
+	h, err := history.Load(filepath.Join("testdata", "rebuild.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		obs    string
+		want   Status
+		detail string
+	}{
+		// full{k0:v1,k1:w1} + delta{k0:v2} + log 16 k1=w2, 17 k0=v3, 18 k0=final write; and
+		// agent-01 from its log alone.
+		{"rebuild-good", Pass, ""},
+		// The log ends at seq 16: the acknowledged v3 and the final write are nowhere a
+		// restore would find them.
+		{"rebuild-lost-tail", Fail, `agent-00/k0: rebuilt "v2" (checkpoint agents/agent-00/delta-00000000000000000015-e2.v2.json), final read "v3"`},
+		// No copy of the delta matches its sha256: the agent cannot be rebuilt.
+		{"rebuild-corrupt-delta", Unknown, "matches its metadata's sha256"},
+		// Observations from before contents were collected: unknown, never a pass.
+		{"good", Unknown, "collected by an older geodrill"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.obs, func(t *testing.T) {
+			r := Convergence(context.Background(), Input{History: h, Observations: loadObservations(t, tc.obs)})
+			v := verdictFor(t, r, "agents rebuilt from chain + log")
+			if v.Status != tc.want || !strings.Contains(v.Detail, tc.detail) {
+				t.Fatalf("rebuild verdict %+v, want %s with detail %q", v, tc.want, tc.detail)
+			}
+		})
+	}
+	d := decode[ConvergenceData](t, Convergence(context.Background(), Input{History: h, Observations: loadObservations(t, "rebuild-good")}))
+	if d.RebuiltAgents != 2 || d.RebuiltKeys != 4 || len(d.Mismatches) != 0 {
+		t.Fatalf("rebuild-good: %+v, want 4 keys of 2 agents matched", d)
+	}
+	if r := Integrity(context.Background(), Input{Observations: loadObservations(t, "rebuild-good")}); r.Verdicts[0].Status != Pass {
+		t.Fatalf("integrity of rebuild-good: %+v", r.Verdicts[0])
 	}
 }
