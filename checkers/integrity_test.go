@@ -49,6 +49,8 @@ func TestIntegrity(t *testing.T) {
 		{"two-chains", Pass, nil},
 		{"older-chain-corrupt", Fail, []string{"corrupt"}},
 		{"older-chain-missing", Fail, []string{"missing"}},
+		// The older chain's delta is based on seq 6; its full is at seq 4.
+		{"older-chain-gap", Fail, []string{"chain-gap"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.obs, func(t *testing.T) {
