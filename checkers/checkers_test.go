@@ -188,6 +188,32 @@ func TestCheckers(t *testing.T) {
 			},
 		},
 		{
+			// put v1, put v2, then a cas whose compare failed returns v1: the same stale read
+			// as a get, caught the same way.
+			name: "a failed cas that saw an overwritten value is not linearizable", data: "cas-stale-read",
+			want: map[string]Status{NameLinearizability: Fail},
+			check: func(t *testing.T, rs []Result) {
+				d := decode[LinearizabilityData](t, byName(t, rs, NameLinearizability))
+				if len(d.Illegal) != 1 || len(d.Illegal[0].OpIDs) == 0 || d.Illegal[0].OpIDs[0] != 3 {
+					t.Errorf("illegal = %+v, want agent-00/k0 starting at op 3", d.Illegal)
+				}
+			},
+		},
+		{
+			name: "a failed cas that saw no value where one was written is not linearizable", data: "cas-read-absent",
+			want: map[string]Status{NameLinearizability: Fail},
+		},
+		{
+			name: "a failed cas that saw the current value is linearizable", data: "cas-read",
+			want: map[string]Status{NameLinearizability: Pass},
+		},
+		{
+			// Recorders before read_known did not record found for cas: their value is not
+			// judged, so an old history keeps its verdict.
+			name: "a failed cas from an older recorder is judged on swapped only", data: "cas-stale-read-old-recorder",
+			want: map[string]Status{NameLinearizability: Pass},
+		},
+		{
 			name: "a non-linearizable history is reported, not judged, when not required", data: "stale-read",
 			sla:  scenarios.SLA{Linearizable: ptr(false)},
 			want: map[string]Status{NameLinearizability: Pass},
@@ -497,10 +523,12 @@ func genHistory(parts, opsPerPart, clients int) history.History {
 				if ops[i].ok && casMatches(cur, op.Expect) {
 					op.Swapped = true
 					cur, last = kvState{Value: op.Value, Found: true}, op.Value
+				} else {
+					op.Found, op.Read, op.ReadKnown = cur.Found, cur.Value, true // what the compare saw
 				}
 			}
 			if op.Outcome != history.OK {
-				op.Found, op.Read, op.Swapped = false, "", false
+				op.Found, op.Read, op.Swapped, op.ReadKnown = false, "", false, false
 			}
 			h = append(h, *op)
 		}

@@ -16,6 +16,13 @@ type ConvergenceData struct {
 	// Compared counts agents whose newest checkpoint was found in at least one region.
 	Compared  int               `json:"compared"`
 	Divergent []DivergentCopies `json:"divergent,omitempty"`
+	// RebuiltAgents were rebuilt from their newest chain plus log tail; RebuiltKeys of theirs
+	// were compared with a final read; Mismatches disagree; NotRebuilt says, per agent, why
+	// it could not be rebuilt.
+	RebuiltAgents int               `json:"rebuilt_agents"`
+	RebuiltKeys   int               `json:"rebuilt_keys"`
+	Mismatches    []RebuildMismatch `json:"rebuild_mismatches,omitempty"`
+	NotRebuilt    map[string]string `json:"not_rebuilt,omitempty"`
 }
 
 // DivergentCopies is an agent whose regions hold different bytes under one checkpoint key.
@@ -26,9 +33,11 @@ type DivergentCopies struct {
 }
 
 // Convergence judges the healed stack: after the final reads every agent took one more
-// write through the router (ops with Final set) and each must have succeeded; and every
+// write through the router (ops with Final set) and each must have succeeded; every
 // region's copy of each agent's newest checkpoint (the object its etcd metadata names)
-// holds the same bytes. No final writes, or no observations, is unknown.
+// holds the same bytes; and each agent rebuilt from what a restore would read — its newest
+// chain plus the op-log tail — holds what the final reads returned (see judgeRebuild). No
+// final writes, or no observations, is unknown.
 func Convergence(_ context.Context, in Input) Result {
 	var d ConvergenceData
 	attempted := map[string]bool{}
@@ -67,7 +76,8 @@ func Convergence(_ context.Context, in Input) Result {
 	if obs == nil {
 		agree.Status, agree.Measured = Unknown, "not observed"
 		agree.Detail = "the run has no observations.json"
-		return Result{Checker: NameConvergence, Verdicts: []Verdict{writes, agree}, Data: mustJSON(d)}
+		rebuilt := judgeRebuild(in, &d)
+		return Result{Checker: NameConvergence, Verdicts: []Verdict{writes, agree, rebuilt}, Data: mustJSON(d)}
 	}
 	facts := obs.byAgent()
 	for _, a := range sortedAgents(facts) {
@@ -114,7 +124,8 @@ func Convergence(_ context.Context, in Input) Result {
 	default:
 		agree.Status, agree.Measured = Pass, fmt.Sprintf("%d agents agree", d.Compared)
 	}
-	return Result{Checker: NameConvergence, Verdicts: []Verdict{writes, agree}, Data: mustJSON(d)}
+	rebuilt := judgeRebuild(in, &d)
+	return Result{Checker: NameConvergence, Verdicts: []Verdict{writes, agree, rebuilt}, Data: mustJSON(d)}
 }
 
 func shaSummary(m map[string]string) string {

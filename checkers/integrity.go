@@ -18,9 +18,12 @@ type IntegrityData struct {
 	Agents      int `json:"agents"`      // agents with etcd keys
 	Checkpoints int `json:"checkpoints"` // agents with checkpoint metadata
 	// Verified counts (agent, region) copies of the newest checkpoint that match their
-	// metadata; LinksVerified the copies of the newest chain's other links.
+	// metadata; LinksVerified the copies of the newest chain's other links; OlderVerified
+	// the copies of the links of the older chains the metadata lists (what a restore falls
+	// back to when the newest chain is nowhere intact).
 	Verified      int              `json:"verified"`
 	LinksVerified int              `json:"links_verified"`
+	OlderVerified int              `json:"older_chains_verified"`
 	Problems      []IntegrityIssue `json:"problems,omitempty"`
 	// Unverifiable lists (agent, region) copies whose region could not be listed.
 	Unverifiable []string `json:"unverifiable,omitempty"`
@@ -41,8 +44,9 @@ type IntegrityIssue struct {
 // Integrity judges the checkpoint chain of every agent from the post-run observations: the
 // metadata in etcd names the newest object, its sha256 and size, and the regions that hold
 // it; each listed region's object must exist with exactly that sha256 (computed from the
-// bytes read back) and size, and so must every other link of the newest chain (schema 2),
-// which starts with a full snapshot and misses no delta. The metadata's epoch is not newer
+// bytes read back) and size, and so must every link of every chain the metadata lists
+// (schema 2: the newest and the older one a restore falls back to), each of which starts
+// with a full snapshot and misses no delta. The metadata's epoch is not newer
 // than the agent's epoch; the log entries after the checkpoint have no gaps (the chain from
 // checkpoint to log tail is whole); and the newest checkpoint is verified in at least two
 // regions. Replication lag is reported. Without observations nothing can be verified:
@@ -92,18 +96,28 @@ func Integrity(_ context.Context, in Input) Result {
 				lags = append(lags, times[len(times)-1].Sub(times[0]).Seconds())
 			}
 		}
-		if f.meta != nil && len(f.meta.Chains) > 0 {
-			chain := f.meta.Chains[0] // the newest chain is what a restore needs whole
-			if gap := chainGap(chain); gap != "" {
-				d.Problems = append(d.Problems, IntegrityIssue{Agent: a, Kind: "chain-gap", Detail: gap})
-			}
-			for _, link := range chain {
-				if link.Object == f.meta.Object {
-					continue // verified above as the newest object
+		if f.meta != nil {
+			// Every chain the metadata lists must be whole: the newest is what a restore
+			// needs, the older one what it falls back to.
+			for i, chain := range f.meta.Chains {
+				label, verified := "chain link ", &d.LinksVerified
+				if i > 0 {
+					label, verified = fmt.Sprintf("chain %d (older) link ", i+1), &d.OlderVerified
 				}
-				for _, r := range link.Regions {
-					if _, ok := d.verifyCopy(obs, a, r, "chain link ", link.Object, link.SHA256, link.Size); ok {
-						d.LinksVerified++
+				if gap := chainGap(chain); gap != "" {
+					if i > 0 {
+						gap = fmt.Sprintf("chain %d (older): %s", i+1, gap)
+					}
+					d.Problems = append(d.Problems, IntegrityIssue{Agent: a, Kind: "chain-gap", Detail: gap})
+				}
+				for _, link := range chain {
+					if link.Object == f.meta.Object {
+						continue // verified above as the newest object
+					}
+					for _, r := range link.Regions {
+						if _, ok := d.verifyCopy(obs, a, r, label, link.Object, link.SHA256, link.Size); ok {
+							*verified++
+						}
 					}
 				}
 			}

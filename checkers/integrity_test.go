@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/geodrill/geodrill/workload/history"
@@ -43,6 +44,13 @@ func TestIntegrity(t *testing.T) {
 		// The newest chain's last delta is based on seq 17; the link before it is at 15.
 		{"chain-gap", Fail, []string{"chain-gap"}},
 		{"corrupt-chain-link", Fail, []string{"corrupt"}},
+		// The metadata lists an older chain (what a restore falls back to); only its
+		// copies are bad, the newest chain is intact.
+		{"two-chains", Pass, nil},
+		{"older-chain-corrupt", Fail, []string{"corrupt"}},
+		{"older-chain-missing", Fail, []string{"missing"}},
+		// The older chain's delta is based on seq 6; its full is at seq 4.
+		{"older-chain-gap", Fail, []string{"chain-gap"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.obs, func(t *testing.T) {
@@ -64,6 +72,13 @@ func TestIntegrity(t *testing.T) {
 	}
 	if d := decode[IntegrityData](t, Integrity(context.Background(), Input{Observations: loadObservations(t, "good-chain")})); d.Verified != 2 || d.LinksVerified != 4 {
 		t.Fatalf("good-chain: %+v", d)
+	}
+	if d := decode[IntegrityData](t, Integrity(context.Background(), Input{Observations: loadObservations(t, "two-chains")})); d.LinksVerified != 4 || d.OlderVerified != 4 {
+		t.Fatalf("two-chains: %+v, want 4 newest-chain and 4 older-chain copies verified", d)
+	}
+	r = Integrity(context.Background(), Input{Observations: loadObservations(t, "older-chain-corrupt")})
+	if d := decode[IntegrityData](t, r); len(d.Problems) != 1 || d.Problems[0].Region != "b" || !strings.Contains(d.Problems[0].Detail, "agent-00/d8-e1.ckpt") {
+		t.Fatalf("older-chain-corrupt: %+v", d.Problems)
 	}
 	if r := Integrity(context.Background(), Input{}); r.Status() != Unknown {
 		t.Fatalf("no observations: %v, want unknown", r.Status())
@@ -110,7 +125,7 @@ func TestConvergence(t *testing.T) {
 				t.Fatal(err)
 			}
 			r := Convergence(context.Background(), Input{History: h, Observations: loadObservations(t, tc.obs)})
-			if len(r.Verdicts) != 2 || r.Verdicts[0].Status != tc.writes || r.Verdicts[1].Status != tc.agree {
+			if len(r.Verdicts) != 3 || r.Verdicts[0].Status != tc.writes || r.Verdicts[1].Status != tc.agree {
 				t.Fatalf("verdicts %+v, want writes %v agree %v", r.Verdicts, tc.writes, tc.agree)
 			}
 		})
@@ -118,5 +133,46 @@ func TestConvergence(t *testing.T) {
 	d := decode[ConvergenceData](t, Convergence(context.Background(), Input{Observations: loadObservations(t, "divergent-regions")}))
 	if len(d.Divergent) != 1 || d.Divergent[0].Agent != "agent-00" || len(d.Divergent[0].SHA256) != 3 {
 		t.Fatalf("divergent: %+v", d.Divergent)
+	}
+}
+
+// TestConvergenceRebuild: each agent rebuilt from its newest chain plus the log tail must
+// hold what the final reads returned (or what a final write after them wrote).
+func TestConvergenceRebuild(t *testing.T) {
+	h, err := history.Load(filepath.Join("testdata", "rebuild.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		obs    string
+		want   Status
+		detail string
+	}{
+		// full{k0:v1,k1:w1} + delta{k0:v2} + log 16 k1=w2, 17 k0=v3, 18 k0=final write; and
+		// agent-01 from its log alone.
+		{"rebuild-good", Pass, ""},
+		// The log ends at seq 16: the acknowledged v3 and the final write are nowhere a
+		// restore would find them.
+		{"rebuild-lost-tail", Fail, `agent-00/k0: rebuilt "v2" (checkpoint agents/agent-00/delta-00000000000000000015-e2.v2.json), final read "v3"`},
+		// No copy of the delta matches its sha256: the agent cannot be rebuilt.
+		{"rebuild-corrupt-delta", Unknown, "matches its metadata's sha256"},
+		// Observations from before contents were collected: unknown, never a pass.
+		{"good", Unknown, "collected by an older geodrill"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.obs, func(t *testing.T) {
+			r := Convergence(context.Background(), Input{History: h, Observations: loadObservations(t, tc.obs)})
+			v := verdictFor(t, r, "agents rebuilt from chain + log")
+			if v.Status != tc.want || !strings.Contains(v.Detail, tc.detail) {
+				t.Fatalf("rebuild verdict %+v, want %s with detail %q", v, tc.want, tc.detail)
+			}
+		})
+	}
+	d := decode[ConvergenceData](t, Convergence(context.Background(), Input{History: h, Observations: loadObservations(t, "rebuild-good")}))
+	if d.RebuiltAgents != 2 || d.RebuiltKeys != 4 || len(d.Mismatches) != 0 {
+		t.Fatalf("rebuild-good: %+v, want 4 keys of 2 agents matched", d)
+	}
+	if r := Integrity(context.Background(), Input{Observations: loadObservations(t, "rebuild-good")}); r.Verdicts[0].Status != Pass {
+		t.Fatalf("integrity of rebuild-good: %+v", r.Verdicts[0])
 	}
 }

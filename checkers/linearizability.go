@@ -206,6 +206,8 @@ type kvOutput struct {
 	Found   bool
 	Read    string
 	Swapped bool
+	// ReadKnown: a cas that did not swap saw Found/Read (history.Op.ReadKnown).
+	ReadKnown bool
 }
 
 // opMeta rides along in porcupine.Operation.Metadata for explanations and the visualization.
@@ -229,10 +231,7 @@ func casMatches(s kvState, expect string) bool {
 func stepKV(s kvState, in kvInput, out kvOutput) (bool, kvState) {
 	switch in.Kind {
 	case history.Get:
-		if out.Found != s.Found || (out.Found && out.Read != s.Value) {
-			return false, s
-		}
-		return true, s
+		return sees(s, out), s
 	case history.Put:
 		return true, kvState{Value: in.Value, Found: true}
 	case history.CAS:
@@ -251,9 +250,15 @@ func stepKV(s kvState, in kvInput, out kvOutput) (bool, kvState) {
 		if match {
 			return true, kvState{Value: in.Value, Found: true}
 		}
-		return true, s
+		// A failed compare read the register: what it returned must be the state.
+		return !out.ReadKnown || sees(s, out), s
 	}
 	return false, s
+}
+
+// sees reports whether a read that returned out is a read of state s.
+func sees(s kvState, out kvOutput) bool {
+	return out.Found == s.Found && (!out.Found || out.Read == s.Value)
 }
 
 // kvModel is the register model. stopped, if set, is polled each step so a cancelled
@@ -322,6 +327,10 @@ func describeOp(input, output any) string {
 			res = "?"
 		case out.Swapped:
 			res = "swapped"
+		case out.ReadKnown && out.Found:
+			res = fmt.Sprintf("not swapped, saw %q", out.Read)
+		case out.ReadKnown:
+			res = "not swapped, saw ∅"
 		}
 		return fmt.Sprintf("cas(%q → %q) → %s", in.Expect, in.Value, res)
 	}
@@ -370,8 +379,11 @@ func buildPartitions(h history.History) ([]partition, LinearizabilityData) {
 			}
 			if op.Kind == history.CAS {
 				out.Swapped = op.Swapped
+				if !op.Swapped && op.ReadKnown {
+					out.Found, out.Read, out.ReadKnown = op.Found, op.Read, true
+				}
 			}
-		default: // unknown, or no outcome recorded: may or may not have happened
+		default: // unknown (the reader rejects any other outcome): may or may not have happened
 			if op.Kind == history.Get {
 				d.DroppedUnknownGets++
 				continue

@@ -18,7 +18,8 @@ type Observations struct {
 	At time.Duration `json:"at_ns"`
 	// Regions are the topology's regions, in order.
 	Regions []string `json:"regions"`
-	// Etcd holds every key under the agents prefix. Log entries are listed by key only.
+	// Etcd holds every key under the agents prefix. Log entries are listed with their
+	// values (api.LogEntry); observations collected before that list them by key only.
 	Etcd []EtcdKey `json:"etcd"`
 	// Objects lists each region's checkpoint bucket.
 	Objects map[string][]Object `json:"objects"`
@@ -42,6 +43,9 @@ type Object struct {
 	// Modified is the object store's last-modified time (wall clock of the machine that
 	// ran MinIO); only differences between regions of one run are used.
 	Modified time.Time `json:"modified"`
+	// Body is the object's bytes, when small enough to keep ("" in observations collected
+	// before contents were kept, and for big objects).
+	Body string `json:"body,omitempty"`
 }
 
 // ObservationError says which source could not be read.
@@ -76,6 +80,13 @@ type agentFacts struct {
 	epoch    int64
 	logSeqs  []int64
 	hasEpoch bool
+	// epochRecords: epoch -> region, from agents/{agent}/epochs/{epoch} (api.EpochRecord).
+	epochRecords map[int64]string
+	// log holds the log entries whose value was observed, by seq; logUnread counts log keys
+	// listed without a value (older observations) and logBad those that did not decode.
+	log       map[int64]api.LogEntry
+	logUnread int
+	logBad    []string
 }
 
 // byAgent groups the etcd keys by agent.
@@ -107,9 +118,31 @@ func (o *Observations) byAgent() map[string]*agentFacts {
 			if e, err := strconv.ParseInt(strings.TrimSpace(kv.Value), 10, 64); err == nil {
 				f.epoch, f.hasEpoch = e, true
 			}
+		case strings.HasPrefix(sub, "epochs/"):
+			var rec api.EpochRecord
+			if err := jsonUnmarshal(kv.Value, &rec); err == nil && rec.Epoch > 0 && rec.Region != "" {
+				if f.epochRecords == nil {
+					f.epochRecords = map[int64]string{}
+				}
+				f.epochRecords[rec.Epoch] = rec.Region
+			}
 		case strings.HasPrefix(sub, "log/"):
-			if s, err := strconv.ParseInt(strings.TrimPrefix(sub, "log/"), 10, 64); err == nil {
-				f.logSeqs = append(f.logSeqs, s)
+			s, err := strconv.ParseInt(strings.TrimPrefix(sub, "log/"), 10, 64)
+			if err != nil {
+				continue
+			}
+			f.logSeqs = append(f.logSeqs, s)
+			var e api.LogEntry
+			switch {
+			case kv.Value == "":
+				f.logUnread++
+			case jsonUnmarshal(kv.Value, &e) != nil || e.Seq != s:
+				f.logBad = append(f.logBad, kv.Key)
+			default:
+				if f.log == nil {
+					f.log = map[int64]api.LogEntry{}
+				}
+				f.log[s] = e
 			}
 		}
 	}

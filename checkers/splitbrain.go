@@ -20,6 +20,51 @@ type SplitBrainData struct {
 	Stale   int                `json:"stale"`
 	Agents  []string           `json:"agents,omitempty"`
 	Windows []SplitBrainWindow `json:"windows,omitempty"`
+
+	// Epochs counts the (agent, epoch) pairs seen in ok ops, owner events and etcd's epoch
+	// records; Takeovers how many of them followed an earlier epoch of the same agent.
+	Epochs    int `json:"epochs"`
+	Takeovers int `json:"takeovers"`
+	// OwnerEvents and EpochRecords count the sources beyond the ops that were read.
+	OwnerEvents  int `json:"owner_events"`
+	EpochRecords int `json:"epoch_records"`
+	// SharedEpochs are epochs of one agent that more than one region served or owned.
+	SharedEpochs []SharedEpoch `json:"shared_epochs,omitempty"`
+	// Regressions are takeovers whose epoch is not above the one before.
+	Regressions []EpochRegression `json:"epoch_regressions,omitempty"`
+}
+
+// SharedEpoch is one epoch of one agent claimed by several regions, with the evidence.
+type SharedEpoch struct {
+	Agent  string       `json:"agent"`
+	Epoch  int64        `json:"epoch"`
+	Claims []EpochClaim `json:"claims"` // one per region, by region
+}
+
+// EpochClaim is the evidence that one region held an epoch: ok ops it served at that
+// epoch, owner events naming it, and etcd's epoch record.
+type EpochClaim struct {
+	Region string `json:"region"`
+	Ops    int    `json:"ops"`
+	// FirstOp is the first ok op (by invoke) the region served at the epoch; 0 if none.
+	FirstOp int64 `json:"first_op,omitempty"`
+	// OwnerAt is when the router first showed the region as owner at the epoch; nil if never.
+	OwnerAt *time.Duration `json:"owner_at_ns,omitempty"`
+	// Record: etcd's epoch record (agents/{agent}/epochs/{epoch}) names the region.
+	Record bool `json:"etcd_record,omitempty"`
+}
+
+// EpochRegression is a takeover (a new region serving or owning an agent) whose epoch is
+// not above the epoch it followed, or an epoch above the agent's epoch counter in etcd.
+type EpochRegression struct {
+	Agent  string `json:"agent"`
+	Region string `json:"region"`
+	Epoch  int64  `json:"epoch"`
+	// After names the earlier holder the takeover followed (region@epoch), or the etcd
+	// epoch counter the epoch exceeds.
+	After  string `json:"after"`
+	Source string `json:"source"` // ops, owner events, etcd epoch
+	Detail string `json:"detail"`
 }
 
 // SplitBrainWindow is one stale incarnation of one agent serving after a newer one had.
@@ -39,12 +84,23 @@ type SplitBrainWindow struct {
 	Acked int           `json:"acked_writes"` // how many of Ops were acknowledged writes
 }
 
-// SplitBrain finds ok ops (acknowledged writes and ok reads) served by an older epoch of an
-// agent after a newer epoch had served that agent, in real time: the stale op was invoked
-// after the newer-epoch op completed. Fencing makes this impossible — a deposed owner can
-// neither publish nor read under its old epoch — so any such op is a fail. Ops without an
-// epoch (errors, old recorders) are not judged; a history with ok ops but none carrying an
-// epoch is unknown, since nothing could be checked.
+// SplitBrain judges the agents' epochs (fencing tokens) with three verdicts:
+//
+//   - stale-epoch ops: ok ops (acknowledged writes and ok reads) served by an older epoch of
+//     an agent after a newer epoch had served that agent, in real time: the stale op was
+//     invoked after the newer-epoch op completed. Fencing makes this impossible — a deposed
+//     owner can neither publish nor read under its old epoch.
+//   - one region per epoch: every (agent, epoch) is held by exactly one region, across the
+//     ok ops that carry it, the owners the router showed (timeline owner events) and etcd's
+//     epoch records (observations). Two regions with one epoch means two takeovers produced
+//     the same token, and fencing cannot tell their writes apart.
+//   - takeover epochs grow: each change of owner the router showed has a higher epoch than
+//     the owner before; in real time, a region that serves an agent after another region's
+//     op at epoch e completed serves above e; and no epoch exceeds the agent's epoch counter
+//     in etcd, which only grows.
+//
+// Ops without an epoch (errors, old recorders) are not judged; with no epoch seen anywhere
+// the verdicts are unknown, since nothing could be checked.
 func SplitBrain(_ context.Context, in Input) Result {
 	byAgent := map[string][]history.Op{}
 	okOps := 0
@@ -98,7 +154,8 @@ func SplitBrain(_ context.Context, in Input) Result {
 		}
 		v.Detail = listFew(items, 3)
 	}
-	return Result{Checker: NameSplitBrain, Verdicts: []Verdict{v}, Data: mustJSON(d)}
+	shared, grow := judgeEpochs(in, byAgent, &d)
+	return Result{Checker: NameSplitBrain, Verdicts: []Verdict{v, shared, grow}, Data: mustJSON(d)}
 }
 
 // staleWindows walks one agent's ok ops by invoke time, tracking the newest epoch among ops

@@ -2,10 +2,14 @@ package checkers
 
 import (
 	"context"
+	"fmt"
 	"slices"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/geodrill/geodrill/refstack/api"
 	"github.com/geodrill/geodrill/scenarios"
 )
 
@@ -129,5 +133,57 @@ func TestJudgeAtMost(t *testing.T) {
 		Overall([]Result{{Verdicts: []Verdict{{Status: Fail}}}, {Verdicts: []Verdict{{Status: Unknown}}}}) != Fail ||
 		Overall(nil) != Unknown {
 		t.Fatal("Overall must combine fail > unknown > pass, and nothing is unknown")
+	}
+}
+
+// etcdEpochs builds observations holding one agent's epoch counter and epoch records.
+func etcdEpochs(agent string, counter int64, records map[int64]string) *Observations {
+	obs := &Observations{Regions: []string{"a", "b"}, Objects: map[string][]Object{}}
+	obs.Etcd = append(obs.Etcd, EtcdKey{Key: api.EpochKey(agent), Value: strconv.FormatInt(counter, 10)})
+	for e, r := range records {
+		obs.Etcd = append(obs.Etcd, EtcdKey{Key: api.EpochRecordKey(agent, e),
+			Value: fmt.Sprintf(`{"epoch":%d,"region":%q,"unix_ns":1}`, e, r)})
+	}
+	return obs
+}
+
+// TestSplitBrainEpochs: one region per (agent, epoch) and growing takeover epochs, from the
+// ops, the router's owner events and etcd's epoch records and counter.
+func TestSplitBrainEpochs(t *testing.T) {
+	tests := []struct {
+		name        string
+		history     string
+		obs         *Observations
+		stale       Status
+		shared      Status
+		grow        Status
+		wantInValue string // in the failing verdict's detail
+	}{
+		{"healthy failover", "good", etcdEpochs("agent-00", 2, map[int64]string{1: "a", 2: "b"}), Pass, Pass, Pass, ""},
+		// Regions a and b both serve epoch 2: no op is stale, fencing cannot tell them apart.
+		{"two regions serve one epoch", "equal-epoch", nil, Pass, Fail, Pass, "agent-00 epoch 2: a (2 ok ops from op 1), b (2 ok ops from op 2)"},
+		// The ops look healthy; etcd says epoch 1 was taken by b, yet a served it.
+		{"ops disagree with etcd's epoch record", "good", etcdEpochs("agent-00", 2, map[int64]string{1: "b", 2: "b"}), Pass, Fail, Pass, "a (3 ok ops from op 1), b (etcd epoch record)"},
+		// The router showed b taking over at epoch 1 after a held epoch 2; b's ops failed.
+		{"owner takeover at a lower epoch", "owner-epoch-regression", nil, Pass, Pass, Fail, "the router showed owner b@1 at 2s after a@2"},
+		// An epoch was served above the agent's epoch counter, which only grows.
+		{"epoch above etcd's counter", "good", etcdEpochs("agent-00", 1, nil), Pass, Pass, Fail, "above the agent's epoch counter in etcd (1)"},
+		{"no epochs anywhere", "no-epochs", nil, Unknown, Unknown, Unknown, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			h, events := loadRun(t, tc.history)
+			r := SplitBrain(context.Background(), Input{History: h, Timeline: events, Observations: tc.obs})
+			stale, shared, grow := verdictFor(t, r, "stale-epoch"), verdictFor(t, r, "one region per agent epoch"), verdictFor(t, r, "takeover epochs grow")
+			if stale.Status != tc.stale || shared.Status != tc.shared || grow.Status != tc.grow {
+				t.Fatalf("stale %s, one region %s, grow %s; want %s %s %s: %+v", stale.Status, shared.Status, grow.Status, tc.stale, tc.shared, tc.grow, r.Verdicts)
+			}
+			if tc.wantInValue == "" {
+				return
+			}
+			if !strings.Contains(shared.Detail+grow.Detail, tc.wantInValue) {
+				t.Errorf("details %q / %q do not say %q", shared.Detail, grow.Detail, tc.wantInValue)
+			}
+		})
 	}
 }

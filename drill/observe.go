@@ -1,13 +1,13 @@
 package drill
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
-	"strings"
 	"time"
 
 	"github.com/minio/minio-go/v7"
@@ -25,10 +25,15 @@ import (
 // stack are kilobytes, so a bigger object is itself a finding (recorded, not hashed).
 const maxObjectBytes = 64 << 20
 
+// maxBodyBytes bounds the object contents kept in the observations (for the convergence
+// checker's rebuild of each agent); a bigger object is hashed but its contents are not kept.
+const maxBodyBytes = 1 << 20
+
 // observe collects the post-run facts the integrity and convergence checkers judge: every
-// etcd key under the agents prefix (log entries by key only) and every object in every
-// region's checkpoint bucket with the sha256 of its bytes. It verifies nothing; what it
-// cannot read is recorded in Errors so the checkers can say unknown rather than pass.
+// etcd key under the agents prefix with its value (the op log is truncated at each
+// checkpoint, so its tail stays short) and every object in every region's checkpoint bucket
+// with the sha256 of its bytes and, up to maxBodyBytes, the bytes. It verifies nothing; what
+// it cannot read is recorded in Errors so the checkers can say unknown rather than pass.
 func observe(ctx context.Context, eps clusters.Endpoints, regions []string, clock *timeline.Clock, settle time.Duration) *checkers.Observations {
 	select { // let asynchronous replication of the last checkpoints finish first
 	case <-ctx.Done():
@@ -61,11 +66,7 @@ func observeEtcd(ctx context.Context, endpoints []string, obs *checkers.Observat
 		return fmt.Errorf("read %s*: %w", api.AgentsPrefix(), err)
 	}
 	for _, kv := range resp.Kvs {
-		k := checkers.EtcdKey{Key: string(kv.Key), ModRevision: kv.ModRevision}
-		if !strings.Contains(k.Key, "/log/") { // log values are the history again; keys suffice
-			k.Value = string(kv.Value)
-		}
-		obs.Etcd = append(obs.Etcd, k)
+		obs.Etcd = append(obs.Etcd, checkers.EtcdKey{Key: string(kv.Key), Value: string(kv.Value), ModRevision: kv.ModRevision})
 	}
 	return nil
 }
@@ -88,30 +89,54 @@ func observeBucket(ctx context.Context, eps clusters.Endpoints, region string) (
 			return out, fmt.Errorf("list bucket %s: %w", eps.Bucket, info.Err)
 		}
 		o := checkers.Object{Key: info.Key, Size: info.Size, Modified: info.LastModified}
-		sum, err := objectSHA256(ctx, cli, eps.Bucket, info.Key)
+		sum, body, err := readObject(ctx, cli, eps.Bucket, info.Key)
 		if minio.ToErrorResponse(errors.Unwrap(err)).Code == "NoSuchKey" {
 			continue // garbage-collected between the listing and the read: not there any more
 		}
 		if err != nil {
 			return out, err
 		}
-		o.SHA256 = sum
+		o.SHA256, o.Body = sum, body
 		out = append(out, o)
 	}
 	return out, nil
 }
 
-func objectSHA256(ctx context.Context, cli *minio.Client, bucket, key string) (string, error) {
+// readObject returns the hex sha256 of an object's bytes and the bytes themselves when
+// there are at most maxBodyBytes of them ("" otherwise).
+func readObject(ctx context.Context, cli *minio.Client, bucket, key string) (string, string, error) {
 	obj, err := cli.GetObject(ctx, bucket, key, minio.GetObjectOptions{})
 	if err != nil {
-		return "", fmt.Errorf("read %s: %w", key, err)
+		return "", "", fmt.Errorf("read %s: %w", key, err)
 	}
 	defer obj.Close()
 	h := sha256.New()
-	if _, err := io.Copy(h, io.LimitReader(obj, maxObjectBytes)); err != nil {
-		return "", fmt.Errorf("read %s: %w", key, err)
+	var body bytes.Buffer
+	kept := &limitedWriter{w: &body, n: maxBodyBytes + 1}
+	if _, err := io.Copy(io.MultiWriter(h, kept), io.LimitReader(obj, maxObjectBytes)); err != nil {
+		return "", "", fmt.Errorf("read %s: %w", key, err)
 	}
-	return hex.EncodeToString(h.Sum(nil)), nil
+	if body.Len() > maxBodyBytes {
+		return hex.EncodeToString(h.Sum(nil)), "", nil
+	}
+	return hex.EncodeToString(h.Sum(nil)), body.String(), nil
+}
+
+// limitedWriter keeps the first n bytes written to it and drops the rest without error.
+type limitedWriter struct {
+	w io.Writer
+	n int
+}
+
+func (l *limitedWriter) Write(p []byte) (int, error) {
+	if l.n > 0 {
+		k := min(len(p), l.n)
+		if _, err := l.w.Write(p[:k]); err != nil {
+			return 0, err
+		}
+		l.n -= k
+	}
+	return len(p), nil
 }
 
 // Phases after the final reads, in order.

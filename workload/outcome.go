@@ -94,6 +94,10 @@ func settle(op *history.Op, r reply) {
 		case history.CAS:
 			op.Swapped = resp.Swapped
 			op.Read = resp.Value
+			if !resp.Swapped {
+				// A failed compare answers with the value it saw (api: Found, Value).
+				op.Found, op.ReadKnown = resp.Found, true
+			}
 		}
 	case said != "":
 		op.Outcome = said

@@ -67,6 +67,7 @@ func TestOutcomeMapping(t *testing.T) {
 		found   bool
 		read    string
 		swapped bool
+		known   bool // ReadKnown
 		errHas  string
 	}
 	tests := []struct {
@@ -84,8 +85,10 @@ func TestOutcomeMapping(t *testing.T) {
 			want{outcome: history.OK, status: 200, region: "r2", epoch: 3}},
 		{"cas 200 swapped", history.CAS, respond(200, `{"agent":"a","region":"r2","epoch":3,"swapped":true,"value":"new"}`),
 			want{outcome: history.OK, status: 200, region: "r2", epoch: 3, swapped: true, read: "new"}},
-		{"cas 200 not swapped", history.CAS, respond(200, `{"agent":"a","region":"r2","epoch":3,"value":"other"}`),
-			want{outcome: history.OK, status: 200, region: "r2", epoch: 3, read: "other"}},
+		{"cas 200 not swapped", history.CAS, respond(200, `{"agent":"a","region":"r2","epoch":3,"found":true,"value":"other"}`),
+			want{outcome: history.OK, status: 200, region: "r2", epoch: 3, found: true, read: "other", known: true}},
+		{"cas 200 not swapped on an absent key", history.CAS, respond(200, `{"agent":"a","region":"r2","epoch":3}`),
+			want{outcome: history.OK, status: 200, region: "r2", epoch: 3, known: true}},
 		{"get 200 region and epoch from headers", history.Get,
 			respond(200, `{"agent":"a","found":true,"value":"x"}`, api.HeaderRegion, "r3", api.HeaderEpoch, "11"),
 			want{outcome: history.OK, status: 200, region: "r3", epoch: 11, found: true, read: "x"}},
@@ -180,7 +183,7 @@ func TestOutcomeMapping(t *testing.T) {
 				t.Fatal("no ops")
 			}
 			for _, op := range h {
-				got := want{op.Outcome, op.Status, op.Region, op.Epoch, op.Found, op.Read, op.Swapped, ""}
+				got := want{op.Outcome, op.Status, op.Region, op.Epoch, op.Found, op.Read, op.Swapped, op.ReadKnown, ""}
 				w := tt.want
 				w.errHas = ""
 				if got != w {

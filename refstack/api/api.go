@@ -6,7 +6,9 @@
 //
 //	GET  /agents/{agent}/kv/{key}           read       -> 200 Response{Found, Value}
 //	PUT  /agents/{agent}/kv/{key}           body=value -> 200 Response
-//	POST /agents/{agent}/cas/{key}          body=CASRequest JSON -> 200 Response{Swapped, Value}
+//	POST /agents/{agent}/cas/{key}          body=CASRequest JSON -> 200 Response{Swapped, Found, Value}
+//	                                        (swapped: Value is the new value; not swapped:
+//	                                        Found and Value are what the compare saw)
 //	GET  /healthz                           200 when serving
 //	GET  /status                            host: HostStatus; router: RouterStatus
 //	GET  /metrics                           Prometheus metrics (hosts include their controller)

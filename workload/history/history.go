@@ -6,6 +6,7 @@ package history
 import (
 	"bufio"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -51,14 +52,20 @@ type Op struct {
 	Complete time.Duration `json:"complete_ns"`
 
 	Outcome Outcome `json:"outcome"`
-	// Found is set on ok gets: whether the key had a value. Value then holds what was read.
+	// Found is set on ok gets, and on ok cas ops that did not swap (see ReadKnown): whether
+	// the key had a value. On gets Value then holds what was read.
 	Found bool `json:"found,omitempty"`
 	// Read is the value a get returned (ok gets only).
 	// The workload sets both Value and Read on ok gets. On ok cas ops it also sets Read to
-	// the value the response carried (api.Response.Value), when there is one.
+	// the value the response carried (api.Response.Value), when there is one: the new value
+	// when the cas swapped, the value the compare saw when it did not.
 	Read string `json:"read,omitempty"`
 	// Swapped is set on ok cas ops: whether the compare matched and the write happened.
 	Swapped bool `json:"swapped,omitempty"`
+	// ReadKnown marks an ok cas that did not swap whose Found and Read hold what the failed
+	// compare saw: a read of the register the checkers judge like a get's. Recorders before
+	// it existed did not record Found for cas, so a cas without it is judged on Swapped only.
+	ReadKnown bool `json:"read_known,omitempty"`
 
 	// Region and Epoch name who served the op (from the response), when known.
 	Region string `json:"region,omitempty"`
@@ -107,9 +114,45 @@ func (h History) WriteJSONL(w io.Writer) error {
 	return bw.Flush()
 }
 
-// ReadJSONL reads a history written by WriteJSONL.
+// ErrMalformed is wrapped by the errors of ReadJSONL and Validate for an op no checker can
+// judge as written.
+var ErrMalformed = errors.New("malformed op")
+
+// Validate rejects an op whose fields cannot mean what the checkers would read into them:
+// a kind other than put, get and cas, an outcome other than ok, fail and unknown (an
+// unrecognised outcome must not quietly become "may or may not have happened"), no agent or
+// key, and times that run backwards.
+func (o Op) Validate() error {
+	switch o.Kind {
+	case Put, Get, CAS:
+	case "":
+		return fmt.Errorf("%w: op %d has no kind: set \"kind\" to put, get or cas", ErrMalformed, o.ID)
+	default:
+		return fmt.Errorf("%w: op %d has kind %q: kinds are put, get and cas (lower case)", ErrMalformed, o.ID, o.Kind)
+	}
+	switch o.Outcome {
+	case OK, Fail, Unknown:
+	case "":
+		return fmt.Errorf("%w: op %d has no outcome: set \"outcome\" to ok, fail or unknown (unknown when the op may or may not have taken effect)", ErrMalformed, o.ID)
+	default:
+		return fmt.Errorf("%w: op %d has outcome %q: outcomes are ok, fail and unknown (lower case; unknown when the op may or may not have taken effect)", ErrMalformed, o.ID, o.Outcome)
+	}
+	switch {
+	case o.Agent == "" || o.Key == "":
+		return fmt.Errorf("%w: op %d names agent %q key %q: both are required", ErrMalformed, o.ID, o.Agent, o.Key)
+	case o.Invoke < 0:
+		return fmt.Errorf("%w: op %d has invoke_ns %d: times are offsets from run start, never negative", ErrMalformed, o.ID, int64(o.Invoke))
+	case o.Complete < o.Invoke:
+		return fmt.Errorf("%w: op %d completes (complete_ns %d) before it was invoked (invoke_ns %d)", ErrMalformed, o.ID, int64(o.Complete), int64(o.Invoke))
+	}
+	return nil
+}
+
+// ReadJSONL reads a history written by WriteJSONL. A malformed op (see Validate) or an op
+// id used twice is an error naming the line.
 func ReadJSONL(r io.Reader) (History, error) {
 	var h History
+	lines := map[int64]int{} // op id -> line
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 1<<20), 1<<24)
 	line := 0
@@ -122,6 +165,13 @@ func ReadJSONL(r io.Reader) (History, error) {
 		if err := json.Unmarshal(sc.Bytes(), &op); err != nil {
 			return nil, fmt.Errorf("history: line %d: %w", line, err)
 		}
+		if err := op.Validate(); err != nil {
+			return nil, fmt.Errorf("history: line %d: %w", line, err)
+		}
+		if prev, dup := lines[op.ID]; dup {
+			return nil, fmt.Errorf("history: line %d: op id %d is also on line %d: ids must be unique", line, op.ID, prev)
+		}
+		lines[op.ID] = line
 		h = append(h, op)
 	}
 	if err := sc.Err(); err != nil {
