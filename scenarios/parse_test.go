@@ -266,7 +266,7 @@ func TestShippedScenario(t *testing.T) {
 			Placement: map[string]int{"a": 8, "b": 2, "c": 2}},
 		Stack: Stack{Durability: "sync-geo", LeaseTTL: Duration(2 * time.Second), CheckpointEvery: 200},
 		Workload: Workload{Rate: 200, Duration: Duration(30 * time.Second), Timeout: Duration(2 * time.Second),
-			Mix: Mix{Put: 5, Get: 4, CAS: 1}},
+			Mix: Mix{Put: 5, Get: 4, CAS: 1}, Agents: Popularity{Distribution: "uniform"}, Keys: Popularity{Distribution: "uniform"}},
 		Faults: []Fault{{Kind: "region-outage", Region: Busiest, At: Duration(10 * time.Second), Duration: Duration(15 * time.Second)}},
 		SLA: SLA{MaxLostWrites: &zero, Linearizable: &yes, RTOP95: &p95, MinAvailability: &avail,
 			CheckTimeout: Duration(60 * time.Second)},
@@ -290,7 +290,7 @@ func TestDefaults(t *testing.T) {
 		Topology: Topology{Regions: []string{"a", "b", "c"}, Agents: 3, KeysPerAgent: 4},
 		Stack:    Stack{Durability: "sync-geo", LeaseTTL: Duration(2 * time.Second), CheckpointEvery: 200},
 		Workload: Workload{Rate: 10, Duration: Duration(10 * time.Second), Timeout: Duration(2 * time.Second),
-			Mix: Mix{Put: 5, Get: 4, CAS: 1}},
+			Mix: Mix{Put: 5, Get: 4, CAS: 1}, Agents: Popularity{Distribution: "uniform"}, Keys: Popularity{Distribution: "uniform"}},
 		SLA: SLA{CheckTimeout: Duration(60 * time.Second)},
 	}
 	if !reflect.DeepEqual(s, want) {

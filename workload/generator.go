@@ -15,45 +15,81 @@ import (
 	"github.com/geodrill/geodrill/workload/history"
 )
 
-// generator makes the op sequence from the seed alone: the same seed, agents, keys and mix
-// give the same ops with the same ids, whatever the timing of the run. It is not safe for
-// concurrent use; Run calls it under a lock.
+// generator makes the op sequence from the seed alone: the same seed and Config give the
+// same ops with the same ids, whatever the timing of the run. It is not safe for concurrent
+// use; Run calls it under a lock.
+//
+// A random op draws its agent by Config.AgentSkew, its key among the keys that are not cold
+// by Config.KeySkew, and its kind by the mix weights. Cold ops come from a schedule drawn
+// from the same seed when the generator is made (see Cold).
 type generator struct {
 	rng    *rand.Rand
 	agents []string
-	keys   []string
+	keys   []string // the keys of the random stream: Config.Keys without the cold ones
+	agentP picker
+	keyP   picker
 	mix    Mix
 	seed   int64
 	next   int64
 	// last is the last value this generator wrote to each register (put or cas new value),
-	// what the next cas expects. A register never written expects "", i.e. not found.
-	last map[register]string
+	// and prev the one before it; a register never written has "", i.e. not found.
+	last, prev map[register]string
+	cold       []coldOp // by slot; cold[0] is the next one due
 }
 
 type register struct{ agent, key string }
 
+// casExpectsPrev is 1 in casExpectsPrev: how often a random cas expects the value written
+// before the last one instead of the last. Under contention the last write is often still
+// in flight when the cas arrives, so the older value is then the current one: both kinds
+// of expectation swap sometimes and fail sometimes, and failed cas ops carry the current
+// value for the checkers.
+const casExpectsPrev = 4
+
 func newGenerator(cfg Config) *generator {
 	s := uint64(cfg.Seed)
-	return &generator{
-		rng:    rand.New(rand.NewPCG(s, s^0x9e3779b97f4a7c15)),
+	rng := rand.New(rand.NewPCG(s, s^0x9e3779b97f4a7c15))
+	g := &generator{
+		rng:    rng,
 		agents: cfg.Agents,
-		keys:   cfg.Keys,
+		keys:   cfg.Keys[:len(cfg.Keys)-cfg.Cold.Keys],
 		mix:    cfg.Mix,
 		seed:   cfg.Seed,
 		next:   1,
 		last:   map[register]string{},
+		prev:   map[register]string{},
 	}
+	g.agentP = newPicker(cfg.AgentSkew, len(g.agents))
+	g.keyP = newPicker(cfg.KeySkew, len(g.keys))
+	// Drawn from its own source so that adding cold keys leaves the random stream's draws
+	// where they were.
+	g.cold = coldSchedule(rand.New(rand.NewPCG(s^0x243f6a8885a308d3, s)), cfg.Cold, cfg.Agents, cfg.Keys, cfg.Rate, cfg.Duration)
+	return g
 }
 
-// Next returns the next op: agent, key and kind drawn from the seeded source, kind by the
-// mix weights. Invoke, Complete and the outcome are left for the caller.
+// Next returns the next op: the cold op due at this index if any, else a random one.
+// Invoke, Complete and the outcome are left for the caller.
 func (g *generator) Next() history.Op {
-	op := history.Op{
-		ID:    g.next,
-		Agent: g.agents[g.rng.IntN(len(g.agents))],
-		Key:   g.keys[g.rng.IntN(len(g.keys))],
-	}
+	op := history.Op{ID: g.next}
 	g.next++
+	if len(g.cold) > 0 && g.cold[0].slot <= op.ID {
+		c := g.cold[0]
+		g.cold = g.cold[1:]
+		op.Agent, op.Key = c.reg.agent, c.reg.key
+		switch {
+		case !c.write:
+			op.Kind = history.Get
+		case g.last[c.reg] == "":
+			op.Kind = history.Put
+		default:
+			op.Kind = history.CAS
+			op.Expect = g.last[c.reg]
+		}
+		g.wrote(&op)
+		return op
+	}
+	op.Agent = g.agents[g.agentP.pick(g.rng)]
+	op.Key = g.keys[g.keyP.pick(g.rng)]
 	switch n := g.rng.IntN(g.mix.Put + g.mix.Get + g.mix.CAS); {
 	case n < g.mix.Put:
 		op.Kind = history.Put
@@ -61,18 +97,24 @@ func (g *generator) Next() history.Op {
 		op.Kind = history.Get
 	default:
 		op.Kind = history.CAS
+		r := register{op.Agent, op.Key}
+		op.Expect = g.last[r]
+		if g.rng.IntN(casExpectsPrev) == 0 {
+			op.Expect = g.prev[r]
+		}
+	}
+	g.wrote(&op)
+	return op
+}
+
+// wrote gives a write op its unique value and remembers it as its register's last.
+func (g *generator) wrote(op *history.Op) {
+	if !op.IsWrite() {
+		return
 	}
 	r := register{op.Agent, op.Key}
-	switch op.Kind {
-	case history.Put:
-		op.Value = writeValue(op.ID, g.seed)
-		g.last[r] = op.Value
-	case history.CAS:
-		op.Expect = g.last[r]
-		op.Value = writeValue(op.ID, g.seed)
-		g.last[r] = op.Value
-	}
-	return op
+	op.Value = writeValue(op.ID, g.seed)
+	g.prev[r], g.last[r] = g.last[r], op.Value
 }
 
 // writeValue is unique per op id within a run; the seed tells runs apart.

@@ -58,6 +58,23 @@ type Config struct {
 	Timeout  time.Duration // per request, connect to last body byte; 0 means DefaultTimeout
 	Mix      Mix
 	Seed     int64 // seeds the op sequence: same seed, same ops in the same id order
+
+	// AgentSkew spreads the random ops over Agents, KeySkew over the keys that are not
+	// cold; the zero value is uniform. The first agent (and key) is the hottest.
+	AgentSkew Skew
+	KeySkew   Skew
+	// Cold: the last Cold.Keys of Keys, per agent, written early and read late.
+	Cold Cold
+}
+
+// HottestAgent names the agent with the most random ops: by rule the first of Agents, under
+// every distribution (under uniform, as hot as any). Faults that target "the owner of the
+// hottest agent" use it.
+func (c Config) HottestAgent() string {
+	if len(c.Agents) == 0 {
+		return ""
+	}
+	return c.Agents[0]
 }
 
 // Stats counts outcomes as they are recorded. Fields are updated atomically while Run runs;
@@ -274,6 +291,15 @@ func (c Config) validateRun() error {
 	}
 	if m.Put+m.Get+m.CAS == 0 {
 		return errors.New("workload: mix weights are all zero")
+	}
+	if err := c.Cold.Check(len(c.Agents), len(c.Keys), c.Rate, c.Duration); err != nil {
+		return fmt.Errorf("workload: %w", err)
+	}
+	if err := c.AgentSkew.Check(len(c.Agents)); err != nil {
+		return fmt.Errorf("workload: agents: %w", err)
+	}
+	if err := c.KeySkew.Check(len(c.Keys) - c.Cold.Keys); err != nil {
+		return fmt.Errorf("workload: keys: %w", err)
 	}
 	return nil
 }

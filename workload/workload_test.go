@@ -131,16 +131,18 @@ func TestGeneratorDeterministic(t *testing.T) {
 	}
 }
 
-// TestGeneratorValues: write values unique, cas expects the last value written to its
-// register ("" if never written), kinds follow the mix.
+// TestGeneratorValues: write values unique, a cas expects the last value written to its
+// register or the one before ("" if none), about 1 in casExpectsPrev the older one, kinds
+// follow the mix.
 func TestGeneratorValues(t *testing.T) {
 	t.Parallel()
 	cfg := testConfig("http://127.0.0.1:1")
 	cfg.Mix = Mix{Put: 1, Get: 2, CAS: 1}
 	g := newGenerator(cfg)
-	last := map[register]string{}
+	last, prev := map[register]string{}, map[register]string{}
 	seen := map[string]bool{}
 	kinds := map[history.Kind]int{}
+	var expectPrev, casAmbiguous int
 	const n = 20000
 	for i := 1; i <= n; i++ {
 		op := g.Next()
@@ -156,20 +158,28 @@ func TestGeneratorValues(t *testing.T) {
 			}
 			continue
 		case history.CAS:
-			if op.Expect != last[r] {
-				t.Fatalf("cas op %d expects %q, last write to %v was %q", op.ID, op.Expect, r, last[r])
+			switch {
+			case last[r] == prev[r]:
+				casAmbiguous++
+			case op.Expect == prev[r]:
+				expectPrev++
+			case op.Expect != last[r]:
+				t.Fatalf("cas op %d expects %q; the last writes to %v were %q, %q", op.ID, op.Expect, r, prev[r], last[r])
 			}
 		}
 		if seen[op.Value] || op.Value == "" {
 			t.Fatalf("op %d: write value %q empty or reused", op.ID, op.Value)
 		}
 		seen[op.Value] = true
-		last[r] = op.Value
+		prev[r], last[r] = last[r], op.Value
 	}
 	for kind, want := range map[history.Kind]float64{history.Put: 0.25, history.Get: 0.5, history.CAS: 0.25} {
 		if got := float64(kinds[kind]) / n; got < want-0.02 || got > want+0.02 {
 			t.Errorf("%s share %.3f, want %.2f", kind, got, want)
 		}
+	}
+	if got, want := float64(expectPrev)/float64(kinds[history.CAS]-casAmbiguous), 1.0/casExpectsPrev; got < want-0.03 || got > want+0.03 {
+		t.Errorf("%.3f of cas ops expect the older value, want %.2f", got, want)
 	}
 }
 
