@@ -105,9 +105,18 @@ func (c *Cold) applyDefaults(load Duration) {
 		c.Reads = DefaultColdReads
 	}
 	if c.WriteBy == 0 {
-		c.WriteBy = load / 3
+		c.WriteBy = Duration(defaultWriteBy(load.D()))
 	}
 	if c.ReadFrom == 0 {
-		c.ReadFrom = load * 4 / 5
+		c.ReadFrom = Duration(defaultReadFrom(load.D()))
 	}
+}
+
+// The default cold windows: writes in the first third of the load, reads in its last fifth.
+func defaultWriteBy(load time.Duration) time.Duration {
+	return (load / 3).Truncate(100 * time.Millisecond)
+}
+
+func defaultReadFrom(load time.Duration) time.Duration {
+	return (load * 4 / 5).Truncate(100 * time.Millisecond)
 }

@@ -31,7 +31,7 @@ func (p *Popularity) validate(v *validator, path, what string, n int, deps ...st
 	case "hotset":
 		if n < 2 {
 			v.add(path+".distribution", fmt.Sprintf("a hot set needs at least 2 %s; use distribution: uniform", what),
-				fmt.Sprintf("%s.distribution hotset over %d %s: nothing is left to be cold", path, n, what), deps...)
+				fmt.Sprintf("%s.distribution hotset over %d %s: no item is left outside the hot set", path, n, what), deps...)
 			return
 		}
 		if p.Hot < 1 || p.Hot >= n {
@@ -76,12 +76,12 @@ func (c *Cold) validate(v *validator, w *Workload, t Topology) {
 		return // workload.duration is reported already
 	}
 	if c.WriteBy <= 0 || c.WriteBy > load {
-		v.add(path+".write_by", fmt.Sprintf("write before a time within the load, e.g. write_by: %s (before the first fault)", load/3),
+		v.add(path+".write_by", fmt.Sprintf("write before a time within the load, e.g. write_by: %s (before the first fault)", Duration(defaultWriteBy(load.D()))),
 			fmt.Sprintf("%s.write_by must be within the load (0, %s], got %s", path, load, c.WriteBy), "workload.duration")
 		return
 	}
 	if c.ReadFrom < c.WriteBy || c.ReadFrom >= load {
-		v.add(path+".read_from", fmt.Sprintf("read from a time between write_by %s and the end of the load %s, e.g. read_from: %s", c.WriteBy, load, load*4/5),
+		v.add(path+".read_from", fmt.Sprintf("read from a time between write_by %s and the end of the load %s, e.g. read_from: %s", c.WriteBy, load, Duration(defaultReadFrom(load.D()))),
 			fmt.Sprintf("%s.read_from must be at or after write_by and before the end of the load, got %s", path, c.ReadFrom),
 			"workload.duration", path+".write_by")
 		return

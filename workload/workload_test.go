@@ -102,15 +102,22 @@ func TestRun(t *testing.T) {
 	}
 }
 
-// TestGeneratorDeterministic: the same seed gives the same op sequence; another seed does not.
+// TestGeneratorDeterministic: the same seed gives the same op sequence; another seed does
+// not. Also with skewed popularity and cold keys.
 func TestGeneratorDeterministic(t *testing.T) {
 	t.Parallel()
-	cfg := testConfig("http://127.0.0.1:1")
+	for _, cfg := range []Config{testConfig("http://127.0.0.1:1"), contendedConfig()} {
+		testDeterministic(t, cfg)
+	}
+}
+
+func testDeterministic(t *testing.T, cfg Config) {
+	t.Helper()
 	seq := func(seed int64) []history.Op {
 		c := cfg
 		c.Seed = seed
 		g := newGenerator(c)
-		out := make([]history.Op, 2000)
+		out := make([]history.Op, 6000)
 		for i := range out {
 			out[i] = g.Next()
 		}
