@@ -281,7 +281,7 @@ func WorkloadConfig(sc *scenarios.Scenario, router string) workload.Config {
 		Router: router, Agents: agents, Keys: keys,
 		Rate: w.Rate, Duration: w.Duration.D(), Timeout: w.Timeout.D(), Seed: sc.Seed,
 		Mix:       workload.Mix{Put: w.Mix.Put, Get: w.Mix.Get, CAS: w.Mix.CAS},
-		AgentSkew: w.Agents.Skew(), KeySkew: w.Keys.Skew(), Cold: w.Cold.Schedule(),
+		AgentSkew: w.Agents.Skew(), KeySkew: w.Keys.Skew(), Cold: w.Cold.Schedule(), Burst: w.Burst,
 	}
 }
 

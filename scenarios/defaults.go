@@ -14,6 +14,7 @@ const (
 	DefaultTimeout            = 2 * time.Second
 	DefaultCheckTimeout       = 60 * time.Second
 
+	DefaultBurst = 1
 	// Popularity defaults: uniform; zipf's exponent; hotset's size and share.
 	DefaultDistribution = "uniform"
 	DefaultZipfExponent = 1.0
@@ -54,6 +55,9 @@ func (s *Scenario) ApplyDefaults() {
 	}
 	if s.Workload.Mix == (Mix{}) {
 		s.Workload.Mix = DefaultMix()
+	}
+	if s.Workload.Burst == 0 {
+		s.Workload.Burst = DefaultBurst
 	}
 	s.Workload.Agents.applyDefaults()
 	s.Workload.Keys.applyDefaults()

@@ -174,6 +174,9 @@ func TestParseErrors(t *testing.T) {
 		{"hot set over one agent", strings.Replace(base, "agents: 6", "agents: 1", 1) + "  agents: {distribution: hotset}\n", []wantErr{
 			{8, "workload.agents.distribution", "hotset over 1 agents", "use distribution: uniform"},
 		}},
+		{"burst too large", base + "  burst: 100\n", []wantErr{
+			{8, "workload.burst", "1 to 16 simultaneous ops per register, got 100", "use 1 to 16"},
+		}},
 		{"every key cold", base + "  cold: {keys: 4}\n", []wantErr{
 			{8, "workload.cold.keys", "leave at least one of the 4 keys per agent to the random load, got 4", "use 0 to 3"},
 		}},
@@ -308,7 +311,7 @@ func TestShippedScenario(t *testing.T) {
 			Placement: map[string]int{"a": 8, "b": 2, "c": 2}},
 		Stack: Stack{Durability: "sync-geo", LeaseTTL: Duration(2 * time.Second), CheckpointEvery: 200},
 		Workload: Workload{Rate: 200, Duration: Duration(30 * time.Second), Timeout: Duration(2 * time.Second),
-			Mix: Mix{Put: 5, Get: 4, CAS: 1}, Agents: Popularity{Distribution: "uniform"}, Keys: Popularity{Distribution: "uniform"}},
+			Mix: Mix{Put: 5, Get: 4, CAS: 1}, Agents: Popularity{Distribution: "uniform"}, Keys: Popularity{Distribution: "uniform"}, Burst: 1},
 		Faults: []Fault{{Kind: "region-outage", Region: Busiest, At: Duration(10 * time.Second), Duration: Duration(15 * time.Second)}},
 		SLA: SLA{MaxLostWrites: &zero, Linearizable: &yes, RTOP95: &p95, MinAvailability: &avail,
 			CheckTimeout: Duration(60 * time.Second)},
@@ -332,7 +335,7 @@ func TestDefaults(t *testing.T) {
 		Topology: Topology{Regions: []string{"a", "b", "c"}, Agents: 3, KeysPerAgent: 4},
 		Stack:    Stack{Durability: "sync-geo", LeaseTTL: Duration(2 * time.Second), CheckpointEvery: 200},
 		Workload: Workload{Rate: 10, Duration: Duration(10 * time.Second), Timeout: Duration(2 * time.Second),
-			Mix: Mix{Put: 5, Get: 4, CAS: 1}, Agents: Popularity{Distribution: "uniform"}, Keys: Popularity{Distribution: "uniform"}},
+			Mix: Mix{Put: 5, Get: 4, CAS: 1}, Agents: Popularity{Distribution: "uniform"}, Keys: Popularity{Distribution: "uniform"}, Burst: 1},
 		SLA: SLA{CheckTimeout: Duration(60 * time.Second)},
 	}
 	if !reflect.DeepEqual(s, want) {

@@ -106,6 +106,9 @@ type Workload struct {
 	Keys   Popularity `yaml:"keys,omitempty" json:"keys,omitempty"`
 	// Cold keys are written early and read back late, out of the random load.
 	Cold Cold `yaml:"cold,omitempty" json:"cold,omitempty"`
+	// Burst sends the load in groups of this many simultaneous ops, each group on one agent
+	// and key, at the same average rate (default 1: one op at a time).
+	Burst int `yaml:"burst,omitempty" json:"burst,omitempty"`
 }
 
 // Popularity is a distribution over an ordered list (agents, or an agent's keys).

@@ -250,6 +250,7 @@ func (w *Workload) validate(v *validator, t Topology) {
 				fmt.Sprintf("workload.mix.%s must not be negative, got %d", m.name, m.n))
 		}
 	}
+	w.validateBurst(v)
 	w.Cold.validate(v, w, t)
 	if t.Agents >= 1 {
 		w.Agents.validate(v, "workload.agents", "agents", t.Agents, "topology.agents")

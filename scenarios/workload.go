@@ -6,6 +6,13 @@ import (
 	"github.com/geodrill/geodrill/workload"
 )
 
+func (w *Workload) validateBurst(v *validator) {
+	if w.Burst < 1 || w.Burst > workload.MaxBurst {
+		v.add("workload.burst", fmt.Sprintf("use 1 to %d (leave it out for 1)", workload.MaxBurst),
+			fmt.Sprintf("workload.burst must be 1 to %d simultaneous ops per register, got %d", workload.MaxBurst, w.Burst))
+	}
+}
+
 // validate checks a popularity over n items (what names them in messages); deps are the
 // fields n comes from.
 func (p *Popularity) validate(v *validator, path, what string, n int, deps ...string) {

@@ -20,7 +20,8 @@ import (
 // use; Run calls it under a lock.
 //
 // A random op draws its agent by Config.AgentSkew, its key among the keys that are not cold
-// by Config.KeySkew, and its kind by the mix weights. Cold ops come from a schedule drawn
+// by Config.KeySkew, and its kind by the mix weights; the ops of one burst (Config.Burst ops
+// in a row by id, which the pacer sends at once) share the first one's agent and key. Cold ops come from a schedule drawn
 // from the same seed when the generator is made (see Cold).
 type generator struct {
 	rng    *rand.Rand
@@ -35,6 +36,9 @@ type generator struct {
 	// and prev the one before it; a register never written has "", i.e. not found.
 	last, prev map[register]string
 	cold       []coldOp // by slot; cold[0] is the next one due
+	// burst ops in a row (by id, from 1) share the register group, drawn at the first.
+	burst int64
+	group register
 }
 
 type register struct{ agent, key string }
@@ -56,6 +60,7 @@ func newGenerator(cfg Config) *generator {
 		mix:    cfg.Mix,
 		seed:   cfg.Seed,
 		next:   1,
+		burst:  int64(max(cfg.Burst, 1)),
 		last:   map[register]string{},
 		prev:   map[register]string{},
 	}
@@ -67,11 +72,15 @@ func newGenerator(cfg Config) *generator {
 	return g
 }
 
-// Next returns the next op: the cold op due at this index if any, else a random one.
+// Next returns the next op: the cold op due at this index if any, else a random one on the
+// current burst's register.
 // Invoke, Complete and the outcome are left for the caller.
 func (g *generator) Next() history.Op {
 	op := history.Op{ID: g.next}
 	g.next++
+	if (op.ID-1)%g.burst == 0 {
+		g.group = register{g.agents[g.agentP.pick(g.rng)], g.keys[g.keyP.pick(g.rng)]}
+	}
 	if len(g.cold) > 0 && g.cold[0].slot <= op.ID {
 		c := g.cold[0]
 		g.cold = g.cold[1:]
@@ -88,8 +97,7 @@ func (g *generator) Next() history.Op {
 		g.wrote(&op)
 		return op
 	}
-	op.Agent = g.agents[g.agentP.pick(g.rng)]
-	op.Key = g.keys[g.keyP.pick(g.rng)]
+	op.Agent, op.Key = g.group.agent, g.group.key
 	switch n := g.rng.IntN(g.mix.Put + g.mix.Get + g.mix.CAS); {
 	case n < g.mix.Put:
 		op.Kind = history.Put

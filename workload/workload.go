@@ -65,6 +65,10 @@ type Config struct {
 	KeySkew   Skew
 	// Cold: the last Cold.Keys of Keys, per agent, written early and read late.
 	Cold Cold
+	// Burst sends the ops in groups of Burst at once, each group to one register (agent and
+	// key), at the same average rate: up to Burst ops contend on a register. 0 or 1: one op
+	// at a time, each to its own draw.
+	Burst int
 }
 
 // HottestAgent names the agent with the most random ops: by rule the first of Agents, under
@@ -160,7 +164,7 @@ func Run(ctx context.Context, cfg Config, clock *timeline.Clock, stats *Stats) (
 		return nil
 	}
 
-	results := atk.Attack(targeter, vegeta.ConstantPacer{Freq: cfg.Rate, Per: time.Second}, cfg.Duration, "")
+	results := atk.Attack(targeter, burstPacer{rate: cfg.Rate, burst: max(cfg.Burst, 1)}, cfg.Duration, "")
 
 	var (
 		h       history.History
@@ -291,6 +295,9 @@ func (c Config) validateRun() error {
 	}
 	if m.Put+m.Get+m.CAS == 0 {
 		return errors.New("workload: mix weights are all zero")
+	}
+	if c.Burst < 0 || c.Burst > MaxBurst {
+		return fmt.Errorf("workload: burst %d: want 0 to %d", c.Burst, MaxBurst)
 	}
 	if err := c.Cold.Check(len(c.Agents), len(c.Keys), c.Rate, c.Duration); err != nil {
 		return fmt.Errorf("workload: %w", err)

@@ -280,3 +280,44 @@ func TestConfigErrors(t *testing.T) {
 		t.Error("Run accepted a nil clock")
 	}
 }
+
+// TestRunBurst: with Burst 4 the ops go out in groups of 4 on one register, sent together
+// (the server holds each request 20ms, so a group's ops overlap), at the same average rate.
+func TestRunBurst(t *testing.T) {
+	t.Parallel()
+	clock := timeline.NewClock()
+	srv, hs := newKVServer(t, clock)
+	srv.delay = 20 * time.Millisecond
+	cfg := testConfig(hs.URL)
+	cfg.Burst = 4
+	h, err := Run(context.Background(), cfg, clock, nil)
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if n := len(h); n < 90 || n > 110 {
+		t.Fatalf("got %d ops, want about 100 (100 req/s for 1s)", n)
+	}
+	groups := map[int64][]history.Op{}
+	for _, op := range h {
+		groups[(op.ID-1)/4] = append(groups[(op.ID-1)/4], op)
+	}
+	overlapping := 0
+	for g, ops := range groups {
+		if len(ops) != 4 {
+			continue // the last group may be cut short
+		}
+		first, lastInvoke, firstComplete := ops[0], ops[0].Invoke, ops[0].Complete
+		for _, op := range ops {
+			if op.Agent != first.Agent || op.Key != first.Key {
+				t.Fatalf("group %d spans registers: %+v and %+v", g, first, op)
+			}
+			lastInvoke, firstComplete = max(lastInvoke, op.Invoke), min(firstComplete, op.Complete)
+		}
+		if lastInvoke < firstComplete {
+			overlapping++
+		}
+	}
+	if overlapping < len(groups)*3/4 {
+		t.Errorf("%d of %d groups ran all their ops at once", overlapping, len(groups))
+	}
+}
