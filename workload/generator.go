@@ -36,19 +36,27 @@ type generator struct {
 	// and prev the one before it; a register never written has "", i.e. not found.
 	last, prev map[register]string
 	cold       []coldOp // by slot; cold[0] is the next one due
-	// burst ops in a row (by id, from 1) share the register group, drawn at the first.
+	// burst ops in a row (by id, from 1) share the register group, drawn at the first;
+	// start is the group's last value at that point.
 	burst int64
 	group register
+	start string
 }
 
 type register struct{ agent, key string }
 
-// casExpectsPrev is 1 in casExpectsPrev: how often a random cas expects the value written
-// before the last one instead of the last. Under contention the last write is often still
-// in flight when the cas arrives, so the older value is then the current one: both kinds
-// of expectation swap sometimes and fail sometimes, and failed cas ops carry the current
-// value for the checkers.
-const casExpectsPrev = 4
+// A random cas draws what it expects, one in four each: the value written before the last
+// one (prev), the last value written (last), or, twice, the last value written before the
+// current burst began (start; the same as last when Burst is 1). Under contention the last
+// write is often still in flight when the cas arrives, so each choice swaps sometimes and
+// fails sometimes; two cas ops of one burst expecting the same start value race for one
+// swap. Failed cas ops carry the current value for the checkers.
+const (
+	casExpectsPrev = iota
+	casExpectsLast
+	casExpectsStart // and casExpectsStart+1
+	casExpectChoices = 4
+)
 
 func newGenerator(cfg Config) *generator {
 	s := uint64(cfg.Seed)
@@ -80,6 +88,7 @@ func (g *generator) Next() history.Op {
 	g.next++
 	if (op.ID-1)%g.burst == 0 {
 		g.group = register{g.agents[g.agentP.pick(g.rng)], g.keys[g.keyP.pick(g.rng)]}
+		g.start = g.last[g.group]
 	}
 	if len(g.cold) > 0 && g.cold[0].slot <= op.ID {
 		c := g.cold[0]
@@ -106,9 +115,13 @@ func (g *generator) Next() history.Op {
 	default:
 		op.Kind = history.CAS
 		r := register{op.Agent, op.Key}
-		op.Expect = g.last[r]
-		if g.rng.IntN(casExpectsPrev) == 0 {
+		switch g.rng.IntN(casExpectChoices) {
+		case casExpectsPrev:
 			op.Expect = g.prev[r]
+		case casExpectsLast:
+			op.Expect = g.last[r]
+		default:
+			op.Expect = g.start
 		}
 	}
 	g.wrote(&op)

@@ -138,55 +138,65 @@ func testDeterministic(t *testing.T, cfg Config) {
 	}
 }
 
-// TestGeneratorValues: write values unique, a cas expects the last value written to its
-// register or the one before ("" if none), about 1 in casExpectsPrev the older one, kinds
-// follow the mix.
+// TestGeneratorValues: write values unique; a cas expects the value written before the last
+// one, the last, or the last before its burst began ("" if none), in shares 1:1:2; kinds
+// follow the mix; a burst's ops share one register.
 func TestGeneratorValues(t *testing.T) {
 	t.Parallel()
-	cfg := testConfig("http://127.0.0.1:1")
-	cfg.Mix = Mix{Put: 1, Get: 2, CAS: 1}
-	g := newGenerator(cfg)
-	last, prev := map[register]string{}, map[register]string{}
-	seen := map[string]bool{}
-	kinds := map[history.Kind]int{}
-	var expectPrev, casAmbiguous int
-	const n = 20000
-	for i := 1; i <= n; i++ {
-		op := g.Next()
-		if op.ID != int64(i) {
-			t.Fatalf("op %d has id %d", i, op.ID)
-		}
-		kinds[op.Kind]++
-		r := register{op.Agent, op.Key}
-		switch op.Kind {
-		case history.Get:
-			if op.Value != "" || op.Expect != "" {
-				t.Fatalf("get op %d carries value %q expect %q", op.ID, op.Value, op.Expect)
+	for _, burst := range []int{1, 4} {
+		cfg := testConfig("http://127.0.0.1:1")
+		cfg.Mix = Mix{Put: 1, Get: 2, CAS: 1}
+		cfg.Burst = burst
+		g := newGenerator(cfg)
+		last, prev := map[register]string{}, map[register]string{}
+		var start string
+		var group register
+		seen := map[string]bool{}
+		kinds := map[history.Kind]int{}
+		var expectPrev, casAmbiguous int
+		const n = 20000
+		for i := 1; i <= n; i++ {
+			op := g.Next()
+			if op.ID != int64(i) {
+				t.Fatalf("op %d has id %d", i, op.ID)
 			}
-			continue
-		case history.CAS:
-			switch {
-			case last[r] == prev[r]:
-				casAmbiguous++
-			case op.Expect == prev[r]:
-				expectPrev++
-			case op.Expect != last[r]:
-				t.Fatalf("cas op %d expects %q; the last writes to %v were %q, %q", op.ID, op.Expect, r, prev[r], last[r])
+			kinds[op.Kind]++
+			r := register{op.Agent, op.Key}
+			if (i-1)%burst == 0 {
+				group, start = r, last[r]
+			} else if r != group {
+				t.Fatalf("burst %d: op %d on %v, its burst on %v", burst, i, r, group)
+			}
+			switch op.Kind {
+			case history.Get:
+				if op.Value != "" || op.Expect != "" {
+					t.Fatalf("get op %d carries value %q expect %q", op.ID, op.Value, op.Expect)
+				}
+				continue
+			case history.CAS:
+				switch {
+				case prev[r] == last[r] || prev[r] == start:
+					casAmbiguous++
+				case op.Expect == prev[r]:
+					expectPrev++
+				case op.Expect != last[r] && op.Expect != start:
+					t.Fatalf("cas op %d expects %q; the last writes to %v were %q, %q, and %q before its burst", op.ID, op.Expect, r, prev[r], last[r], start)
+				}
+			}
+			if seen[op.Value] || op.Value == "" {
+				t.Fatalf("op %d: write value %q empty or reused", op.ID, op.Value)
+			}
+			seen[op.Value] = true
+			prev[r], last[r] = last[r], op.Value
+		}
+		for kind, want := range map[history.Kind]float64{history.Put: 0.25, history.Get: 0.5, history.CAS: 0.25} {
+			if got := float64(kinds[kind]) / n; got < want-0.02 || got > want+0.02 {
+				t.Errorf("burst %d: %s share %.3f, want %.2f", burst, kind, got, want)
 			}
 		}
-		if seen[op.Value] || op.Value == "" {
-			t.Fatalf("op %d: write value %q empty or reused", op.ID, op.Value)
+		if got, want := float64(expectPrev)/float64(kinds[history.CAS]-casAmbiguous), 1.0/casExpectChoices; got < want-0.03 || got > want+0.03 {
+			t.Errorf("burst %d: %.3f of cas ops expect the older value, want %.2f", burst, got, want)
 		}
-		seen[op.Value] = true
-		prev[r], last[r] = last[r], op.Value
-	}
-	for kind, want := range map[history.Kind]float64{history.Put: 0.25, history.Get: 0.5, history.CAS: 0.25} {
-		if got := float64(kinds[kind]) / n; got < want-0.02 || got > want+0.02 {
-			t.Errorf("%s share %.3f, want %.2f", kind, got, want)
-		}
-	}
-	if got, want := float64(expectPrev)/float64(kinds[history.CAS]-casAmbiguous), 1.0/casExpectsPrev; got < want-0.03 || got > want+0.03 {
-		t.Errorf("%.3f of cas ops expect the older value, want %.2f", got, want)
 	}
 }
 
