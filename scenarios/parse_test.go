@@ -175,7 +175,7 @@ func TestParseErrors(t *testing.T) {
 			{8, "workload.agents.distribution", "hotset over 1 agents", "use distribution: uniform"},
 		}},
 		{"burst too large", base + "  burst: 100\n", []wantErr{
-			{8, "workload.burst", "1 to 16 simultaneous ops per register, got 100", "use 1 to 16"},
+			{8, "workload.burst", "1 to 8 simultaneous ops per register, got 100", "use 1 to 8"},
 		}},
 		{"every key cold", base + "  cold: {keys: 4}\n", []wantErr{
 			{8, "workload.cold.keys", "leave at least one of the 4 keys per agent to the random load, got 4", "use 0 to 3"},

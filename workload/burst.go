@@ -4,7 +4,7 @@ import "time"
 
 // MaxBurst bounds Config.Burst: a burst is how many ops may run on one register at once,
 // and the linearizability search grows with that.
-const MaxBurst = 16
+const MaxBurst = 8
 
 // burstPacer sends rate requests per second in groups of burst sent at once: group g (hits
 // g*burst to g*burst+burst-1) at g*burst/rate. The average rate is the constant pacer's;
