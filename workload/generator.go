@@ -54,7 +54,7 @@ type register struct{ agent, key string }
 const (
 	casExpectsPrev = iota
 	casExpectsLast
-	casExpectsStart // and casExpectsStart+1
+	casExpectsStart  // and casExpectsStart+1
 	casExpectChoices = 4
 )
 
