@@ -151,7 +151,7 @@ func TestParseErrors(t *testing.T) {
 			{1, "", "scenario: want a mapping of fields, got a list", "known fields: name"},
 		}},
 		{"distribution typo", base + "  keys: {distribution: zipff}\n", []wantErr{
-			{8, "workload.keys.distribution", `unknown distribution "zipff"`, `did you mean "zipf"?`},
+			{8, "workload.keys.distribution", `unknown workload.keys.distribution "zipff"`, `did you mean "zipf"?`},
 		}},
 		{"exponent on a hot set", base + "  keys: {distribution: hotset, exponent: 2}\n", []wantErr{
 			{8, "workload.keys.exponent", "applies to distribution zipf only, not hotset", "use distribution: zipf"},

@@ -16,7 +16,7 @@ func (w *Workload) validateBurst(v *validator) {
 // validate checks a popularity over n items (what names them in messages); deps are the
 // fields n comes from.
 func (p *Popularity) validate(v *validator, path, what string, n int, deps ...string) {
-	if !v.oneOf(path+".distribution", "distribution", p.Distribution, workload.Distributions()) {
+	if !v.oneOf(path+".distribution", path+".distribution", p.Distribution, workload.Distributions()) {
 		return
 	}
 	only := func(field, dist string, set bool) {
