@@ -103,10 +103,12 @@ func TestRun(t *testing.T) {
 }
 
 // TestGeneratorDeterministic: the same seed gives the same op sequence; another seed does
-// not. Also with skewed popularity and cold keys.
+// not. Also with skewed popularity, cold keys and bursts.
 func TestGeneratorDeterministic(t *testing.T) {
 	t.Parallel()
-	for _, cfg := range []Config{testConfig("http://127.0.0.1:1"), contendedConfig()} {
+	burst := contendedConfig()
+	burst.Burst = 4
+	for _, cfg := range []Config{testConfig("http://127.0.0.1:1"), contendedConfig(), burst} {
 		testDeterministic(t, cfg)
 	}
 }
