@@ -21,8 +21,8 @@ import (
 //
 // A random op draws its agent by Config.AgentSkew, its key among the keys that are not cold
 // by Config.KeySkew, and its kind by the mix weights; the ops of one burst (Config.Burst ops
-// in a row by id, which the pacer sends at once) share the first one's agent and key. Cold ops come from a schedule drawn
-// from the same seed when the generator is made (see Cold).
+// in a row by id, which the pacer sends at once) share the first one's agent and key. Cold
+// ops come from a schedule drawn from the seed when the generator is made (see Cold).
 type generator struct {
 	rng    *rand.Rand
 	agents []string
@@ -60,9 +60,8 @@ const (
 
 func newGenerator(cfg Config) *generator {
 	s := uint64(cfg.Seed)
-	rng := rand.New(rand.NewPCG(s, s^0x9e3779b97f4a7c15))
 	g := &generator{
-		rng:    rng,
+		rng:    rand.New(rand.NewPCG(s, s^0x9e3779b97f4a7c15)),
 		agents: cfg.Agents,
 		keys:   cfg.Keys[:len(cfg.Keys)-cfg.Cold.Keys],
 		mix:    cfg.Mix,
@@ -81,8 +80,7 @@ func newGenerator(cfg Config) *generator {
 }
 
 // Next returns the next op: the cold op due at this index if any, else a random one on the
-// current burst's register.
-// Invoke, Complete and the outcome are left for the caller.
+// current burst's register. Invoke, Complete and the outcome are left for the caller.
 func (g *generator) Next() history.Op {
 	op := history.Op{ID: g.next}
 	g.next++

@@ -85,7 +85,7 @@ func (s Skew) Weights(n int) []float64 {
 }
 
 // picker draws an index in [0, n) with the weights of a Skew, one draw of the seeded source
-// per pick. Uniform uses IntN, as the generator always did, so uniform sequences are unchanged.
+// per pick. Uniform uses IntN, as the generator did before skews existed.
 type picker struct {
 	n   int
 	cum []float64 // cumulative weights; nil for uniform
