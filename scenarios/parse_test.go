@@ -491,3 +491,15 @@ func TestWorkloadSkewDefaults(t *testing.T) {
 		t.Errorf("schedule %+v", c)
 	}
 }
+
+// TestContendedExample: the contended workload the README shows stays valid.
+func TestContendedExample(t *testing.T) {
+	s, err := Load(filepath.Join("testdata", "contended-region-outage.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := s.Workload
+	if w.Burst != 4 || w.Keys.Distribution != "hotset" || w.Cold.Keys != 1 || w.Cold.WriteBy.D() != 8*time.Second {
+		t.Errorf("workload %+v", w)
+	}
+}
