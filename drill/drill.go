@@ -177,12 +177,7 @@ func (d *drill) execute(ctx context.Context) (err error) {
 	env := faults.Env{Cluster: cl, Probe: probeFor(eps), Owners: ownersOf(cl, eps)}
 
 	agents, keys := names(sc)
-	wcfg := workload.Config{
-		Router: eps.Router, Agents: agents, Keys: keys,
-		Rate: sc.Workload.Rate, Duration: sc.Workload.Duration.D(), Timeout: sc.Workload.Timeout.D(),
-		Seed: sc.Seed,
-	}
-	wcfg.Mix.Put, wcfg.Mix.Get, wcfg.Mix.CAS = sc.Workload.Mix.Put, sc.Workload.Mix.Get, sc.Workload.Mix.CAS
+	wcfg := WorkloadConfig(sc, eps.Router)
 
 	// One clock for the whole run, started before bring-up; the scenario's fault times are
 	// relative to the start of load, so the plan is shifted by it.
@@ -275,6 +270,19 @@ func FaultSpecs(sc *scenarios.Scenario) ([]faults.Spec, error) {
 		out = append(out, drawn...)
 	}
 	return out, nil
+}
+
+// WorkloadConfig is the scenario's workload against router. Its HottestAgent (agent 0) is
+// the agent the skewed load hits most.
+func WorkloadConfig(sc *scenarios.Scenario, router string) workload.Config {
+	agents, keys := names(sc)
+	w := sc.Workload
+	return workload.Config{
+		Router: router, Agents: agents, Keys: keys,
+		Rate: w.Rate, Duration: w.Duration.D(), Timeout: w.Timeout.D(), Seed: sc.Seed,
+		Mix:       workload.Mix{Put: w.Mix.Put, Get: w.Mix.Get, CAS: w.Mix.CAS},
+		AgentSkew: w.Agents.Skew(), KeySkew: w.Keys.Skew(), Cold: w.Cold.Schedule(), Burst: w.Burst,
+	}
 }
 
 func names(sc *scenarios.Scenario) (agents, keys []string) {

@@ -150,6 +150,51 @@ func TestParseErrors(t *testing.T) {
 		{"not a mapping", "- a\n- b\n", []wantErr{
 			{1, "", "scenario: want a mapping of fields, got a list", "known fields: name"},
 		}},
+		{"distribution typo", base + "  keys: {distribution: zipff}\n", []wantErr{
+			{8, "workload.keys.distribution", `unknown workload.keys.distribution "zipff"`, `did you mean "zipf"?`},
+		}},
+		{"exponent on a hot set", base + "  keys: {distribution: hotset, exponent: 2}\n", []wantErr{
+			{8, "workload.keys.exponent", "applies to distribution zipf only, not hotset", "use distribution: zipf"},
+		}},
+		{"hot set as large as the keys", base + "  keys: {distribution: hotset, hot: 4}\n", []wantErr{
+			{8, "workload.keys.hot", "below the 4 keys, got 4", "use 1 to 3"},
+		}},
+		{"hot share as percent", base + "  agents: {distribution: hotset, hot_share: 80}\n", []wantErr{
+			{8, "workload.agents.hot_share", "must be in (0, 1], got 80", "0.8 for 80%"},
+		}},
+		{"negative zipf exponent", base + "  agents:\n    distribution: zipf\n    exponent: -1\n", []wantErr{
+			{10, "workload.agents.exponent", "must be in (0, 10], got -1", "exponent: 1"},
+		}},
+		{"misspelled hot_share", base + "  keys: {distribution: hotset, hot_shar: 0.5}\n", []wantErr{
+			{8, "workload.keys.hot_shar", `unknown field "hot_shar" in workload.keys`, `did you mean "hot_share"?`},
+		}},
+		{"agents as a count", base + "  agents: 6\n", []wantErr{
+			{8, "workload.agents", `want a mapping of fields, got a value "6"`, "distribution"},
+		}},
+		{"hot set over one agent", strings.Replace(base, "agents: 6", "agents: 1", 1) + "  agents: {distribution: hotset}\n", []wantErr{
+			{8, "workload.agents.distribution", "hotset over 1 agents", "use distribution: uniform"},
+		}},
+		{"burst too large", base + "  burst: 100\n", []wantErr{
+			{8, "workload.burst", "1 to 8 simultaneous ops per register, got 100", "use 1 to 8"},
+		}},
+		{"every key cold", base + "  cold: {keys: 4}\n", []wantErr{
+			{8, "workload.cold.keys", "leave at least one of the 4 keys per agent to the random load, got 4", "use 0 to 3"},
+		}},
+		{"cold schedule without cold keys", base + "  cold: {writes: 2}\n", []wantErr{
+			{8, "workload.cold.writes", "no effect without workload.cold.keys", "set workload.cold.keys"},
+		}},
+		{"cold reads before the writes", base + "  cold: {keys: 1, write_by: 5s, read_from: 2s}\n", []wantErr{
+			{8, "workload.cold.read_from", "at or after write_by", "read_from: 8s"},
+		}},
+		{"cold writes after the load", base + "  cold:\n    keys: 1\n    write_by: 12s\n", []wantErr{
+			{10, "workload.cold.write_by", "within the load (0, 10s], got 12s", "write_by: 3.3s"},
+		}},
+		{"cold writes crowd out the load", base + "  cold: {keys: 1, writes: 10}\n", []wantErr{
+			{8, "workload.cold", "60 cold writes before 3.3s would take more than 50% of its 33 ops", "higher workload.rate"},
+		}},
+		{"hot set over the one key left", strings.Replace(base, "rate: 10", "rate: 100", 1) + "  cold: {keys: 3}\n  keys: {distribution: hotset}\n", []wantErr{
+			{9, "workload.keys.distribution", "hotset over 1 keys that are not cold", "use distribution: uniform"},
+		}},
 		// The misspelled durability hides the sync-geo quorum complaint about 2 regions: the
 		// typo is the likelier mistake, and one mistake should give one message.
 		{"several problems, each with its own line", `name: t
@@ -266,7 +311,7 @@ func TestShippedScenario(t *testing.T) {
 			Placement: map[string]int{"a": 8, "b": 2, "c": 2}},
 		Stack: Stack{Durability: "sync-geo", LeaseTTL: Duration(2 * time.Second), CheckpointEvery: 200},
 		Workload: Workload{Rate: 200, Duration: Duration(30 * time.Second), Timeout: Duration(2 * time.Second),
-			Mix: Mix{Put: 5, Get: 4, CAS: 1}},
+			Mix: Mix{Put: 5, Get: 4, CAS: 1}, Agents: Popularity{Distribution: "uniform"}, Keys: Popularity{Distribution: "uniform"}, Burst: 1},
 		Faults: []Fault{{Kind: "region-outage", Region: Busiest, At: Duration(10 * time.Second), Duration: Duration(15 * time.Second)}},
 		SLA: SLA{MaxLostWrites: &zero, Linearizable: &yes, RTOP95: &p95, MinAvailability: &avail,
 			CheckTimeout: Duration(60 * time.Second)},
@@ -290,7 +335,7 @@ func TestDefaults(t *testing.T) {
 		Topology: Topology{Regions: []string{"a", "b", "c"}, Agents: 3, KeysPerAgent: 4},
 		Stack:    Stack{Durability: "sync-geo", LeaseTTL: Duration(2 * time.Second), CheckpointEvery: 200},
 		Workload: Workload{Rate: 10, Duration: Duration(10 * time.Second), Timeout: Duration(2 * time.Second),
-			Mix: Mix{Put: 5, Get: 4, CAS: 1}},
+			Mix: Mix{Put: 5, Get: 4, CAS: 1}, Agents: Popularity{Distribution: "uniform"}, Keys: Popularity{Distribution: "uniform"}, Burst: 1},
 		SLA: SLA{CheckTimeout: Duration(60 * time.Second)},
 	}
 	if !reflect.DeepEqual(s, want) {
@@ -422,4 +467,39 @@ func TestEditDistance(t *testing.T) {
 func TestMain(m *testing.M) {
 	os.Unsetenv(EnvDir)
 	os.Exit(m.Run())
+}
+
+// TestWorkloadSkewDefaults: each distribution gets its own defaults, cold keys their windows.
+func TestWorkloadSkewDefaults(t *testing.T) {
+	s, err := Parse("x.yaml", []byte(strings.Replace(base, "duration: 10s", "duration: 24s", 1)+
+		"  agents: {distribution: zipf}\n  keys: {distribution: hotset}\n  cold: {keys: 1}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := s.Workload
+	if want := (Popularity{Distribution: "zipf", Exponent: 1}); w.Agents != want {
+		t.Errorf("agents %+v, want %+v", w.Agents, want)
+	}
+	if want := (Popularity{Distribution: "hotset", Hot: 1, HotShare: 0.8}); w.Keys != want {
+		t.Errorf("keys %+v, want %+v", w.Keys, want)
+	}
+	want := Cold{Keys: 1, Writes: 1, WriteBy: Duration(8 * time.Second), Reads: 1, ReadFrom: Duration(19200 * time.Millisecond)}
+	if w.Cold != want {
+		t.Errorf("cold %+v, want %+v", w.Cold, want)
+	}
+	if c := w.Cold.Schedule(); c.Check(6, 4, w.Rate, w.Duration.D()) != nil || c.WriteBy != 8*time.Second {
+		t.Errorf("schedule %+v", c)
+	}
+}
+
+// TestContendedExample: the contended workload the README shows stays valid.
+func TestContendedExample(t *testing.T) {
+	s, err := Load(filepath.Join("testdata", "contended-region-outage.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := s.Workload
+	if w.Burst != 4 || w.Keys.Distribution != "hotset" || w.Cold.Keys != 1 || w.Cold.WriteBy.D() != 8*time.Second {
+		t.Errorf("workload %+v", w)
+	}
 }

@@ -100,6 +100,39 @@ type Workload struct {
 	Duration Duration `yaml:"duration" json:"duration"`
 	Timeout  Duration `yaml:"timeout,omitempty" json:"timeout,omitempty"` // per request
 	Mix      Mix      `yaml:"mix,omitempty" json:"mix,omitempty"`
+	// Agents and Keys skew which agent, and which of its keys, each random op goes to
+	// (default uniform). The first agent (agent-00) and the first key (k0) are the hottest.
+	Agents Popularity `yaml:"agents,omitempty" json:"agents,omitempty"`
+	Keys   Popularity `yaml:"keys,omitempty" json:"keys,omitempty"`
+	// Cold keys are written early and read back late, out of the random load.
+	Cold Cold `yaml:"cold,omitempty" json:"cold,omitempty"`
+	// Burst sends the load in groups of this many simultaneous ops, each group on one agent
+	// and key, at the same average rate (default 1: one op at a time).
+	Burst int `yaml:"burst,omitempty" json:"burst,omitempty"`
+}
+
+// Popularity is a distribution over an ordered list (agents, or an agent's keys).
+type Popularity struct {
+	// Distribution: uniform (default), zipf or hotset.
+	Distribution string `yaml:"distribution,omitempty" json:"distribution,omitempty"`
+	// Exponent (zipf): item i (from 0) weighs 1/(i+1)^exponent (default 1).
+	Exponent float64 `yaml:"exponent,omitempty" json:"exponent,omitempty"`
+	// Hot (hotset): how many items, from the first, are hot (default 1).
+	Hot int `yaml:"hot,omitempty" json:"hot,omitempty"`
+	// HotShare (hotset): the fraction of random ops on the hot items (default 0.8).
+	HotShare float64 `yaml:"hot_share,omitempty" json:"hot_share,omitempty"`
+}
+
+// Cold keys: the last Keys of every agent's keys_per_agent, left out of the random load.
+// Each is written Writes times before WriteBy (a put, then cas ops expecting the previous
+// value) and read Reads times between ReadFrom and the end of the load; the final reads read
+// it again.
+type Cold struct {
+	Keys     int      `yaml:"keys,omitempty" json:"keys,omitempty"`
+	Writes   int      `yaml:"writes,omitempty" json:"writes,omitempty"`       // default 1
+	WriteBy  Duration `yaml:"write_by,omitempty" json:"write_by,omitempty"`   // default a third of the load
+	Reads    int      `yaml:"reads,omitempty" json:"reads,omitempty"`         // default 1
+	ReadFrom Duration `yaml:"read_from,omitempty" json:"read_from,omitempty"` // default 4/5 of the load
 }
 
 // Mix is the op mix as weights.

@@ -109,7 +109,7 @@ func (s *Scenario) validate(v *validator) {
 	v.oneOf("provider", "provider", s.Provider, Providers())
 	s.Topology.validate(v, s.Stack.Durability)
 	s.Stack.validate(v)
-	s.Workload.validate(v)
+	s.Workload.validate(v, s.Topology)
 	for i, f := range s.Faults {
 		f.validate(v, fmt.Sprintf("faults[%d]", i), s)
 	}
@@ -228,7 +228,7 @@ func (st *Stack) validate(v *validator) {
 	st.validateFailover(v)
 }
 
-func (w *Workload) validate(v *validator) {
+func (w *Workload) validate(v *validator, t Topology) {
 	if w.Rate < 1 {
 		v.add("workload.rate", "set a rate in requests per second, e.g. rate: 200",
 			fmt.Sprintf("workload.rate must be at least 1 request per second, got %d", w.Rate))
@@ -249,6 +249,18 @@ func (w *Workload) validate(v *validator) {
 			v.add("workload.mix."+m.name, "weights are 0 or more",
 				fmt.Sprintf("workload.mix.%s must not be negative, got %d", m.name, m.n))
 		}
+	}
+	w.validateBurst(v)
+	w.Cold.validate(v, w, t)
+	if t.Agents >= 1 {
+		w.Agents.validate(v, "workload.agents", "agents", t.Agents, "topology.agents")
+	}
+	if warm := t.KeysPerAgent - w.Cold.Keys; t.KeysPerAgent >= 1 && w.Cold.Keys >= 0 && warm >= 1 {
+		what := "keys"
+		if w.Cold.Keys > 0 {
+			what = "keys that are not cold"
+		}
+		w.Keys.validate(v, "workload.keys", what, warm, "topology.keys_per_agent", "workload.cold.keys")
 	}
 }
 

@@ -22,6 +22,7 @@ type kvServer struct {
 	kv    map[string]string
 	seen  map[int64]time.Duration // op id -> clock offset when the handler ran
 	reqs  int
+	delay time.Duration // each handler sleeps this long before it answers
 }
 
 func newKVServer(t *testing.T, clock *timeline.Clock) (*kvServer, *httptest.Server) {
@@ -47,6 +48,7 @@ func (s *kvServer) get(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	v, found := s.kv[s.note(r)]
 	s.mu.Unlock()
+	s.wait()
 	writeResponse(w, r, api.Response{Found: found, Value: v})
 }
 
@@ -59,6 +61,7 @@ func (s *kvServer) put(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	s.kv[s.note(r)] = string(body)
 	s.mu.Unlock()
+	s.wait()
 	writeResponse(w, r, api.Response{Value: string(body)})
 }
 
@@ -77,7 +80,15 @@ func (s *kvServer) cas(w http.ResponseWriter, r *http.Request) {
 		cur = req.Value
 	}
 	s.mu.Unlock()
+	s.wait()
 	writeResponse(w, r, api.Response{Swapped: swapped, Value: cur})
+}
+
+func (s *kvServer) wait() {
+	s.mu.Lock()
+	d := s.delay
+	s.mu.Unlock()
+	time.Sleep(d)
 }
 
 func writeResponse(w http.ResponseWriter, r *http.Request, resp api.Response) {

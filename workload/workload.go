@@ -58,6 +58,27 @@ type Config struct {
 	Timeout  time.Duration // per request, connect to last body byte; 0 means DefaultTimeout
 	Mix      Mix
 	Seed     int64 // seeds the op sequence: same seed, same ops in the same id order
+
+	// AgentSkew spreads the random ops over Agents, KeySkew over the keys that are not
+	// cold; the zero value is uniform. The first agent (and key) is the hottest.
+	AgentSkew Skew
+	KeySkew   Skew
+	// Cold: the last Cold.Keys of Keys, per agent, written early and read late.
+	Cold Cold
+	// Burst sends the ops in groups of Burst at once, each group to one register (agent and
+	// key), at the same average rate: up to Burst ops contend on a register. 0 or 1: one op
+	// at a time, each to its own draw.
+	Burst int
+}
+
+// HottestAgent names the agent with the most random ops: by rule the first of Agents, under
+// every distribution (under uniform, as hot as any). Faults that target "the owner of the
+// hottest agent" use it.
+func (c Config) HottestAgent() string {
+	if len(c.Agents) == 0 {
+		return ""
+	}
+	return c.Agents[0]
 }
 
 // Stats counts outcomes as they are recorded. Fields are updated atomically while Run runs;
@@ -143,7 +164,7 @@ func Run(ctx context.Context, cfg Config, clock *timeline.Clock, stats *Stats) (
 		return nil
 	}
 
-	results := atk.Attack(targeter, vegeta.ConstantPacer{Freq: cfg.Rate, Per: time.Second}, cfg.Duration, "")
+	results := atk.Attack(targeter, burstPacer{rate: cfg.Rate, burst: max(cfg.Burst, 1)}, cfg.Duration, "")
 
 	var (
 		h       history.History
@@ -274,6 +295,18 @@ func (c Config) validateRun() error {
 	}
 	if m.Put+m.Get+m.CAS == 0 {
 		return errors.New("workload: mix weights are all zero")
+	}
+	if c.Burst < 0 || c.Burst > MaxBurst {
+		return fmt.Errorf("workload: burst %d: want 0 to %d", c.Burst, MaxBurst)
+	}
+	if err := c.Cold.Check(len(c.Agents), len(c.Keys), c.Rate, c.Duration); err != nil {
+		return fmt.Errorf("workload: %w", err)
+	}
+	if err := c.AgentSkew.Check(len(c.Agents)); err != nil {
+		return fmt.Errorf("workload: agents: %w", err)
+	}
+	if err := c.KeySkew.Check(len(c.Keys) - c.Cold.Keys); err != nil {
+		return fmt.Errorf("workload: keys: %w", err)
 	}
 	return nil
 }

@@ -102,15 +102,24 @@ func TestRun(t *testing.T) {
 	}
 }
 
-// TestGeneratorDeterministic: the same seed gives the same op sequence; another seed does not.
+// TestGeneratorDeterministic: the same seed gives the same op sequence; another seed does
+// not. Also with skewed popularity, cold keys and bursts.
 func TestGeneratorDeterministic(t *testing.T) {
 	t.Parallel()
-	cfg := testConfig("http://127.0.0.1:1")
+	burst := contendedConfig()
+	burst.Burst = 4
+	for _, cfg := range []Config{testConfig("http://127.0.0.1:1"), contendedConfig(), burst} {
+		testDeterministic(t, cfg)
+	}
+}
+
+func testDeterministic(t *testing.T, cfg Config) {
+	t.Helper()
 	seq := func(seed int64) []history.Op {
 		c := cfg
 		c.Seed = seed
 		g := newGenerator(c)
-		out := make([]history.Op, 2000)
+		out := make([]history.Op, 6000)
 		for i := range out {
 			out[i] = g.Next()
 		}
@@ -131,44 +140,64 @@ func TestGeneratorDeterministic(t *testing.T) {
 	}
 }
 
-// TestGeneratorValues: write values unique, cas expects the last value written to its
-// register ("" if never written), kinds follow the mix.
+// TestGeneratorValues: write values unique; a cas expects the value written before the last
+// one, the last, or the last before its burst began ("" if none), in shares 1:1:2; kinds
+// follow the mix; a burst's ops share one register.
 func TestGeneratorValues(t *testing.T) {
 	t.Parallel()
-	cfg := testConfig("http://127.0.0.1:1")
-	cfg.Mix = Mix{Put: 1, Get: 2, CAS: 1}
-	g := newGenerator(cfg)
-	last := map[register]string{}
-	seen := map[string]bool{}
-	kinds := map[history.Kind]int{}
-	const n = 20000
-	for i := 1; i <= n; i++ {
-		op := g.Next()
-		if op.ID != int64(i) {
-			t.Fatalf("op %d has id %d", i, op.ID)
-		}
-		kinds[op.Kind]++
-		r := register{op.Agent, op.Key}
-		switch op.Kind {
-		case history.Get:
-			if op.Value != "" || op.Expect != "" {
-				t.Fatalf("get op %d carries value %q expect %q", op.ID, op.Value, op.Expect)
+	for _, burst := range []int{1, 4} {
+		cfg := testConfig("http://127.0.0.1:1")
+		cfg.Mix = Mix{Put: 1, Get: 2, CAS: 1}
+		cfg.Burst = burst
+		g := newGenerator(cfg)
+		last, prev := map[register]string{}, map[register]string{}
+		var start string
+		var group register
+		seen := map[string]bool{}
+		kinds := map[history.Kind]int{}
+		var expectPrev, casAmbiguous int
+		const n = 20000
+		for i := 1; i <= n; i++ {
+			op := g.Next()
+			if op.ID != int64(i) {
+				t.Fatalf("op %d has id %d", i, op.ID)
 			}
-			continue
-		case history.CAS:
-			if op.Expect != last[r] {
-				t.Fatalf("cas op %d expects %q, last write to %v was %q", op.ID, op.Expect, r, last[r])
+			kinds[op.Kind]++
+			r := register{op.Agent, op.Key}
+			if (i-1)%burst == 0 {
+				group, start = r, last[r]
+			} else if r != group {
+				t.Fatalf("burst %d: op %d on %v, its burst on %v", burst, i, r, group)
+			}
+			switch op.Kind {
+			case history.Get:
+				if op.Value != "" || op.Expect != "" {
+					t.Fatalf("get op %d carries value %q expect %q", op.ID, op.Value, op.Expect)
+				}
+				continue
+			case history.CAS:
+				switch {
+				case prev[r] == last[r] || prev[r] == start:
+					casAmbiguous++
+				case op.Expect == prev[r]:
+					expectPrev++
+				case op.Expect != last[r] && op.Expect != start:
+					t.Fatalf("cas op %d expects %q; the last writes to %v were %q, %q, and %q before its burst", op.ID, op.Expect, r, prev[r], last[r], start)
+				}
+			}
+			if seen[op.Value] || op.Value == "" {
+				t.Fatalf("op %d: write value %q empty or reused", op.ID, op.Value)
+			}
+			seen[op.Value] = true
+			prev[r], last[r] = last[r], op.Value
+		}
+		for kind, want := range map[history.Kind]float64{history.Put: 0.25, history.Get: 0.5, history.CAS: 0.25} {
+			if got := float64(kinds[kind]) / n; got < want-0.02 || got > want+0.02 {
+				t.Errorf("burst %d: %s share %.3f, want %.2f", burst, kind, got, want)
 			}
 		}
-		if seen[op.Value] || op.Value == "" {
-			t.Fatalf("op %d: write value %q empty or reused", op.ID, op.Value)
-		}
-		seen[op.Value] = true
-		last[r] = op.Value
-	}
-	for kind, want := range map[history.Kind]float64{history.Put: 0.25, history.Get: 0.5, history.CAS: 0.25} {
-		if got := float64(kinds[kind]) / n; got < want-0.02 || got > want+0.02 {
-			t.Errorf("%s share %.3f, want %.2f", kind, got, want)
+		if got, want := float64(expectPrev)/float64(kinds[history.CAS]-casAmbiguous), 1.0/casExpectChoices; got < want-0.03 || got > want+0.03 {
+			t.Errorf("burst %d: %.3f of cas ops expect the older value, want %.2f", burst, got, want)
 		}
 	}
 }
@@ -261,5 +290,46 @@ func TestConfigErrors(t *testing.T) {
 	}
 	if _, err := Run(context.Background(), base, nil, nil); err == nil {
 		t.Error("Run accepted a nil clock")
+	}
+}
+
+// TestRunBurst: with Burst 4 the ops go out in groups of 4 on one register, sent together
+// (the server holds each request 50ms, so a group's ops overlap), at the same average rate.
+func TestRunBurst(t *testing.T) {
+	t.Parallel()
+	clock := timeline.NewClock()
+	srv, hs := newKVServer(t, clock)
+	srv.delay = 50 * time.Millisecond
+	cfg := testConfig(hs.URL)
+	cfg.Burst = 4
+	h, err := Run(context.Background(), cfg, clock, nil)
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if n := len(h); n < 90 || n > 110 {
+		t.Fatalf("got %d ops, want about 100 (100 req/s for 1s)", n)
+	}
+	groups := map[int64][]history.Op{}
+	for _, op := range h {
+		groups[(op.ID-1)/4] = append(groups[(op.ID-1)/4], op)
+	}
+	overlapping := 0
+	for g, ops := range groups {
+		if len(ops) != 4 {
+			continue // the last group may be cut short
+		}
+		first, lastInvoke, firstComplete := ops[0], ops[0].Invoke, ops[0].Complete
+		for _, op := range ops {
+			if op.Agent != first.Agent || op.Key != first.Key {
+				t.Fatalf("group %d spans registers: %+v and %+v", g, first, op)
+			}
+			lastInvoke, firstComplete = max(lastInvoke, op.Invoke), min(firstComplete, op.Complete)
+		}
+		if lastInvoke < firstComplete {
+			overlapping++
+		}
+	}
+	if overlapping < len(groups)/2 {
+		t.Errorf("%d of %d groups ran all their ops at once", overlapping, len(groups))
 	}
 }
