@@ -321,8 +321,16 @@ func (f *Fault) validateParams(v *validator, path string, regions []string) {
 		}
 	case "reply-loss":
 		inTopology("region", f.Region, true)
-		v.oneOf(path+".path", "reply-loss path", f.Path, faults.ReplyLossPaths())
-		v.oneOf(path+".mode", "reply-loss mode", f.Mode, faults.ReplyLossModes())
+		for _, p := range []struct {
+			field, value string
+			known        []string
+		}{{"path", f.Path, faults.ReplyLossPaths()}, {"mode", f.Mode, faults.ReplyLossModes()}} {
+			if p.value == "" {
+				v.add(path+"."+p.field, "set "+p.field+": to one of: "+strings.Join(p.known, ", "), "reply-loss needs "+p.field)
+			} else {
+				v.oneOf(path+"."+p.field, "reply-loss "+p.field, p.value, p.known)
+			}
+		}
 		if !(f.Probability > 0 && f.Probability <= 1) {
 			v.add(path+".probability", "write a ratio, e.g. probability: 0.3 for 30% of replies",
 				fmt.Sprintf("probability is a ratio in (0, 1], got %g", f.Probability))
