@@ -89,6 +89,24 @@ func TestReplyLossLosesRepliesToRequestsThatTookEffect(t *testing.T) {
 		}
 	}
 
+	// The host's other paths: with every reply lost, a request along them gets no answer;
+	// healed, it does.
+	for _, path := range []string{faults.PathHostEtcd, faults.PathHostObjectStore} {
+		id := "replyloss-test-" + path
+		if err := c.LoseReplies(ctx, id, faults.ReplyLoss{Path: path, Region: "a", Probability: 1, Mode: faults.ReplyReset}); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.PathWorks(ctx, path, "a"); err == nil {
+			t.Errorf("%s: a request got its reply with every reply lost", path)
+		}
+		if err := c.RestoreReplies(ctx, id); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.PathWorks(ctx, path, "a"); err != nil {
+			t.Errorf("%s after healing: %v", path, err)
+		}
+	}
+
 	// A dead host: the router's connection is refused, a definite failure.
 	if err := c.Signal("a", "host", syscall.SIGKILL); err != nil {
 		t.Fatal(err)

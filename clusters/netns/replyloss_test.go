@@ -104,11 +104,14 @@ func TestReplyLossIsExact(t *testing.T) {
 		if err := c.PathWorks(ctx, path, "a"); err != nil {
 			t.Errorf("%s before the fault: %v", path, err)
 		}
-		if err := c.LoseReplies(ctx, id, faults.ReplyLoss{Path: path, Region: "a", Probability: 0.01, Mode: faults.ReplyReset}); err != nil {
+		if err := c.LoseReplies(ctx, id, faults.ReplyLoss{Path: path, Region: "a", Probability: 1, Mode: faults.ReplyReset}); err != nil {
 			t.Fatal(err)
 		}
 		if err := c.LosingReplies(ctx, id); err != nil {
 			t.Errorf("%s: not installed: %v", path, err)
+		}
+		if err := c.PathWorks(ctx, path, "a"); err == nil || !strings.Contains(err.Error(), "reset by peer") {
+			t.Errorf("%s with every reply reset: %v, want a connection reset", path, err)
 		}
 		if err := c.RestoreReplies(ctx, id); err != nil {
 			t.Fatal(err)
