@@ -45,9 +45,10 @@ func TestReplyLossSpec(t *testing.T) {
 	etcd.Path = PathHostEtcd
 	other := good
 	other.Seed = 8
-	if seed(good) != seed(good) || seed(good) == seed(etcd) || seed(good) == seed(other) {
+	again := good
+	if seed(good) != seed(again) || seed(good) == seed(etcd) || seed(good) == seed(other) {
 		t.Errorf("seeds: same spec %d/%d, other path %d, other scenario seed %d: want equal, then different",
-			seed(good), seed(good), seed(etcd), seed(other))
+			seed(good), seed(again), seed(etcd), seed(other))
 	}
 
 	if _, err := Plan([]Spec{good}, struct{}{}, "bare"); err == nil || !strings.Contains(err.Error(), "unavailable") {
