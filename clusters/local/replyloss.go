@@ -98,6 +98,11 @@ func (t *replyLoss) Pipe(stub *toxics.ToxicStub) {
 func (t *replyLoss) Cleanup(stub *toxics.ToxicStub) {
 	if st, _ := stub.State.(*replyLossState); st != nil && st.silent {
 		stub.Close()
+		// Nothing reads this stub any more: drain until the server side ends, as in reset.
+		go func() {
+			for range stub.Input {
+			}
+		}()
 	}
 }
 
