@@ -108,12 +108,12 @@ func (t *replyLoss) Cleanup(stub *toxics.ToxicStub) {
 
 // replyLossHow is what the local provider does for each path, for the report.
 var replyLossHow = map[string]string{
-	faults.PathRouterHost: "a Toxiproxy proxy in front of the region's host, used by the router only (clients, the harness " +
-		"and the controller's probes go direct); it runs only while the host process runs, so a dead host still " +
-		"refuses the router's connection",
-	faults.PathHostEtcd: "the Toxiproxy proxy between the region's host and its etcd member (one long-lived gRPC " +
+	faults.PathRouterHost: "Toxiproxy in front of the region's host, used by the router only (clients, the harness " +
+		"and the controller's probes go direct; the proxy runs only while the host process does, so a dead host " +
+		"still refuses the router)",
+	faults.PathHostEtcd: "Toxiproxy between the region's host and its etcd member (one long-lived gRPC " +
 		"connection: a lost chunk ends every request in flight on it, some of which took effect)",
-	faults.PathHostObjectStore: "the Toxiproxy proxies from the region's host to every other region's MinIO (copies and " +
+	faults.PathHostObjectStore: "Toxiproxy from the region's host to every other region's MinIO (copies and " +
 		"restores); its own region's MinIO is not proxied, so checkpoint writes there are untouched",
 }
 
@@ -127,15 +127,15 @@ func (c *Cluster) ReplyLossRealisation(path, mode string) (faults.Realisation, s
 		return faults.Unavailable, fmt.Sprintf("no path %q", path)
 	}
 	what := "each reply chunk (one read of the server's bytes, usually a whole response) is discarded with the " +
-		"probability, after the request passed unharmed; "
+		"probability, after the request passed unharmed"
 	switch mode {
 	case faults.ReplyReset:
-		what += "the connection is then closed with a FIN, not an RST (Toxiproxy sets SO_LINGER 0 only for its own " +
-			"reset_peer toxic, which cannot wait for the reply); "
+		what += "; the connection is then closed with a FIN, not an RST (Toxiproxy sets SO_LINGER 0 only for its own " +
+			"reset_peer toxic, which cannot wait for the reply)"
 	case faults.ReplyDrop:
-		what += "that connection then passes nothing back until the fault ends, when it is closed; "
+		what += "; that connection then passes nothing back until the fault ends, when it is closed"
 	}
-	how = what + how
+	how += ": " + what
 	if mode == faults.ReplyReset || path == faults.PathHostObjectStore {
 		return faults.Approximate, how
 	}

@@ -244,7 +244,7 @@ func (c *Cluster) ReplyLossRealisation(path, mode string) (faults.Realisation, s
 	if !ok {
 		return faults.Unavailable, fmt.Sprintf("no path %q", path)
 	}
-	how := "nftables on the output hook, " + where + ": each reply segment that ends a write (PSH), usually a " +
+	how := "nftables output rules " + where + ": each reply segment that ends a write (PSH), usually a " +
 		"whole response, is chosen with the probability (nftables numgen: the kernel's random numbers, not the " +
 		"scenario seed), after the request was delivered; "
 	switch mode {
