@@ -269,6 +269,9 @@ func FaultSpecs(sc *scenarios.Scenario) ([]faults.Spec, error) {
 		}
 		out = append(out, drawn...)
 	}
+	for i := range out {
+		out[i].Seed = sc.Seed // for faults that draw while held (reply-loss)
+	}
 	return out, nil
 }
 

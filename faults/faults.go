@@ -81,6 +81,12 @@ type Spec struct {
 	Link Link
 	// Offset: clock-skew.
 	Offset time.Duration
+	// Path, Probability, Mode: reply-loss.
+	Path        string
+	Probability float64
+	Mode        string
+	// Seed is the scenario seed, for kinds that draw at random while they are held.
+	Seed int64
 }
 
 // Kind describes one fault kind: how to build it and what a cluster needs to run it.
@@ -104,6 +110,7 @@ var Kinds = []Kind{
 	etcdQuorumLossKind,
 	clockSkewKind,
 	checkpointCorruptionKind,
+	replyLossKind,
 }
 
 // Names lists the kinds in table order.

@@ -167,6 +167,11 @@ type Fault struct {
 	BandwidthKbit int      `yaml:"bandwidth_kbit,omitempty" json:"bandwidth_kbit,omitempty"`
 	// Offset: clock-skew, added to the agent host's clock.
 	Offset Duration `yaml:"offset,omitempty" json:"offset,omitempty"`
+	// Path (router-host, host-etcd, host-objectstore), Probability (0..1] of losing each
+	// reply, Mode (reset, drop): reply-loss.
+	Path        string  `yaml:"path,omitempty" json:"path,omitempty"`
+	Probability float64 `yaml:"probability,omitempty" json:"probability,omitempty"`
+	Mode        string  `yaml:"mode,omitempty" json:"mode,omitempty"`
 }
 
 // Nemesis is a seeded random fault schedule: kinds, targets, starts, holds and gaps all come

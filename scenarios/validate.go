@@ -331,6 +331,22 @@ func (f *Fault) validateParams(v *validator, path string, regions []string) {
 				inTopology("to", f.To, false)
 			}
 		}
+	case "reply-loss":
+		inTopology("region", f.Region, true)
+		for _, p := range []struct {
+			field, value string
+			known        []string
+		}{{"path", f.Path, faults.ReplyLossPaths()}, {"mode", f.Mode, faults.ReplyLossModes()}} {
+			if p.value == "" {
+				v.add(path+"."+p.field, "set "+p.field+": to one of: "+strings.Join(p.known, ", "), "reply-loss needs "+p.field)
+			} else {
+				v.oneOf(path+"."+p.field, "reply-loss "+p.field, p.value, p.known)
+			}
+		}
+		if !(f.Probability > 0 && f.Probability <= 1) {
+			v.add(path+".probability", "write a ratio, e.g. probability: 0.3 for 30% of replies",
+				fmt.Sprintf("probability is a ratio in (0, 1], got %g", f.Probability))
+		}
 	case "wan-degradation":
 		inTopology("from", f.From, false)
 		inTopology("to", f.To, false)
@@ -361,6 +377,7 @@ func (f Fault) Spec(topology []string) faults.Spec {
 		Kind: f.Kind, Region: f.Region, At: f.At.D(), Duration: f.Duration.D(),
 		Topology: slices.Clone(topology), Service: f.Service, Regions: slices.Clone(f.Regions),
 		Shape: f.Shape, From: f.From, To: f.To, Offset: f.Offset.D(),
+		Path: f.Path, Probability: f.Probability, Mode: f.Mode,
 		Link: faults.Link{Latency: f.Latency.D(), Jitter: f.Jitter.D(), Loss: f.Loss, BandwidthKbit: f.BandwidthKbit},
 	}
 }

@@ -293,6 +293,18 @@ func (c *Cluster) prepare() error {
 	}
 
 	addr := func(port int) string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(port)) }
+	// The router reaches each host through a proxy of its own (not inside per-region
+	// networks, as in minioFor), so that faults can act on the router → host path alone.
+	var hostVia []string
+	if c.net.IP == nil {
+		for _, r := range c.spec.Regions {
+			port, err := ports.pick()
+			if err != nil {
+				return err
+			}
+			hostVia = append(hostVia, r+"="+c.hostVia(r, addr(port), addr(rp[r].host)))
+		}
+	}
 	eps := spec.Endpoints{
 		Router:        "http://" + addr(routerPort),
 		Regions:       map[string]spec.RegionEndpoints{},
@@ -393,8 +405,12 @@ func (c *Cluster) prepare() error {
 		name: spec.ServiceRouter, path: c.refstack, env: stackEnv,
 		log: filepath.Join(logs, "router.log"),
 		args: func(bool) []string {
-			return []string{"router", "--listen", addr(routerPort), "--etcd", strings.Join(eps.Etcd, ","),
+			args := []string{"router", "--listen", addr(routerPort), "--etcd", strings.Join(eps.Etcd, ","),
 				"--owner-ttl", c.spec.RouterOwnerTTL.String()}
+			if len(hostVia) > 0 {
+				args = append(args, "--host-via", strings.Join(hostVia, ","))
+			}
+			return args
 		},
 		ready: func(ctx context.Context) error { return c.get200(ctx, eps.StatusRouter()+"/healthz") },
 	})
@@ -436,6 +452,9 @@ func (c *Cluster) start(s *service, restart bool) error {
 		return fmt.Errorf("%s: %w (log: %s)", s, err, s.log)
 	}
 	s.cur = ch
+	if s.name == spec.ServiceHost {
+		c.watchHost(s.region, ch)
+	}
 	return nil
 }
 
@@ -467,6 +486,11 @@ func (c *Cluster) startAndAwait(ctx context.Context, svcs, watch []*service, res
 		g.Go(func() error {
 			if err := c.await(gctx, s.String()+" to be ready", s.ready, running, s.log); err != nil {
 				return err
+			}
+			if s.name == spec.ServiceHost {
+				if err := c.hostReady(s.region, s.cur); err != nil {
+					return err
+				}
 			}
 			c.progress(s.String() + " ready")
 			return nil

@@ -25,7 +25,10 @@ import (
 //   - host → etcd of its own region (leases, ownership, epochs): each host talks only to its
 //     own member;
 //   - client → router: the load and the final reads (Endpoints.Router); the harness's status
-//     reads go direct (Endpoints.RouterDirect).
+//     reads go direct (Endpoints.RouterDirect);
+//   - router → host of each region (the router's --host-via): only the router's forwarded
+//     requests; clients, the harness and the controller's probes reach a host at the URL it
+//     advertises. This proxy runs only while its host process runs (see hostVia).
 //
 // etcd peer traffic is not proxied: a member advertises one peer URL to every peer, so a
 // per-destination proxy cannot cut or slow A→B while keeping C→B.
@@ -35,7 +38,10 @@ type proxies struct {
 	pair   map[[2]string]*toxiproxy.Proxy // [host region, MinIO region]
 	etcd   map[string]*toxiproxy.Proxy    // host region → its etcd member
 	router *toxiproxy.Proxy
-	toxics map[string][]installedToxic // fault id → what it installed
+	host   map[string]*toxiproxy.Proxy // region → the router's proxy before its host
+	// hostChild is the host process each host proxy was last started for.
+	hostChild map[string]*child
+	toxics    map[string][]installedToxic // fault id → what it installed
 	// isolated is the region each Isolate id cut off (kept after healing, to verify it).
 	isolated map[string]string
 }
@@ -43,6 +49,7 @@ type proxies struct {
 type installedToxic struct {
 	proxy *toxiproxy.Proxy
 	name  string
+	loss  *replyLoss // a reply-loss toxic, for its count of lost replies; nil otherwise
 }
 
 // minioFor is the --minio list for region's host: its own MinIO directly, every other
@@ -104,14 +111,21 @@ func (c *Cluster) routerVia(addr string) (string, error) {
 	return p.Listen, nil
 }
 
-// start starts a proxy on a free loopback port to upstream; the caller holds mu.
-func (px *proxies) start(name, upstream string) (*toxiproxy.Proxy, error) {
+// init creates the Toxiproxy server and the maps on first use; the caller holds mu.
+func (px *proxies) init() {
 	if px.server == nil {
 		px.server = toxiproxy.NewServer(toxiproxy.NewMetricsContainer(prometheus.NewRegistry()), zerolog.Nop())
 		px.pair = map[[2]string]*toxiproxy.Proxy{}
 		px.etcd = map[string]*toxiproxy.Proxy{}
+		px.host = map[string]*toxiproxy.Proxy{}
+		px.hostChild = map[string]*child{}
 		px.toxics = map[string][]installedToxic{}
 	}
+}
+
+// start starts a proxy on a free loopback port to upstream; the caller holds mu.
+func (px *proxies) start(name, upstream string) (*toxiproxy.Proxy, error) {
+	px.init()
 	p := toxiproxy.NewProxy(px.server, name, "127.0.0.1:0", upstream)
 	if err := p.Start(); err != nil {
 		return nil, err
@@ -129,10 +143,13 @@ func (c *Cluster) stopProxies() {
 	for _, p := range c.px.etcd {
 		p.Stop()
 	}
+	for _, p := range c.px.host {
+		p.Stop()
+	}
 	if c.px.router != nil {
 		c.px.router.Stop()
 	}
-	c.px.pair, c.px.etcd, c.px.router = nil, nil, nil
+	c.px.pair, c.px.etcd, c.px.router, c.px.host = nil, nil, nil, nil
 	c.px.toxics = nil
 }
 
@@ -190,7 +207,7 @@ func (px *proxies) addBothWays(id, suffix string, p *toxiproxy.Proxy, spec map[s
 		if _, err := p.Toxics.AddToxicJson(strings.NewReader(string(b))); err != nil {
 			return fmt.Errorf("add %s toxic to %s: %w", spec["type"], p.Name, err)
 		}
-		px.toxics[id] = append(px.toxics[id], installedToxic{p, t["name"].(string)})
+		px.toxics[id] = append(px.toxics[id], installedToxic{proxy: p, name: t["name"].(string)})
 	}
 	return nil
 }

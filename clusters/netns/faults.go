@@ -5,7 +5,9 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"net"
+	"net/http"
 	"os"
 	"runtime"
 	"strings"
@@ -125,13 +127,19 @@ func (c *Cluster) Degraded(ctx context.Context, id string) error {
 // on its input hook. A table per fault keeps overlapping faults independent: healing one
 // deletes its table and nothing else.
 func (c *Cluster) install(ctx context.Context, id string, rules map[string]string) error {
+	return c.installOn(ctx, id, "input", rules)
+}
+
+// installOn is install on the given hook (input, or output for what a namespace sends).
+func (c *Cluster) installOn(ctx context.Context, id, hook string, rules map[string]string) error {
 	for region, rs := range rules {
 		ns := c.ns(region)
 		// Record before installing so that a half-done install is still removed.
 		c.mu.Lock()
 		c.tables[id] = append(c.tables[id], ns)
 		c.mu.Unlock()
-		script := fmt.Sprintf("table inet %s {\n\tchain input {\n\t\ttype filter hook input priority -10; policy accept;\n\t\t%s\n\t}\n}\n", table(id), rs)
+		script := fmt.Sprintf("table inet %s {\n\tchain %s {\n\t\ttype filter hook %s priority -10; policy accept;\n\t\t%s\n\t}\n}\n",
+			table(id), hook, hook, rs)
 		if _, err := runIn(ctx, []byte(script), "ip", "netns", "exec", ns, "nft", "-f", "-"); err != nil {
 			return fmt.Errorf("install %s in region %s: %w", id, region, err)
 		}
@@ -168,41 +176,204 @@ func netemAvailable(ctx context.Context) bool {
 	return err == nil
 }
 
-// dialIn connects to addr from inside the network namespace at nsPath. The socket is
-// created on a thread switched into that namespace; the thread is switched back before
-// it is released, or, if that fails, left locked so the runtime retires it.
+// dialIn connects to addr from inside the network namespace at nsPath, and closes the
+// connection.
 func dialIn(ctx context.Context, nsPath, addr string, timeout time.Duration) error {
-	errc := make(chan error, 1)
+	conn, err := connIn(ctx, nsPath, addr, timeout)
+	if conn != nil {
+		conn.Close()
+	}
+	return err
+}
+
+// connIn connects to addr from inside the network namespace at nsPath. The socket is
+// created on a thread switched into that namespace (it stays there once the thread
+// leaves); the thread is switched back before it is released, or, if that fails, left
+// locked so the runtime retires it.
+func connIn(ctx context.Context, nsPath, addr string, timeout time.Duration) (net.Conn, error) {
+	type dialed struct {
+		conn net.Conn
+		err  error
+	}
+	errc := make(chan dialed, 1)
 	go func() {
 		runtime.LockOSThread()
 		home, err := os.Open("/proc/thread-self/ns/net")
 		if err != nil {
 			runtime.UnlockOSThread()
-			errc <- err
+			errc <- dialed{err: err}
 			return
 		}
 		defer home.Close()
 		target, err := os.Open(nsPath)
 		if err != nil {
 			runtime.UnlockOSThread()
-			errc <- fmt.Errorf("open namespace: %w", err)
+			errc <- dialed{err: fmt.Errorf("open namespace: %w", err)}
 			return
 		}
 		defer target.Close()
 		if err := unix.Setns(int(target.Fd()), unix.CLONE_NEWNET); err != nil {
 			runtime.UnlockOSThread()
-			errc <- fmt.Errorf("enter namespace %s: %w", nsPath, err)
+			errc <- dialed{err: fmt.Errorf("enter namespace %s: %w", nsPath, err)}
 			return
 		}
 		d := net.Dialer{Timeout: timeout}
 		conn, derr := d.DialContext(ctx, "tcp", addr)
-		if conn != nil {
-			conn.Close()
-		}
 		if unix.Setns(int(home.Fd()), unix.CLONE_NEWNET) == nil {
 			runtime.UnlockOSThread()
 		}
-		errc <- derr
+		errc <- dialed{conn, derr}
 	}()
-	return <-errc
+	d := <-errc
+	return d.conn, d.err
+}
+
+// replyLossPaths says, per path, whose replies the rules match, for the report.
+var replyLossPaths = map[string]string{
+	faults.PathRouterHost: "in the region's namespace, replies from its host's API port to the caller's namespace " +
+		"(the router, and also the harness's own probes of that host, which share the address)",
+	faults.PathHostEtcd: "in the region's namespace, replies from its etcd member's client port to the region's own " +
+		"address (its host; the router and the harness reach the member from outside and are untouched)",
+	faults.PathHostObjectStore: "in every region's namespace, replies from its MinIO to the region's host (checkpoint " +
+		"writes to its own store, copies to the others, restores)",
+}
+
+// ReplyLossRealisation says how reply loss on path is produced here.
+func (c *Cluster) ReplyLossRealisation(path, mode string) (faults.Realisation, string) {
+	where, ok := replyLossPaths[path]
+	if !ok {
+		return faults.Unavailable, fmt.Sprintf("no path %q", path)
+	}
+	how := "nftables output rules " + where + ": each reply segment that ends a write (PSH), usually a " +
+		"whole response, is chosen with the probability (nftables numgen: the kernel's random numbers, not the " +
+		"scenario seed), after the request was delivered; "
+	switch mode {
+	case faults.ReplyReset:
+		how += "it is rewritten into an RST (tcp flags set rst), so the client's connection is reset without the " +
+			"reply, and so is every later reply on that connection (conntrack mark)"
+	case faults.ReplyDrop:
+		how += "it and every later reply on that connection (conntrack mark) are dropped; TCP retransmits them " +
+			"once the fault ends, if the client still waits"
+	default:
+		return faults.Unavailable, fmt.Sprintf("no mode %q", mode)
+	}
+	return faults.Exact, how
+}
+
+// replyMark is the conntrack mark of the connections fault id chose.
+func replyMark(id string) uint32 {
+	h := fnv.New32a()
+	h.Write([]byte(id))
+	return h.Sum32() | 1 // never 0, the mark of every other connection
+}
+
+// LoseReplies installs, in each namespace that serves l's path, output rules that reset or
+// drop a share of the replies to the path's clients.
+func (c *Cluster) LoseReplies(ctx context.Context, id string, l faults.ReplyLoss) error {
+	if how, why := c.ReplyLossRealisation(l.Path, l.Mode); how == faults.Unavailable {
+		return errors.New(why)
+	}
+	eps := c.Endpoints()
+	re, ok := eps.Regions[l.Region]
+	if !ok {
+		return fmt.Errorf("no region %q", l.Region)
+	}
+	port := func(addr string) (string, error) {
+		_, p, err := net.SplitHostPort(strings.TrimPrefix(addr, "http://"))
+		return p, err
+	}
+	// servers: the namespace (region) whose replies to client leave from port.
+	type server struct{ region, port, client string }
+	var servers []server
+	switch l.Path {
+	case faults.PathRouterHost:
+		p, err := port(re.Host)
+		if err != nil {
+			return err
+		}
+		servers = append(servers, server{l.Region, p, fmt.Sprintf("10.213.%d.1", c.subnet)})
+	case faults.PathHostEtcd:
+		p, err := port(re.Etcd)
+		if err != nil {
+			return err
+		}
+		servers = append(servers, server{l.Region, p, c.ip(l.Region)})
+	case faults.PathHostObjectStore:
+		for _, r := range c.regions {
+			p, err := port(eps.Regions[r].MinIO)
+			if err != nil {
+				return err
+			}
+			servers = append(servers, server{r, p, c.ip(l.Region)})
+		}
+	}
+	verdict := "drop"
+	if l.Mode == faults.ReplyReset {
+		verdict = "tcp flags set rst"
+	}
+	chance := ""
+	if permille := int(l.Probability*1000 + 0.5); permille < 1000 {
+		chance = fmt.Sprintf(" numgen random mod 1000 < %d", max(1, permille))
+	}
+	mark := replyMark(id)
+	rules := map[string]string{}
+	for _, s := range servers {
+		match := fmt.Sprintf("ip daddr %s tcp sport %s", s.client, s.port)
+		rules[s.region] = fmt.Sprintf("%s ct mark %#x %s\n\t\t%s ct state established tcp flags & psh == psh%s ct mark set %#x %s",
+			match, mark, verdict, match, chance, mark, verdict)
+	}
+	return c.installOn(ctx, id, "output", rules)
+}
+
+// LosingReplies reads the fault's tables back from the kernel.
+func (c *Cluster) LosingReplies(ctx context.Context, id string) error { return c.Degraded(ctx, id) }
+
+// RestoreReplies removes the fault's tables.
+func (c *Cluster) RestoreReplies(ctx context.Context, id string) error { return c.uninstall(ctx, id) }
+
+// PathWorks sends one health request along path from where its client runs: the router's
+// namespace for router-host, the region's namespace for its host's paths.
+func (c *Cluster) PathWorks(ctx context.Context, path, region string) error {
+	eps := c.Endpoints()
+	re, ok := eps.Regions[region]
+	if !ok {
+		return fmt.Errorf("no region %q", region)
+	}
+	switch path {
+	case faults.PathRouterHost:
+		return c.ServiceHealthy(ctx, region, "host")
+	case faults.PathHostEtcd:
+		return c.getIn(ctx, region, "http://"+re.Etcd+"/health")
+	case faults.PathHostObjectStore:
+		var errs []error
+		for _, r := range c.regions {
+			errs = append(errs, c.getIn(ctx, region, "http://"+eps.Regions[r].MinIO+"/minio/health/live"))
+		}
+		return errors.Join(errs...)
+	}
+	return fmt.Errorf("no path %q", path)
+}
+
+// getIn GETs url from inside region's namespace over a fresh connection and wants a 200.
+func (c *Cluster) getIn(ctx context.Context, region, url string) error {
+	ns := "/run/netns/" + c.ns(region)
+	client := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{
+		Proxy: nil, DisableKeepAlives: true,
+		DialContext: func(ctx context.Context, _, addr string) (net.Conn, error) {
+			return connIn(ctx, ns, addr, time.Second)
+		},
+	}}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return fmt.Errorf("GET %s from region %s: %w", url, region, err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET %s from region %s: status %d", url, region, resp.StatusCode)
+	}
+	return nil
 }

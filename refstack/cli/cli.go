@@ -260,8 +260,20 @@ func runRouter(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.DurationVar(&c.UnsafeIgnoreEpochsFor, "unsafe-ignore-epochs-for", 0,
 		"UNSAFE: keep routing to an agent's previous owner this long after a newer epoch took over (for checker self-tests)")
 	fs.DurationVar(&c.OwnerTTL, "owner-ttl", 0, "cache each agent's owner this long, like a DNS TTL (0 = follow etcd watches)")
+	var hostVia string
+	fs.StringVar(&hostVia, "host-via", "", "send each region's requests to this host:port (a proxy before its host) instead of the owner's advertised URL: a=host:port,...")
 	if err := parse(fs, args, "listen", "etcd"); err != nil {
 		return err
+	}
+	if hostVia != "" {
+		via, err := parseRegionAddrs("host-via", hostVia)
+		if err != nil {
+			return err
+		}
+		c.HostVia = map[string]string{}
+		for _, e := range via {
+			c.HostVia[e.Region] = e.Addr
+		}
 	}
 	if c.OwnerTTL < 0 {
 		return usagef("--owner-ttl %s: want 0 (follow etcd watches) or a positive duration such as 5s", c.OwnerTTL)

@@ -37,6 +37,8 @@ func TestBadInputExitsWithUsage(t *testing.T) {
 		{append(hostOK[:len(hostOK):len(hostOK)], "--durability", "async", "--unsafe-ack-before-commit"), "sync-geo switch"},
 		{append(hostOK[:len(hostOK):len(hostOK)], "extra"), `unexpected argument "extra"`},
 		{[]string{"router", "--listen", "127.0.0.1:1", "--etcd", "127.0.0.1"}, "--etcd"},
+		{[]string{"router", "--listen", "127.0.0.1:1", "--etcd", "127.0.0.1:2", "--host-via", "a:127.0.0.1:3"}, "--host-via"},
+		{[]string{"router", "--listen", "127.0.0.1:1", "--etcd", "127.0.0.1:2", "--host-via", "a=127.0.0.1:3,a=127.0.0.1:4"}, `region "a" given twice`},
 		{[]string{"register", "--etcd", "127.0.0.1:1", "--regions", "a,b", "--agents", "3", "--placement", "a=3,b=1"}, "homes 4 agents but --agents is 3"},
 		{[]string{"register", "--etcd", "127.0.0.1:1", "--regions", "a,b", "--agents", "3", "--placement", "c=1"}, `region "c" is not in --regions`},
 		{[]string{"register", "--etcd", "127.0.0.1:1", "--regions", "a,a", "--agents", "3"}, `region "a" given twice`},

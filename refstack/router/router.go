@@ -38,7 +38,12 @@ type Config struct {
 	// keep going to the old owner (and fail) until the entry expires. 0 follows etcd's
 	// watch, so a new owner is used as soon as etcd reports it.
 	OwnerTTL time.Duration
-	Logger   *slog.Logger
+	// HostVia maps a region to the host:port its owner's requests are sent to instead of
+	// the URL the owner advertises: a proxy in front of that region's host, so that a test
+	// harness can act on the router → host path alone (the controller's probes and the
+	// owner records keep the advertised URL). Empty sends to the advertised URL.
+	HostVia map[string]string
+	Logger  *slog.Logger
 
 	// UnsafeIgnoreEpochsFor (self-validation only; 0 = off) keeps routing an agent to its
 	// previous owner for this long after a newer epoch took over, ignoring the epoch.
@@ -276,7 +281,11 @@ func (rt *Router) forward(w http.ResponseWriter, r *http.Request) {
 		WroteHeaderField: func(string, []string) { wrote.Store(true) },
 		WroteHeaders:     func() { wrote.Store(true) },
 	})
-	url := strings.TrimSuffix(owner.URL, "/") + r.URL.EscapedPath()
+	base := owner.URL
+	if via, ok := rt.cfg.HostVia[owner.Region]; ok {
+		base = "http://" + via
+	}
+	url := strings.TrimSuffix(base, "/") + r.URL.EscapedPath()
 	if r.URL.RawQuery != "" {
 		url += "?" + r.URL.RawQuery
 	}

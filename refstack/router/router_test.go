@@ -226,3 +226,36 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// HostVia sends a region's requests to the given address instead of the owner's advertised
+// URL (a proxy before the host); regions without an entry keep the advertised URL.
+func TestRouterHostVia(t *testing.T) {
+	etcd := testenv.Etcd(t)
+	cli := testenv.Client(t, etcd)
+	serve := func(name string) *httptest.Server {
+		return httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			_ = json.NewEncoder(w).Encode(api.Response{Agent: r.PathValue("agent"), Value: name})
+		}))
+	}
+	advertisedB, viaB, advertisedC := serve("advertised-b"), serve("via-b"), serve("advertised-c")
+	defer advertisedB.Close()
+	defer viaB.Close()
+	defer advertisedC.Close()
+	setOwner(t, cli, "agent-00", api.Owner{Region: "b", Epoch: 1, URL: advertisedB.URL})
+	setOwner(t, cli, "agent-01", api.Owner{Region: "c", Epoch: 1, URL: advertisedC.URL})
+	url := startRouterWith(t, Config{Etcd: []string{etcd}, Timeout: 3 * time.Second,
+		HostVia: map[string]string{"b": strings.TrimPrefix(viaB.URL, "http://")}})
+	waitFor(t, "owners listed", func() bool { return len(routerStatus(t, url).Owners) == 2 })
+	for agent, want := range map[string]string{"agent-00": "via-b", "agent-01": "advertised-c"} {
+		resp, err := http.Get(url + "/agents/" + agent + "/kv/k1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var r api.Response
+		_ = json.NewDecoder(resp.Body).Decode(&r)
+		resp.Body.Close()
+		if r.Value != want {
+			t.Errorf("%s answered by %q, want %q", agent, r.Value, want)
+		}
+	}
+}

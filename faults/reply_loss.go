@@ -1,0 +1,152 @@
+package faults
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"slices"
+	"strings"
+)
+
+// Internal paths on which a reply can be lost. Each is named client-server: the request
+// travels from the first to the second, and the reply back.
+const (
+	PathRouterHost      = "router-host"      // the router forwarding to the region's agent host
+	PathHostEtcd        = "host-etcd"        // the region's host to its etcd member
+	PathHostObjectStore = "host-objectstore" // the region's host to every region's MinIO
+)
+
+// ReplyLossPaths lists the paths.
+func ReplyLossPaths() []string {
+	return []string{PathRouterHost, PathHostEtcd, PathHostObjectStore}
+}
+
+// How a lost reply ends its connection.
+const (
+	ReplyReset = "reset" // the connection is torn down instead of the reply arriving
+	ReplyDrop  = "drop"  // the reply never arrives and the connection stays silent
+)
+
+// ReplyLossModes lists the modes.
+func ReplyLossModes() []string { return []string{ReplyReset, ReplyDrop} }
+
+// ReplyLoss loses replies on one internal path of a region after the request was
+// delivered: the server received the request and acted on it (a write committed, a lease
+// kept alive, an object stored), then its reply is discarded and the connection reset or
+// left silent. The client cannot tell whether its request took effect, which is the case
+// retry logic and outcome reporting must get right: a router that turns such an error into
+// a definite failure, or a host that reports an etcd commit whose reply it lost as failed,
+// is caught by the linearizability check when a later read sees the write.
+//
+// Region kills fail requests before they are sent and pauses end in timeouts; this is the
+// fault where a request is lost after it took effect.
+type ReplyLoss struct {
+	// Path is router-host, host-etcd or host-objectstore.
+	Path string `json:"path"`
+	// Region is a region name or "busiest" in the scenario; the resolved name once injected.
+	Region string `json:"region"`
+	// Probability that each reply (each read of the server's bytes, usually one whole
+	// response) is lost, in (0, 1].
+	Probability float64 `json:"probability"`
+	// Mode is reset or drop.
+	Mode string `json:"mode"`
+	// Seed draws which replies are lost. It fixes the sequence of draws, not which request
+	// meets which draw: that depends on the order replies arrive in.
+	Seed uint64 `json:"seed"`
+
+	id string
+}
+
+// replyLossControl loses replies on the internal paths of a region. id names what one
+// fault installed, so overlapping faults heal independently.
+type replyLossControl interface {
+	// ReplyLossRealisation says how faithfully the provider loses replies on path in mode.
+	ReplyLossRealisation(path, mode string) (Realisation, string)
+	// LoseReplies installs the loss for l (its Region resolved).
+	LoseReplies(ctx context.Context, id string, l ReplyLoss) error
+	// LosingReplies returns nil when what id installed is in place where the replies pass
+	// (read back from the proxy or the kernel, not from bookkeeping).
+	LosingReplies(ctx context.Context, id string) error
+	// RestoreReplies removes what id installed.
+	RestoreReplies(ctx context.Context, id string) error
+	// PathWorks returns nil when a request on region's path gets its reply.
+	PathWorks(ctx context.Context, path, region string) error
+}
+
+var replyLossKind = Kind{
+	Name: "reply-loss",
+	Realise: func(cluster any) (Realisation, string) {
+		if _, ok := cluster.(replyLossControl); !ok {
+			return Unavailable, "the provider cannot lose replies on the paths between the services"
+		}
+		return Exact, "" // refined per path and mode by (*ReplyLoss).Realise
+	},
+	New: func(s Spec) (Fault, error) {
+		switch {
+		case !slices.Contains(ReplyLossPaths(), s.Path):
+			return nil, fmt.Errorf("reply-loss path %q: use one of %s", s.Path, strings.Join(ReplyLossPaths(), ", "))
+		case !slices.Contains(ReplyLossModes(), s.Mode):
+			return nil, fmt.Errorf("reply-loss mode %q: use one of %s", s.Mode, strings.Join(ReplyLossModes(), ", "))
+		case !(s.Probability > 0 && s.Probability <= 1):
+			return nil, fmt.Errorf("reply-loss probability is a ratio in (0, 1], got %g", s.Probability)
+		case s.Region == "":
+			return nil, errors.New("reply-loss needs a region (a name or \"busiest\")")
+		}
+		// One stream per fault: the scenario seed mixed with what the fault targets.
+		h := fnv.New64a()
+		fmt.Fprintf(h, "reply-loss/%s/%s/%s/%s", s.Path, s.Region, s.Mode, s.At)
+		return &ReplyLoss{Path: s.Path, Region: s.Region, Probability: s.Probability, Mode: s.Mode,
+			Seed: uint64(s.Seed) ^ h.Sum64()}, nil
+	},
+}
+
+// Realise asks the provider about this path and mode.
+func (f *ReplyLoss) Realise(cluster any) (Realisation, string) {
+	rc, ok := cluster.(replyLossControl)
+	if !ok {
+		return Unavailable, "the provider cannot lose replies on the paths between the services"
+	}
+	return rc.ReplyLossRealisation(f.Path, f.Mode)
+}
+
+// Inject resolves the region and installs the loss.
+func (f *ReplyLoss) Inject(ctx context.Context, env Env) (Record, error) {
+	r, err := resolveRegion(ctx, env, f.Region)
+	if err != nil {
+		return Record{}, err
+	}
+	l := *f
+	l.Region = r
+	f.id = "replyloss-" + f.Path + "-" + r
+	rec := Record{Target: r + ":" + f.Path, Detail: map[string]string{
+		"region": r, "path": f.Path, "mode": f.Mode, "probability": fmt.Sprint(f.Probability),
+	}}
+	if err := env.Cluster.(replyLossControl).LoseReplies(ctx, f.id, l); err != nil {
+		return rec, fmt.Errorf("lose replies on %s: %w", rec.Target, err)
+	}
+	f.Region = r
+	return rec, nil
+}
+
+// Verify checks that the loss is installed where the replies pass.
+func (f *ReplyLoss) Verify(ctx context.Context, env Env) error {
+	return env.Cluster.(replyLossControl).LosingReplies(ctx, f.id)
+}
+
+// Recover removes the loss.
+func (f *ReplyLoss) Recover(ctx context.Context, env Env) error {
+	if f.id == "" {
+		return nil
+	}
+	return env.Cluster.(replyLossControl).RestoreReplies(ctx, f.id)
+}
+
+// VerifyHealed checks that nothing is installed any more and that the path answers.
+func (f *ReplyLoss) VerifyHealed(ctx context.Context, env Env) error {
+	rc := env.Cluster.(replyLossControl)
+	if err := rc.LosingReplies(ctx, f.id); err == nil {
+		return fmt.Errorf("replies on %s of region %s are still being lost", f.Path, f.Region)
+	}
+	return rc.PathWorks(ctx, f.Path, f.Region)
+}
