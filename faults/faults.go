@@ -40,6 +40,14 @@ type Env struct {
 	Cluster any
 	Probe   Probe
 	Owners  func(ctx context.Context) (map[string]api.Owner, error)
+	// Etcd is each region's etcd client endpoint (host:port), for the faults and target
+	// selectors that read or write the stack's own state.
+	Etcd map[string]string
+	// HotAgent is the workload's hottest agent (the hottest-owner selector).
+	HotAgent string
+	// Trigger is the stack event that triggered this fault (the new-owner selector); nil
+	// for a fault scheduled by time. The Runner sets it.
+	Trigger *StackEvent
 }
 
 // Probe checks a region's health from outside.
@@ -81,6 +89,8 @@ type Spec struct {
 	Link Link
 	// Offset: clock-skew.
 	Offset time.Duration
+	// Trigger, when set, injects the fault on a stack event after At instead of at At.
+	Trigger *Trigger
 }
 
 // Kind describes one fault kind: how to build it and what a cluster needs to run it.
@@ -104,6 +114,7 @@ var Kinds = []Kind{
 	etcdQuorumLossKind,
 	clockSkewKind,
 	checkpointCorruptionKind,
+	falseDeclarationKind,
 }
 
 // Names lists the kinds in table order.
@@ -139,6 +150,8 @@ type Planned struct {
 	Fault Fault
 	How   Realisation
 	Why   string
+	// Trigger, when set, waits from At for a stack event (see Trigger).
+	Trigger *Trigger
 }
 
 // Plan builds the schedule for a cluster, failing before anything starts when a fault
@@ -165,9 +178,14 @@ func Plan(specs []Spec, cluster any, provider string) ([]Planned, error) {
 		if how == Unavailable {
 			return nil, fmt.Errorf("fault %d (%s) is unavailable on provider %q: %s", i+1, s.Kind, provider, why)
 		}
+		if s.Trigger != nil {
+			if err := s.Trigger.Check(); err != nil {
+				return nil, fmt.Errorf("fault %d (%s): %w", i+1, s.Kind, err)
+			}
+		}
 		out = append(out, Planned{
 			ID: fmt.Sprintf("f%d:%s", i+1, s.Kind), Kind: s.Kind,
-			At: s.At, Hold: s.Duration, Fault: f, How: how, Why: why,
+			At: s.At, Hold: s.Duration, Fault: f, How: how, Why: why, Trigger: s.Trigger,
 		})
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].At < out[j].At })
