@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -22,11 +23,22 @@ import (
 // owns agents that newer epochs already serve elsewhere — the window epoch fencing exists
 // for. With the router's owner TTL above 0, clients keep reaching the deposed host.
 //
+// Stall, when set, freezes the host process (SIGSTOP) while the declaration lands and
+// thaws it (SIGCONT) Stall later: a brief stall, as of a garbage collection, shorter than
+// the controller needs to declare a host dead on its own (with the default probes, three
+// failures of a 1s timeout), so the declaration is still a false positive. The stall must
+// outlast one probe timeout (1s by default): the leader acts after each probe round, and a
+// round waits for the stalled host's probe to time out. Without it the
+// host sees its owner keys go within milliseconds and drops its agents before any new
+// owner serves; with it the host wakes with queued requests, believing it owns agents
+// that newer epochs already serve.
+//
 // Nothing is undone on recovery: the host re-grants its lease by itself and takes agents
 // again when they need an owner; the moved agents stay where they went (fail-back is the
 // stack's own policy).
 type FalseDeclaration struct {
-	Region string `json:"region"` // a region name or a selector
+	Region string        `json:"region"` // a region name or a selector
+	Stall  time.Duration `json:"stall,omitempty"`
 
 	resolved string
 	lease    int64
@@ -43,12 +55,27 @@ var falseDeclarationKind = Kind{
 		if s.Region == "" {
 			return nil, errors.New("false-declaration needs a region (a name or a selector such as \"busiest\")")
 		}
-		return &FalseDeclaration{Region: s.Region}, nil
+		if s.Stall < 0 {
+			return nil, fmt.Errorf("false-declaration stall %s: want a positive duration, or none", s.Stall)
+		}
+		return &FalseDeclaration{Region: s.Region, Stall: s.Stall}, nil
 	},
 }
 
+// Realise refines the kind's answer: a stall needs a provider that can signal the host.
+func (f *FalseDeclaration) Realise(cluster any) (Realisation, string) {
+	if f.Stall > 0 && !canSignal(cluster) {
+		return Unavailable, "the provider cannot stop and continue the host process (needed for stall)"
+	}
+	how, why := falseDeclarationKind.Realise(cluster)
+	if f.Stall > 0 {
+		why += fmt.Sprintf("; the host is stopped (SIGSTOP) while the declaration lands and continued %s later", f.Stall)
+	}
+	return how, why
+}
+
 // Inject reads the region's host lease and its agents, then files the declaration.
-func (f *FalseDeclaration) Inject(ctx context.Context, env Env) (Record, error) {
+func (f *FalseDeclaration) Inject(ctx context.Context, env Env) (_ Record, err error) {
 	r, err := resolveRegion(ctx, env, f.Region)
 	if err != nil {
 		return Record{}, err
@@ -83,6 +110,30 @@ func (f *FalseDeclaration) Inject(ctx context.Context, env Env) (Record, error) 
 	sort.Strings(names)
 	rec.Detail["lease"] = fmt.Sprintf("%x", f.lease)
 	rec.Detail["agents"] = strings.Join(names, ",")
+	if f.Stall > 0 {
+		// The controller runs inside the host process: stalling the leader's own host
+		// would stall the declaration too. Leadership moves first, the way the
+		// controller deposes a dead leader (its session revoked).
+		moved, err := moveControllerLeader(ctx, cli, r)
+		if err != nil {
+			return rec, err
+		}
+		if moved {
+			rec.Detail["controller_leader_moved_from"] = r
+		}
+		if err := env.Cluster.(serviceControl).Signal(r, "host", syscall.SIGSTOP); err != nil {
+			return rec, fmt.Errorf("stall the host of %s: %w", r, err)
+		}
+		// Continued whatever happens next: a stall that outlived the fault would be
+		// another fault.
+		defer func() {
+			sleepFor(context.WithoutCancel(ctx), f.Stall)
+			if cerr := env.Cluster.(serviceControl).Signal(r, "host", syscall.SIGCONT); cerr != nil {
+				err = errors.Join(err, fmt.Errorf("continue the host of %s: %w", r, cerr))
+			}
+		}()
+		rec.Detail["stall"] = f.Stall.String()
+	}
 	if err := controller.Declare(ctx, cli, r, f.lease); err != nil {
 		return rec, err
 	}
@@ -157,4 +208,43 @@ func (f *FalseDeclaration) VerifyHealed(ctx context.Context, env Env) error {
 		return fmt.Errorf("the host of %s holds no new lease yet", f.resolved)
 	}
 	return env.Probe.RegionUp(ctx, f.resolved)
+}
+
+// moveControllerLeader revokes the election session of the controller leader when it runs
+// in region, and waits until another region leads. It reports whether it moved anything.
+func moveControllerLeader(ctx context.Context, cli *clientv3.Client, region string) (bool, error) {
+	leader := func() (*mvccKV, error) {
+		gctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		defer cancel()
+		resp, err := cli.Get(gctx, api.ElectionPrefix(), clientv3.WithFirstCreate()...)
+		if err != nil {
+			return nil, fmt.Errorf("read the controller election: %w", err)
+		}
+		if len(resp.Kvs) == 0 {
+			return nil, nil
+		}
+		return &mvccKV{region: string(resp.Kvs[0].Value), lease: resp.Kvs[0].Lease}, nil
+	}
+	cur, err := leader()
+	if err != nil || cur == nil || cur.region != region {
+		return false, err
+	}
+	if _, err := cli.Revoke(ctx, clientv3.LeaseID(cur.lease)); err != nil {
+		return false, fmt.Errorf("move the controller leader out of %s: %w", region, err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		if cur, err := leader(); err == nil && cur != nil && cur.region != region {
+			return true, nil
+		}
+		if !sleepFor(ctx, 100*time.Millisecond) {
+			return false, ctx.Err()
+		}
+	}
+	return false, fmt.Errorf("the controller leader did not leave %s within 10s", region)
+}
+
+type mvccKV struct {
+	region string
+	lease  int64
 }

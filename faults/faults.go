@@ -89,6 +89,8 @@ type Spec struct {
 	Link Link
 	// Offset: clock-skew.
 	Offset time.Duration
+	// Stall: false-declaration, how long the host is stopped while the declaration lands.
+	Stall time.Duration
 	// Trigger, when set, injects the fault on a stack event after At instead of at At.
 	Trigger *Trigger
 }

@@ -139,6 +139,9 @@ type Fault struct {
 	BandwidthKbit int      `yaml:"bandwidth_kbit,omitempty" json:"bandwidth_kbit,omitempty"`
 	// Offset: clock-skew, added to the agent host's clock.
 	Offset Duration `yaml:"offset,omitempty" json:"offset,omitempty"`
+	// Stall: false-declaration, how long the host process is stopped while the declaration
+	// lands (a sub-second stall the controller's probes would not notice).
+	Stall Duration `yaml:"stall,omitempty" json:"stall,omitempty"`
 }
 
 // Trigger starts a fault on an event of the stack itself.

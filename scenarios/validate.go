@@ -359,7 +359,7 @@ func (f Fault) Spec(topology []string) faults.Spec {
 	s := faults.Spec{
 		Kind: f.Kind, Region: f.Region, At: f.At.D(), Duration: f.Duration.D(),
 		Topology: slices.Clone(topology), Service: f.Service, Regions: slices.Clone(f.Regions),
-		Shape: f.Shape, From: f.From, To: f.To, Offset: f.Offset.D(),
+		Shape: f.Shape, From: f.From, To: f.To, Offset: f.Offset.D(), Stall: f.Stall.D(),
 		Link: faults.Link{Latency: f.Latency.D(), Jitter: f.Jitter.D(), Loss: f.Loss, BandwidthKbit: f.BandwidthKbit},
 	}
 	if t := f.Trigger; t != nil {
