@@ -60,6 +60,17 @@ func (v *validator) add(field, fix, msg string, deps ...string) {
 	v.errs = append(v.errs, &Error{File: v.file, Line: v.line(field), Field: field, Msg: msg, Fix: fix})
 }
 
+// taintedUnder: p or a field below it failed to decode (a pointer section such as a
+// trigger is then left nil, which must not read as "absent").
+func (v *validator) taintedUnder(p string) bool {
+	for t := range v.tainted {
+		if t == p || strings.HasPrefix(t, p+".") || strings.HasPrefix(t, p+"[") {
+			return true
+		}
+	}
+	return v.isTainted(p)
+}
+
 func (v *validator) isTainted(p string) bool {
 	for t := range v.tainted {
 		if t == "" || p == t || strings.HasPrefix(p, t+".") || strings.HasPrefix(p, t+"[") {
@@ -261,9 +272,9 @@ func (f *Fault) validate(v *validator, path string, s *Scenario) {
 	}
 	if f.Trigger != nil {
 		f.Trigger.validate(v, path+".trigger", s)
-	} else if f.Region == faults.SelectNewOwner {
+	} else if f.Region == faults.SelectNewOwner && !v.taintedUnder(path+".trigger") {
 		v.add(path+".region", "add a trigger: (new-owner is the region a triggering event names), or name a region",
-			fmt.Sprintf("region %q needs a trigger", faults.SelectNewOwner))
+			fmt.Sprintf("region %q needs a trigger", faults.SelectNewOwner), path+".trigger")
 	}
 	if f.Kind == "false-declaration" && s.Stack.Controller.Disabled {
 		v.add(path+".kind", "enable the controller (remove stack.controller.disabled)",
