@@ -24,7 +24,8 @@ const (
 	OwnershipChange EventKind = "ownership-change"
 	// Restore: a takeover, seen as the start of the new owner's restore. A host commits
 	// the takeover and then restores the agent (checkpoint plus log tail) before it serves
-	// it, so a fault injected soon after lands while the restore runs.
+	// it, so a fault injected soon after lands while the restore runs; restores took
+	// 50-60ms in local drills, so a delay meant to land inside one must be that short.
 	Restore EventKind = "restore"
 	// CheckpointPublish: an agent's checkpoint metadata was written (a new checkpoint).
 	CheckpointPublish EventKind = "checkpoint-publish"

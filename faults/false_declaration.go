@@ -213,7 +213,7 @@ func (f *FalseDeclaration) VerifyHealed(ctx context.Context, env Env) error {
 // moveControllerLeader revokes the election session of the controller leader when it runs
 // in region, and waits until another region leads. It reports whether it moved anything.
 func moveControllerLeader(ctx context.Context, cli *clientv3.Client, region string) (bool, error) {
-	leader := func() (*mvccKV, error) {
+	leader := func() (*electionKey, error) {
 		gctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 		defer cancel()
 		resp, err := cli.Get(gctx, api.ElectionPrefix(), clientv3.WithFirstCreate()...)
@@ -223,7 +223,7 @@ func moveControllerLeader(ctx context.Context, cli *clientv3.Client, region stri
 		if len(resp.Kvs) == 0 {
 			return nil, nil
 		}
-		return &mvccKV{region: string(resp.Kvs[0].Value), lease: resp.Kvs[0].Lease}, nil
+		return &electionKey{region: string(resp.Kvs[0].Value), lease: resp.Kvs[0].Lease}, nil
 	}
 	cur, err := leader()
 	if err != nil || cur == nil || cur.region != region {
@@ -244,7 +244,7 @@ func moveControllerLeader(ctx context.Context, cli *clientv3.Client, region stri
 	return false, fmt.Errorf("the controller leader did not leave %s within 10s", region)
 }
 
-type mvccKV struct {
+type electionKey struct {
 	region string
 	lease  int64
 }

@@ -3,6 +3,10 @@
 // Every kind is one file with a typed params struct and sits in the Kinds table. The
 // lifecycle is enforced once, by Runner: inject → verify it took effect → hold → recover →
 // verify healed, and cleanup (recovering whatever is still injected) always runs.
+//
+// A fault starts at a time or, with a Trigger, on one of the stack's own events (watched in
+// etcd by StackEvents) plus a seeded delay; its region may be a selector (Selectors)
+// resolved at injection.
 package faults
 
 import (
