@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"strings"
 	"sync"
 	"time"
@@ -22,10 +23,11 @@ type EventKind string
 const (
 	// OwnershipChange: an agent's owner key was created by a takeover (a new epoch).
 	OwnershipChange EventKind = "ownership-change"
-	// Restore: a takeover, seen as the start of the new owner's restore. A host commits
-	// the takeover and then restores the agent (checkpoint plus log tail) before it serves
-	// it, so a fault injected soon after lands while the restore runs; restores took
-	// 50-60ms in local drills, so a delay meant to land inside one must be that short.
+	// Restore: a restore in progress. A host commits the takeover, then restores the agent
+	// (checkpoint plus log tail) and only then serves it; on each takeover the harness asks
+	// the new owner's /status at once, and an agent it does not serve yet at the new epoch
+	// is being restored. Restores took 15-60ms in local drills, so a delay meant to land
+	// inside one must be that short.
 	Restore EventKind = "restore"
 	// CheckpointPublish: an agent's checkpoint metadata was written (a new checkpoint).
 	CheckpointPublish EventKind = "checkpoint-publish"
@@ -51,6 +53,8 @@ type StackEvent struct {
 	From string `json:"from,omitempty"`
 	// At is when the harness saw it, on the run clock.
 	At time.Duration `json:"at_ns"`
+
+	url string // the new owner's URL (ownership-change)
 }
 
 // String reads like "ownership-change of agent-03 to b@epoch 4 at 8.410s".
@@ -111,6 +115,11 @@ func WatchStack(ctx context.Context, cli *clientv3.Client, clock *timeline.Clock
 				}
 				rev = wr.Header.Revision
 				w.add(out)
+				for _, e := range out {
+					if e.Kind == OwnershipChange && e.url != "" {
+						go w.checkRestore(ctx, e, clock)
+					}
+				}
 			}
 			cancel()
 			select {
@@ -141,10 +150,7 @@ func parseEvent(ev *clientv3.Event, owners map[string]string, at time.Duration) 
 			}
 			from := owners[agent]
 			owners[agent] = o.Region
-			e := StackEvent{Kind: OwnershipChange, Agent: agent, Epoch: o.Epoch, Region: o.Region, From: from, At: at}
-			r := e
-			r.Kind = Restore
-			return []StackEvent{e, r}
+			return []StackEvent{{Kind: OwnershipChange, Agent: agent, Epoch: o.Epoch, Region: o.Region, From: from, At: at, url: o.URL}}
 		}
 		return nil
 	}
@@ -156,6 +162,32 @@ func parseEvent(ev *clientv3.Event, owners map[string]string, at time.Duration) 
 		return []StackEvent{{Kind: CheckpointPublish, Agent: agent, Epoch: m.Epoch, Region: owners[agent], At: at}}
 	}
 	return nil
+}
+
+var statusClient = &http.Client{Timeout: 500 * time.Millisecond}
+
+// checkRestore asks the new owner of a takeover whether it serves the agent yet; if not,
+// its restore is in progress: a Restore event.
+func (w *StackEvents) checkRestore(ctx context.Context, e StackEvent, clock *timeline.Clock) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, e.url+"/status", nil)
+	if err != nil {
+		return
+	}
+	resp, err := statusClient.Do(req)
+	if err != nil {
+		return
+	}
+	defer resp.Body.Close()
+	var st api.HostStatus
+	if resp.StatusCode != http.StatusOK || json.NewDecoder(resp.Body).Decode(&st) != nil {
+		return
+	}
+	if st.Agents[e.Agent] == e.Epoch {
+		return // restored before the harness looked: no restore in progress to hit
+	}
+	r := e
+	r.Kind, r.At = Restore, clock.Now()
+	w.add([]StackEvent{r})
 }
 
 // agentKey returns the agent of key when key is AgentsPrefix + agent + suffix.

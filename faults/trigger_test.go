@@ -4,8 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -97,8 +100,8 @@ func ownerKV(agent, region string, epoch, create, mod int64) *mvccpb.KeyValue {
 	return &mvccpb.KeyValue{Key: []byte(api.OwnerKey(agent)), Value: v, CreateRevision: create, ModRevision: mod}
 }
 
-// Watch events become stack events: a created owner key is an ownership change (and the
-// start of a restore) naming the previous owner, a deleted one a lost lease, a checkpoint
+// Watch events become stack events: a created owner key is an ownership change naming the
+// previous owner, a deleted one a lost lease, a checkpoint
 // put a publish; log entries and epoch keys are nothing.
 func TestParseEvent(t *testing.T) {
 	owners := map[string]string{"agent-03": "a"}
@@ -120,7 +123,6 @@ func TestParseEvent(t *testing.T) {
 	want := []string{
 		"lease-revoked of agent-03 from a@epoch 3 at 1.000s from=",
 		"ownership-change of agent-03 to b@epoch 4 at 1.000s from=a",
-		"restore of agent-03 to b@epoch 4 at 1.000s from=a",
 		"checkpoint-publish of agent-03 by b@epoch 4 at 1.000s from=",
 	}
 	if !slices.Equal(got, want) {
@@ -264,5 +266,39 @@ func TestRunnerTrigger(t *testing.T) {
 	}
 	if not == nil {
 		t.Error("no not-triggered event for f2")
+	}
+}
+
+// A takeover whose new owner does not serve the agent yet at the new epoch is a restore in
+// progress; one already served, or an owner that does not answer, is none.
+func TestCheckRestore(t *testing.T) {
+	var serving atomic.Int64 // the epoch the host serves agent-03 at
+	host := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_ = json.NewEncoder(w).Encode(api.HostStatus{Region: "b", Agents: map[string]int64{"agent-03": serving.Load()}})
+	}))
+	defer host.Close()
+	clock := timeline.NewClock()
+	change := StackEvent{Kind: OwnershipChange, Agent: "agent-03", Epoch: 4, Region: "b", url: host.URL}
+	for _, tt := range []struct {
+		name    string
+		serving int64
+		url     string
+		want    bool
+	}{
+		{"still restoring", 3, host.URL, true},
+		{"already served", 4, host.URL, false},
+		{"owner does not answer", 3, "http://127.0.0.1:1", false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			serving.Store(tt.serving)
+			w := &StackEvents{changed: make(chan struct{})}
+			e := change
+			e.url = tt.url
+			w.checkRestore(context.Background(), e, clock)
+			got := w.Events()
+			if (len(got) == 1 && got[0].Kind == Restore && got[0].Agent == "agent-03" && got[0].Epoch == 4) != tt.want || len(got) > 1 {
+				t.Errorf("events = %+v, want restore %v", got, tt.want)
+			}
+		})
 	}
 }
