@@ -4,8 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
-	"sort"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -101,14 +101,7 @@ func etcdClient(env Env) (*clientv3.Client, error) {
 	return cli, nil
 }
 
-func sortedRegions[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for r := range m {
-		out = append(out, r)
-	}
-	sort.Strings(out)
-	return out
-}
+func sortedRegions[V any](m map[string]V) []string { return slices.Sorted(maps.Keys(m)) }
 
 // memberStatus is what one etcd member says about itself and its leader.
 type memberStatus struct {
