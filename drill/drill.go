@@ -10,6 +10,7 @@ import (
 	"io"
 	"time"
 
+	clientv3 "go.etcd.io/etcd/client/v3"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/geodrill/geodrill/checkers"
@@ -153,7 +154,14 @@ func (d *drill) execute(ctx context.Context) (err error) {
 		return err
 	}
 	for _, p := range plan {
-		d.run.Notes = append(d.run.Notes, fmt.Sprintf("%s at %s for %s: %s (%s)", p.ID, p.At, p.Hold, p.How, p.Why))
+		when := "at " + p.At.String()
+		if t := p.Trigger; t != nil {
+			when = fmt.Sprintf("on the first %s after %s, %s later (drawn from %s..%s)", t.On, p.At, t.After, t.MinAfter, t.MaxAfter)
+			if t.Of != "" {
+				when = fmt.Sprintf("on the first %s of %s after %s, %s later (drawn from %s..%s)", t.On, t.Of, p.At, t.After, t.MinAfter, t.MaxAfter)
+			}
+		}
+		d.run.Notes = append(d.run.Notes, fmt.Sprintf("%s %s for %s: %s (%s)", p.ID, when, p.Hold, p.How, p.Why))
 	}
 
 	// Down runs on every exit path, with a context that survives Ctrl-C.
@@ -174,18 +182,31 @@ func (d *drill) execute(ctx context.Context) (err error) {
 		return fmt.Errorf("cluster up: %w", err)
 	}
 	eps := cl.Endpoints()
-	env := faults.Env{Cluster: cl, Probe: probeFor(eps), Owners: ownersOf(cl, eps)}
-
 	agents, keys := names(sc)
 	wcfg := WorkloadConfig(sc, eps.Router)
+	env := faults.Env{Cluster: cl, Probe: probeFor(eps), Owners: ownersOf(cl, eps),
+		Etcd: map[string]string{}, HotAgent: wcfg.HottestAgent()}
+	for r, re := range eps.Regions {
+		env.Etcd[r] = re.Etcd
+	}
 
 	// One clock for the whole run, started before bring-up; the scenario's fault times are
 	// relative to the start of load, so the plan is shifted by it.
 	d.phase(PhaseLoad)
 	loadStart := d.clock.Now()
 	var hist history.History
-	runner := &faults.Runner{Env: env, Clock: d.clock, Timeline: d.tl, Log: d.progress.notef}
+	runner := &faults.Runner{Env: env, Clock: d.clock, Timeline: d.tl, Log: d.progress.notef,
+		Until: loadStart + sc.Workload.Duration.D()}
 	loadCtx, stopObserve := context.WithCancel(ctx)
+	defer stopObserve()
+	if triggered(plan) {
+		events, closeWatch, err := watchStack(loadCtx, eps.Etcd, d.clock)
+		if err != nil {
+			return err
+		}
+		defer closeWatch()
+		runner.Events = events
+	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
 		defer stopObserve()
@@ -259,8 +280,12 @@ func provider(sc scenarios.Scenario) string {
 // draws from the seed. The same scenario and seed always give the same specs.
 func FaultSpecs(sc *scenarios.Scenario) ([]faults.Spec, error) {
 	out := make([]faults.Spec, 0, len(sc.Faults))
-	for _, f := range sc.Faults {
-		out = append(out, f.Spec(sc.Topology.Regions))
+	for i, f := range sc.Faults {
+		s := f.Spec(sc.Topology.Regions)
+		if t := s.Trigger; t != nil {
+			t.After = faults.TriggerDelay(sc.Seed, i+1, t.MinAfter, t.MaxAfter)
+		}
+		out = append(out, s)
 	}
 	if sc.Nemesis != nil {
 		drawn, err := sc.Nemesis.Schedule().Schedule(sc.Seed, sc.Topology.Regions)
@@ -286,6 +311,29 @@ func WorkloadConfig(sc *scenarios.Scenario, router string) workload.Config {
 		Mix:       workload.Mix{Put: w.Mix.Put, Get: w.Mix.Get, CAS: w.Mix.CAS},
 		AgentSkew: w.Agents.Skew(), KeySkew: w.Keys.Skew(), Cold: w.Cold.Schedule(), Burst: w.Burst,
 	}
+}
+
+func triggered(plan []faults.Planned) bool {
+	for _, p := range plan {
+		if p.Trigger != nil {
+			return true
+		}
+	}
+	return false
+}
+
+// watchStack starts the stack event watch triggered faults wait on.
+func watchStack(ctx context.Context, endpoints []string, clock *timeline.Clock) (*faults.StackEvents, func(), error) {
+	cli, err := clientv3.New(clientv3.Config{Endpoints: endpoints, DialTimeout: 5 * time.Second})
+	if err != nil {
+		return nil, nil, fmt.Errorf("connect to etcd %v for stack events: %w", endpoints, err)
+	}
+	events, err := faults.WatchStack(ctx, cli, clock)
+	if err != nil {
+		cli.Close()
+		return nil, nil, fmt.Errorf("watch stack events: %w", err)
+	}
+	return events, func() { cli.Close() }, nil
 }
 
 func names(sc *scenarios.Scenario) (agents, keys []string) {

@@ -3,6 +3,10 @@
 // Every kind is one file with a typed params struct and sits in the Kinds table. The
 // lifecycle is enforced once, by Runner: inject → verify it took effect → hold → recover →
 // verify healed, and cleanup (recovering whatever is still injected) always runs.
+//
+// A fault starts at a time or, with a Trigger, on one of the stack's own events (watched in
+// etcd by StackEvents) plus a seeded delay; its region may be a selector (Selectors)
+// resolved at injection.
 package faults
 
 import (
@@ -40,6 +44,14 @@ type Env struct {
 	Cluster any
 	Probe   Probe
 	Owners  func(ctx context.Context) (map[string]api.Owner, error)
+	// Etcd is each region's etcd client endpoint (host:port), for the faults and target
+	// selectors that read or write the stack's own state.
+	Etcd map[string]string
+	// HotAgent is the workload's hottest agent (the hottest-owner selector).
+	HotAgent string
+	// Trigger is the stack event that triggered this fault (the new-owner selector); nil
+	// for a fault scheduled by time. The Runner sets it.
+	Trigger *StackEvent
 }
 
 // Probe checks a region's health from outside.
@@ -87,6 +99,10 @@ type Spec struct {
 	Mode        string
 	// Seed is the scenario seed, for kinds that draw at random while they are held.
 	Seed int64
+	// Stall: false-declaration, how long the host is stopped while the declaration lands.
+	Stall time.Duration
+	// Trigger, when set, injects the fault on a stack event after At instead of at At.
+	Trigger *Trigger
 }
 
 // Kind describes one fault kind: how to build it and what a cluster needs to run it.
@@ -111,6 +127,7 @@ var Kinds = []Kind{
 	clockSkewKind,
 	checkpointCorruptionKind,
 	replyLossKind,
+	falseDeclarationKind,
 }
 
 // Names lists the kinds in table order.
@@ -146,6 +163,8 @@ type Planned struct {
 	Fault Fault
 	How   Realisation
 	Why   string
+	// Trigger, when set, waits from At for a stack event (see Trigger).
+	Trigger *Trigger
 }
 
 // Plan builds the schedule for a cluster, failing before anything starts when a fault
@@ -172,9 +191,14 @@ func Plan(specs []Spec, cluster any, provider string) ([]Planned, error) {
 		if how == Unavailable {
 			return nil, fmt.Errorf("fault %d (%s) is unavailable on provider %q: %s", i+1, s.Kind, provider, why)
 		}
+		if s.Trigger != nil {
+			if err := s.Trigger.Check(); err != nil {
+				return nil, fmt.Errorf("fault %d (%s): %w", i+1, s.Kind, err)
+			}
+		}
 		out = append(out, Planned{
 			ID: fmt.Sprintf("f%d:%s", i+1, s.Kind), Kind: s.Kind,
-			At: s.At, Hold: s.Duration, Fault: f, How: how, Why: why,
+			At: s.At, Hold: s.Duration, Fault: f, How: how, Why: why, Trigger: s.Trigger,
 		})
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].At < out[j].At })

@@ -13,7 +13,7 @@ import (
 // RegionOutage kills every process of a region (etcd member, object store, agent host) and
 // restores them on recovery: a datacenter losing power.
 type RegionOutage struct {
-	// Region is a region name, or "busiest": the region that owns most agents at injection.
+	// Region is a region name or a selector (Selectors), resolved at injection.
 	Region string `json:"region"`
 
 	resolved string
@@ -51,12 +51,8 @@ func (f *RegionOutage) Inject(ctx context.Context, env Env) (Record, error) {
 	if err != nil {
 		return Record{}, fmt.Errorf("read owners before outage: %w", err)
 	}
-	f.resolved = f.Region
-	if f.Region == "busiest" {
-		f.resolved = busiest(owners)
-		if f.resolved == "" {
-			return Record{}, errors.New("no agent has an owner: cannot pick the busiest region")
-		}
+	if f.resolved, err = resolveRegion(ctx, env, f.Region); err != nil {
+		return Record{}, err
 	}
 	var agents []string
 	for a, o := range owners {

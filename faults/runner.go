@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -23,7 +24,18 @@ type Runner struct {
 	VerifyTimeout time.Duration
 	// CleanupTimeout bounds a recovery that runs after ctx was cancelled (default 90s).
 	CleanupTimeout time.Duration
+	// Events is where triggered faults wait for their stack event; Until (on Clock) is when
+	// they stop waiting: the end of the load.
+	Events *StackEvents
+	Until  time.Duration
+
+	mu       sync.Mutex
+	injected map[string]injected // fault number ("f1") -> its injection
 }
+
+// ErrNotTriggered: a triggered fault's event did not come before the load ended, so the
+// run did not test what its scenario says.
+var ErrNotTriggered = errors.New("not triggered: its stack event did not come before the load ended")
 
 // Run executes the plan; faults may overlap in time. It returns the joined errors of every
 // fault whose lifecycle failed.
@@ -52,25 +64,43 @@ func (r *Runner) lifecycle(ctx context.Context, p Planned) (err error) {
 	if !sleepUntil(ctx, r.Clock, p.At) {
 		return nil // cancelled before injection: nothing to undo
 	}
+	env := r.Env
+	var trigger map[string]string
+	if p.Trigger != nil {
+		ev, err := r.awaitTrigger(ctx, p)
+		if err != nil || ctx.Err() != nil {
+			return err
+		}
+		r.logf("%s triggered by %s; injecting in %s", p.ID, ev, p.Trigger.After)
+		if !sleepFor(ctx, p.Trigger.After) {
+			return nil
+		}
+		env.Trigger, trigger = &ev, triggerDetail(ev, *p.Trigger)
+	}
 	r.logf("inject %s", p.ID)
 	start := r.Clock.Now()
-	rec, injErr := p.Fault.Inject(ctx, r.Env)
+	rec, injErr := p.Fault.Inject(ctx, env)
+	r.noteInjected(p.ID, start, rec)
+	detail := withRealisation(rec.Detail, p)
+	for k, v := range trigger {
+		detail[k] = v
+	}
 	r.Timeline.Add(timeline.Event{At: start, Kind: timeline.Inject, Name: p.ID, Fault: p.Kind,
-		Target: rec.Target, Detail: withRealisation(rec.Detail, p)})
+		Target: rec.Target, Detail: detail})
 
 	// From here on the fault may be active: recovery always runs, with a context that
 	// survives cancellation of the run.
 	defer func() {
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.cleanupTimeout())
 		defer cancel()
-		if rerr := r.recover(cctx, p, rec); rerr != nil {
+		if rerr := r.recover(cctx, p, rec, env); rerr != nil {
 			err = errors.Join(err, rerr)
 		}
 	}()
 	if injErr != nil {
 		return fmt.Errorf("inject: %w", injErr)
 	}
-	if err := r.poll(ctx, func(c context.Context) error { return p.Fault.Verify(c, r.Env) }); err != nil {
+	if err := r.poll(ctx, func(c context.Context) error { return p.Fault.Verify(c, env) }); err != nil {
 		return fmt.Errorf("fault did not take effect: %w", err)
 	}
 	r.Timeline.Record(timeline.Event{Kind: timeline.Verified, Name: p.ID, Fault: p.Kind, Target: rec.Target})
@@ -79,17 +109,86 @@ func (r *Runner) lifecycle(ctx context.Context, p Planned) (err error) {
 	return nil
 }
 
-func (r *Runner) recover(ctx context.Context, p Planned, rec Record) error {
+func (r *Runner) recover(ctx context.Context, p Planned, rec Record, env Env) error {
 	r.logf("recover %s", p.ID)
 	r.Timeline.Record(timeline.Event{Kind: timeline.Recover, Name: p.ID, Fault: p.Kind, Target: rec.Target})
-	if err := p.Fault.Recover(ctx, r.Env); err != nil {
+	if err := p.Fault.Recover(ctx, env); err != nil {
 		return fmt.Errorf("recover: %w", err)
 	}
-	if err := r.poll(ctx, func(c context.Context) error { return p.Fault.VerifyHealed(c, r.Env) }); err != nil {
+	if err := r.poll(ctx, func(c context.Context) error { return p.Fault.VerifyHealed(c, env) }); err != nil {
 		return fmt.Errorf("not healed after recovery: %w", err)
 	}
 	r.Timeline.Record(timeline.Event{Kind: timeline.Healed, Name: p.ID, Fault: p.Kind, Target: rec.Target})
 	r.logf("%s healed", p.ID)
+	return nil
+}
+
+// awaitTrigger waits for p's stack event until Until. An event that never comes is
+// recorded on the timeline and returned as ErrNotTriggered.
+func (r *Runner) awaitTrigger(ctx context.Context, p Planned) (StackEvent, error) {
+	t := *p.Trigger
+	if r.Events == nil {
+		return StackEvent{}, fmt.Errorf("triggered on %s, but the run watches no stack events", t.On)
+	}
+	wctx, cancel := context.WithCancel(ctx)
+	if r.Until > 0 {
+		wctx, cancel = context.WithTimeout(ctx, r.Until-r.Clock.Now())
+	}
+	defer cancel()
+	r.logf("%s waits for %s", p.ID, describeTrigger(t))
+	ev, ok, err := r.Events.Wait(wctx, r.Clock.Now(), func(e StackEvent) bool { return t.matches(e, r.injectedRef(t.Of)) })
+	if ok {
+		return ev, nil
+	}
+	if ctx.Err() != nil {
+		return StackEvent{}, nil // the run was cancelled: nothing was injected, nothing to report
+	}
+	why := "the load ended first"
+	if err != nil {
+		why = "the stack event watch stopped: " + err.Error()
+	}
+	r.Timeline.Record(timeline.Event{Kind: timeline.NotTriggered, Name: p.ID, Fault: p.Kind,
+		Detail: map[string]string{"trigger": describeTrigger(t), "why": why}})
+	r.logf("%s not triggered: %s", p.ID, why)
+	if err != nil {
+		return StackEvent{}, fmt.Errorf("%w (%s)", ErrNotTriggered, why)
+	}
+	return StackEvent{}, ErrNotTriggered
+}
+
+func describeTrigger(t Trigger) string {
+	s := string(t.On)
+	if t.Of != "" {
+		s += " of " + t.Of
+	}
+	return s + " + " + t.After.String()
+}
+
+func (r *Runner) noteInjected(id string, at time.Duration, rec Record) {
+	region := rec.Detail["region"]
+	if region == "" {
+		region = rec.Target
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.injected == nil {
+		r.injected = map[string]injected{}
+	}
+	num, _, _ := strings.Cut(id, ":")
+	r.injected[num] = injected{at: at, region: region}
+}
+
+// injectedRef is the injection of the fault of names ("f1"), nil if none yet.
+func (r *Runner) injectedRef(of string) *injected {
+	n := FaultRef(of)
+	if n == 0 {
+		return nil
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if inj, ok := r.injected[fmt.Sprintf("f%d", n)]; ok {
+		return &inj
+	}
 	return nil
 }
 

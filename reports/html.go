@@ -26,6 +26,7 @@ type htmlPage struct {
 	RTO                                                                           string
 	Ops                                                                           []htmlOps
 	Windows                                                                       []string
+	Triggers                                                                      []string
 	Notes                                                                         []string
 	Linearizability                                                               []string
 	Logs                                                                          []string
@@ -81,6 +82,7 @@ func renderHTML(r *Run) ([]byte, error) {
 	for _, w := range in.windows {
 		p.Windows = append(p.Windows, windowTitle(w))
 	}
+	p.Triggers = triggerLines(r.Timeline)
 	c := CountOps(r.History)
 	for _, row := range []struct {
 		name string
@@ -211,6 +213,8 @@ svg .recovered { fill: #1d2330; }
 {{with .RTO}}<p>{{.}}</p>{{end}}
 {{if .Windows}}<h2>Faults</h2>
 <ul>{{range .Windows}}<li>{{.}}</li>{{end}}</ul>{{end}}
+{{if .Triggers}}<h2>Triggered faults</h2>
+<ul id="triggers">{{range .Triggers}}<li>{{.}}</li>{{end}}</ul>{{end}}
 
 <h2>Operations</h2>
 <table id="ops">

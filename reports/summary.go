@@ -28,6 +28,13 @@ func Summary(r *Run) string {
 	}
 	writeSLA(&b, r.Results)
 	writeTimeline(&b, r.Timeline)
+	if lines := triggerLines(r.Timeline); len(lines) > 0 {
+		b.WriteString("## Triggered faults\n\n")
+		for _, l := range lines {
+			fmt.Fprintf(&b, "- %s\n", oneLine(l))
+		}
+		b.WriteString("\n")
+	}
 	writeOps(&b, CountOps(r.History))
 	if len(r.Notes) > 0 {
 		b.WriteString("## Notes\n\n")

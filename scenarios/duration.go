@@ -2,6 +2,7 @@ package scenarios
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"gopkg.in/yaml.v3"
@@ -30,4 +31,44 @@ func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 		return fmt.Errorf("want a duration such as 10s, got a %s", kindName(n))
 	}
 	return d.UnmarshalText([]byte(n.Value))
+}
+
+// DelayRange is a delay written as "150ms" (fixed) or "0s..300ms" (drawn from the seed).
+type DelayRange struct{ Min, Max Duration }
+
+// String writes the range back as it is read.
+func (r DelayRange) String() string {
+	if r.Min == r.Max {
+		return r.Min.String()
+	}
+	return r.Min.String() + ".." + r.Max.String()
+}
+
+// MarshalText writes the range as text.
+func (r DelayRange) MarshalText() ([]byte, error) { return []byte(r.String()), nil }
+
+// UnmarshalText reads "150ms" or "0s..300ms".
+func (r *DelayRange) UnmarshalText(b []byte) error {
+	lo, hi, isRange := strings.Cut(string(b), "..")
+	if !isRange {
+		hi = lo
+	}
+	if err := r.Min.UnmarshalText([]byte(strings.TrimSpace(lo))); err != nil {
+		return fmt.Errorf("want a delay such as 150ms or a range such as 0s..300ms: %w", err)
+	}
+	if err := r.Max.UnmarshalText([]byte(strings.TrimSpace(hi))); err != nil {
+		return fmt.Errorf("want a delay such as 150ms or a range such as 0s..300ms: %w", err)
+	}
+	return nil
+}
+
+// MarshalYAML writes the range as a string.
+func (r DelayRange) MarshalYAML() (any, error) { return r.String(), nil }
+
+// UnmarshalYAML reads a scalar such as 150ms or 0s..300ms.
+func (r *DelayRange) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind != yaml.ScalarNode {
+		return fmt.Errorf("want a delay such as 150ms or a range such as 0s..300ms, got a %s", kindName(n))
+	}
+	return r.UnmarshalText([]byte(n.Value))
 }

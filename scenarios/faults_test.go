@@ -44,33 +44,40 @@ func TestFaultParamErrors(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := Parse("x.yaml", []byte(base+"faults:\n"+tc.faults))
-			if len(tc.want) == 0 {
-				if err != nil {
-					t.Fatalf("want no error, got %v", err)
-				}
-				return
-			}
-			if err == nil {
-				t.Fatal("want an error")
-			}
-			var got []*Error
-			for _, e := range unwrapAll(err) {
-				var se *Error
-				if errors.As(e, &se) {
-					got = append(got, se)
-				}
-			}
-			if len(got) != len(tc.want) {
-				t.Fatalf("got %d errors, want %d: %v", len(got), len(tc.want), err)
-			}
-			for i, w := range tc.want {
-				g := got[i]
-				if g.Line != w.line || g.Field != w.field || !strings.Contains(g.Msg, w.msg) || !strings.Contains(g.Fix, w.fix) {
-					t.Errorf("error %d = %+v\nwant line %d field %q msg ~%q fix ~%q", i, g, w.line, w.field, w.msg, w.fix)
-				}
-			}
+			checkFaultErrors(t, tc.faults, tc.want)
 		})
+	}
+}
+
+// checkFaultErrors parses base with the given faults: section and checks the errors
+// against want (empty: it must parse).
+func checkFaultErrors(t *testing.T, faults string, want []wantErr) {
+	t.Helper()
+	_, err := Parse("x.yaml", []byte(base+"faults:\n"+faults))
+	if len(want) == 0 {
+		if err != nil {
+			t.Fatalf("want no error, got %v", err)
+		}
+		return
+	}
+	if err == nil {
+		t.Fatal("want an error")
+	}
+	var got []*Error
+	for _, e := range unwrapAll(err) {
+		var se *Error
+		if errors.As(e, &se) {
+			got = append(got, se)
+		}
+	}
+	if len(got) != len(want) {
+		t.Fatalf("got %d errors, want %d: %v", len(got), len(want), err)
+	}
+	for i, w := range want {
+		g := got[i]
+		if g.Line != w.line || g.Field != w.field || !strings.Contains(g.Msg, w.msg) || !strings.Contains(g.Fix, w.fix) {
+			t.Errorf("error %d = %+v\nwant line %d field %q msg ~%q fix ~%q", i, g, w.line, w.field, w.msg, w.fix)
+		}
 	}
 }
 

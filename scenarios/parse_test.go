@@ -262,7 +262,7 @@ func TestTestdata(t *testing.T) {
 			`testdata/bad-duration.yaml:12: faults[0].duration: invalid duration "3"; write a number with a unit, e.g. "10s", "500ms" or "1m30s"`,
 		}},
 		{"bad-region.yaml", []string{
-			`testdata/bad-region.yaml:10: fault region "d" is not in topology.regions and is not "busiest"; use one of: a, b, c, busiest`,
+			`testdata/bad-region.yaml:10: fault region "d" is not in topology.regions and is not a selector (busiest, etcd-leader, controller-leader, hottest-owner, new-owner); use one of: a, b, c, busiest, etcd-leader, controller-leader, hottest-owner, new-owner`,
 		}},
 	}
 	for _, tt := range tests {

@@ -145,11 +145,16 @@ type Mix struct {
 // Fault is one scheduled fault: a kind, its target and parameters, when, and how long.
 type Fault struct {
 	Kind string `yaml:"kind" json:"kind"` // region-outage
-	// Region targets a region by name, or "busiest": the region owning most agents at
-	// injection time.
+	// Region targets a region by name or by a selector resolved at injection: busiest (the
+	// region owning most agents), etcd-leader, controller-leader, hottest-owner (the owner
+	// of the workload's hottest agent), new-owner (triggered faults: the region the
+	// triggering event names).
 	Region   string   `yaml:"region,omitempty" json:"region,omitempty"`
 	At       Duration `yaml:"at" json:"at"`
 	Duration Duration `yaml:"duration" json:"duration"` // hold before recovery
+	// Trigger, when set, injects the fault on the first matching stack event after At
+	// (plus a seeded delay) instead of at At.
+	Trigger *Trigger `yaml:"trigger,omitempty" json:"trigger,omitempty"`
 
 	// Service: process-crash and pause (etcd, minio, host, router).
 	Service string `yaml:"service,omitempty" json:"service,omitempty"`
@@ -172,6 +177,21 @@ type Fault struct {
 	Path        string  `yaml:"path,omitempty" json:"path,omitempty"`
 	Probability float64 `yaml:"probability,omitempty" json:"probability,omitempty"`
 	Mode        string  `yaml:"mode,omitempty" json:"mode,omitempty"`
+	// Stall: false-declaration, how long the host process is stopped while the declaration
+	// lands (a sub-second stall the controller's probes would not notice).
+	Stall Duration `yaml:"stall,omitempty" json:"stall,omitempty"`
+}
+
+// Trigger starts a fault on an event of the stack itself.
+type Trigger struct {
+	// On: ownership-change, checkpoint-publish, lease-revoked or restore.
+	On string `yaml:"on" json:"on"`
+	// After is the delay from the event to the injection: "150ms", or a range "0s..300ms"
+	// the delay is drawn from with the scenario seed.
+	After DelayRange `yaml:"after,omitempty" json:"after,omitempty"`
+	// Of narrows the events: a region (events whose new or previous owner is that region)
+	// or a fault id such as f1 (such events of f1's target region, after f1's injection).
+	Of string `yaml:"of,omitempty" json:"of,omitempty"`
 }
 
 // Nemesis is a seeded random fault schedule: kinds, targets, starts, holds and gaps all come

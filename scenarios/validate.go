@@ -60,6 +60,17 @@ func (v *validator) add(field, fix, msg string, deps ...string) {
 	v.errs = append(v.errs, &Error{File: v.file, Line: v.line(field), Field: field, Msg: msg, Fix: fix})
 }
 
+// taintedUnder: p or a field below it failed to decode (a pointer section such as a
+// trigger is then left nil, which must not read as "absent").
+func (v *validator) taintedUnder(p string) bool {
+	for t := range v.tainted {
+		if t == p || strings.HasPrefix(t, p+".") || strings.HasPrefix(t, p+"[") {
+			return true
+		}
+	}
+	return v.isTainted(p)
+}
+
 func (v *validator) isTainted(p string) bool {
 	for t := range v.tainted {
 		if t == "" || p == t || strings.HasPrefix(p, t+".") || strings.HasPrefix(p, t+"[") {
@@ -140,8 +151,8 @@ func (t *Topology) validate(v *validator, durability string) {
 	for i, r := range t.Regions {
 		field := fmt.Sprintf("topology.regions[%d]", i)
 		switch {
-		case r == Busiest:
-			v.add(field, "pick another name", fmt.Sprintf("region name %q is reserved for fault targets", Busiest))
+		case slices.Contains(faults.Selectors(), r):
+			v.add(field, "pick another name", fmt.Sprintf("region name %q is reserved for fault targets", r))
 		case !regionPattern.MatchString(r):
 			v.add(field, "use 1-32 lower-case letters, digits and '-' (it names hosts, clusters and directories)",
 				fmt.Sprintf("region name %q is not a valid name", r))
@@ -271,6 +282,16 @@ func (f *Fault) validate(v *validator, path string, s *Scenario) {
 	case v.oneOf(path+".kind", "fault kind", f.Kind, FaultKinds()):
 		f.validateParams(v, path, s.Topology.Regions)
 	}
+	if f.Trigger != nil {
+		f.Trigger.validate(v, path+".trigger", s)
+	} else if f.Region == faults.SelectNewOwner && !v.taintedUnder(path+".trigger") {
+		v.add(path+".region", "add a trigger: (new-owner is the region a triggering event names), or name a region",
+			fmt.Sprintf("region %q needs a trigger", faults.SelectNewOwner), path+".trigger")
+	}
+	if f.Kind == "false-declaration" && s.Stack.Controller.Disabled {
+		v.add(path+".kind", "enable the controller (remove stack.controller.disabled)",
+			"false-declaration is filed with the failover controller, which is disabled", "stack.controller.disabled")
+	}
 	if f.At < 0 {
 		v.add(path+".at", "use an offset from the start of the load, e.g. at: 10s",
 			fmt.Sprintf("%s.at must not be negative, got %s", path, f.At))
@@ -289,10 +310,10 @@ func (f *Fault) validate(v *validator, path string, s *Scenario) {
 // fault so that no parameter the faults package rejects gets past validation.
 func (f *Fault) validateParams(v *validator, path string, regions []string) {
 	before := len(v.errs)
-	inTopology := func(field, value string, busiest bool) {
+	inTopology := func(field, value string, selectors bool) {
 		targets := slices.Clone(regions)
-		if busiest {
-			targets = append(targets, Busiest)
+		if selectors {
+			targets = append(targets, faults.Selectors()...)
 		}
 		if value == "" {
 			v.add(path+"."+field, "set "+field+": to one of: "+strings.Join(targets, ", "),
@@ -305,7 +326,7 @@ func (f *Fault) validateParams(v *validator, path string, regions []string) {
 	case "region-outage":
 		f.validateRegion(v, path, regions)
 		return
-	case "object-store-outage", "etcd-member-loss", "clock-skew", "checkpoint-corruption":
+	case "object-store-outage", "etcd-member-loss", "clock-skew", "checkpoint-corruption", "false-declaration":
 		inTopology("region", f.Region, true)
 	case "process-crash", "pause":
 		if v.oneOf(path+".service", "service", f.Service, []string{"etcd", "minio", "host", "router"}) {
@@ -371,14 +392,50 @@ func (f *Fault) validateParams(v *validator, path string, regions []string) {
 	}
 }
 
-// Spec is the fault as the faults package takes it.
+// Spec is the fault as the faults package takes it. A trigger's delay is its range's
+// minimum here; the drill draws it from the seed (faults.TriggerDelay).
 func (f Fault) Spec(topology []string) faults.Spec {
-	return faults.Spec{
+	s := faults.Spec{
 		Kind: f.Kind, Region: f.Region, At: f.At.D(), Duration: f.Duration.D(),
 		Topology: slices.Clone(topology), Service: f.Service, Regions: slices.Clone(f.Regions),
-		Shape: f.Shape, From: f.From, To: f.To, Offset: f.Offset.D(),
+		Shape: f.Shape, From: f.From, To: f.To, Offset: f.Offset.D(), Stall: f.Stall.D(),
 		Path: f.Path, Probability: f.Probability, Mode: f.Mode,
 		Link: faults.Link{Latency: f.Latency.D(), Jitter: f.Jitter.D(), Loss: f.Loss, BandwidthKbit: f.BandwidthKbit},
+	}
+	if t := f.Trigger; t != nil {
+		s.Trigger = &faults.Trigger{On: faults.EventKind(t.On), Of: t.Of,
+			MinAfter: t.After.Min.D(), MaxAfter: t.After.Max.D(), After: t.After.Min.D()}
+	}
+	return s
+}
+
+func (t *Trigger) validate(v *validator, path string, s *Scenario) {
+	if t.On == "" {
+		v.add(path+".on", "set on: to one of: "+strings.Join(faults.EventKinds(), ", "), path+".on is missing")
+	} else {
+		v.oneOf(path+".on", "trigger event", t.On, faults.EventKinds())
+	}
+	if t.After.Min < 0 || t.After.Max < t.After.Min {
+		v.add(path+".after", "write a delay such as 150ms or a range low..high such as 0s..300ms",
+			fmt.Sprintf("%s.after %s: need 0 <= low <= high", path, t.After))
+	}
+	if t.Of == "" {
+		return
+	}
+	self := 0
+	for i := range s.Faults {
+		if s.Faults[i].Trigger == t {
+			self = i + 1
+		}
+	}
+	switch n := faults.FaultRef(t.Of); {
+	case n == 0:
+		v.oneOf(path+".of", "trigger region or fault", t.Of, append(slices.Clone(s.Topology.Regions), "f1"), "topology.regions")
+	case n > len(s.Faults):
+		v.add(path+".of", fmt.Sprintf("name one of f1..f%d (faults in file order)", len(s.Faults)),
+			fmt.Sprintf("%s.of %q names no fault: the scenario has %d", path, t.Of, len(s.Faults)))
+	case n == self:
+		v.add(path+".of", "name an earlier fault, e.g. f1", fmt.Sprintf("%s.of %q names the fault itself", path, t.Of))
 	}
 }
 
@@ -407,7 +464,7 @@ func (n *Nemesis) validate(v *validator, s *Scenario) {
 
 func (f *Fault) validateRegion(v *validator, path string, regions []string) {
 	field := path + ".region"
-	targets := append(slices.Clone(regions), Busiest)
+	targets := append(slices.Clone(regions), faults.Selectors()...)
 	switch {
 	case f.Region == "":
 		v.add(field, fmt.Sprintf("set region: to one of: %s", strings.Join(targets, ", ")),
@@ -417,7 +474,7 @@ func (f *Fault) validateRegion(v *validator, path string, regions []string) {
 		if s := suggest(f.Region, targets); s != "" {
 			fix = fmt.Sprintf("did you mean %q?", s)
 		}
-		v.add(field, fix, fmt.Sprintf("fault region %q is not in topology.regions and is not %q", f.Region, Busiest),
+		v.add(field, fix, fmt.Sprintf("fault region %q is not in topology.regions and is not a selector (%s)", f.Region, strings.Join(faults.Selectors(), ", ")),
 			"topology.regions")
 	}
 	if len(regions) == 1 {

@@ -38,6 +38,8 @@ const (
 	Recover  Kind = "recover"  // recovery of a fault started
 	Healed   Kind = "healed"   // the fault was verified healed
 	Observe  Kind = "observe"  // an observation (e.g. ownership at fault time)
+	// NotTriggered: a triggered fault's stack event never came, so it was never injected.
+	NotTriggered Kind = "not-triggered"
 )
 
 // Event is one timeline entry.

@@ -29,6 +29,9 @@
 //	agents/{agent}/target       region the controller chose to take the agent next (a hint;
 //	                            deleted by the takeover transaction)
 //	controller/election/        etcd election of the controller leader (one per stack)
+//	controller/declare/{region} an operator's (or the harness's) request that the controller
+//	                            leader declare region dead: the value is the host lease to
+//	                            revoke; the leader deletes the request once honoured
 package api
 
 import "fmt"
@@ -140,6 +143,8 @@ func CheckpointKey(agent string) string { return Prefix + "agents/" + agent + "/
 func TargetKey(agent string) string     { return Prefix + "agents/" + agent + "/target" }
 func HostsPrefix() string               { return Prefix + "hosts/" }
 func ElectionPrefix() string            { return Prefix + "controller/election/" }
+func DeclarePrefix() string             { return Prefix + "controller/declare/" }
+func DeclareKey(region string) string   { return DeclarePrefix() + region }
 func LogKey(agent string, seq int64) string {
 	return fmt.Sprintf("%s%020d", LogPrefix(agent), seq)
 }

@@ -11,6 +11,11 @@
 // epoch-bumping takeover transaction, which stays the only way ownership changes. A probe
 // that is wrong costs availability, never safety: the revoked host is fenced by the epoch.
 //
+// An operator (or the drill harness, to test fencing) can ask the leader to declare a
+// healthy region dead (Declare): the leader then does exactly what it does for a region
+// that failed its probes, so the deposed host is alive, connected and still believes it
+// owns its agents for a moment while the new owners serve newer epochs.
+//
 // A follower whose probes say the leader's own region is dead revokes the leader's
 // election session, so the controller does not die with the region it should be failing
 // over.
@@ -30,6 +35,7 @@ import (
 	"slices"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -387,14 +393,23 @@ func (c *Controller) act(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	declared, err := readDeclarations(actx, c.cfg.Client)
+	if err != nil {
+		return err
+	}
 	c.mu.Lock()
 	var deadLeases []revocation
 	alive := map[string]bool{}
 	healthy := map[string]time.Time{}
 	for name, r := range c.regions {
+		d, isDeclared := declared[name]
 		switch {
 		case c.deadLocked(r) && r.lease != 0:
-			deadLeases = append(deadLeases, revocation{name, r.lease, r.failures})
+			deadLeases = append(deadLeases, revocation{region: name, lease: r.lease, failures: r.failures})
+		case isDeclared && d.lease == r.lease && r.lease != 0:
+			// Declared dead on request: from here on handled exactly like a region that
+			// failed its probes, whatever the probes say.
+			deadLeases = append(deadLeases, revocation{region: name, lease: r.lease, failures: r.failures, declared: true})
 		case c.aliveLocked(r):
 			alive[name] = true
 			healthy[name] = r.healthySince
@@ -440,12 +455,18 @@ func (c *Controller) act(ctx context.Context) error {
 		}
 		c.cfg.Metrics.revoked(d.region)
 		c.log.Warn("region dead: revoked its host lease", "event", "region_dead", "target_region", d.region,
-			"lease", fmt.Sprintf("%x", d.lease), "failed_probes", d.failures, "agents", moved, "targets", targets)
+			"lease", fmt.Sprintf("%x", d.lease), "failed_probes", d.failures, "declared", d.declared,
+			"agents", moved, "targets", targets)
 		c.mu.Lock()
 		if r := c.regions[d.region]; r != nil && r.lease == d.lease {
 			r.lease = 0
 		}
 		c.mu.Unlock()
+	}
+	// Every request is spent once read: honoured above, or stale (its lease is gone, so the
+	// host it named is already deposed or restarted).
+	if err := deleteDeclarations(actx, c.cfg.Client, declared); err != nil {
+		return err
 	}
 	if c.cfg.FailbackMode == FailbackAuto {
 		now := time.Now()
@@ -471,6 +492,51 @@ type revocation struct {
 	region   string
 	lease    int64
 	failures int
+	declared bool // on request (Declare), not by probes
+}
+
+// declaration is a pending request to declare a region dead.
+type declaration struct {
+	lease  int64 // the host lease the request names
+	modRev int64
+}
+
+// Declare asks the controller leader to declare region dead as if its host had failed its
+// probes: the leader writes target hints for the region's agents and revokes lease, the
+// host lease the caller read from the region's host key. It returns once the request is
+// stored; the leader honours it on its next pass (while lease is still the host's) and then
+// deletes it. A wrong declaration costs availability, never safety: the epoch fences the
+// deposed host.
+func Declare(ctx context.Context, cli *clientv3.Client, region string, lease int64) error {
+	if _, err := cli.Put(ctx, api.DeclareKey(region), strconv.FormatInt(lease, 10)); err != nil {
+		return fmt.Errorf("declare region %s dead: %w", region, err)
+	}
+	return nil
+}
+
+func readDeclarations(ctx context.Context, cli *clientv3.Client) (map[string]declaration, error) {
+	resp, err := cli.Get(ctx, api.DeclarePrefix(), clientv3.WithPrefix())
+	if err != nil {
+		return nil, fmt.Errorf("read declarations: %w", err)
+	}
+	out := map[string]declaration{}
+	for _, kv := range resp.Kvs {
+		lease, _ := strconv.ParseInt(string(kv.Value), 10, 64) // unparsable: 0, never a live lease
+		out[strings.TrimPrefix(string(kv.Key), api.DeclarePrefix())] = declaration{lease: lease, modRev: kv.ModRevision}
+	}
+	return out, nil
+}
+
+// deleteDeclarations removes the requests read, unless one was rewritten since.
+func deleteDeclarations(ctx context.Context, cli *clientv3.Client, declared map[string]declaration) error {
+	for region, d := range declared {
+		k := api.DeclareKey(region)
+		if _, err := cli.Txn(ctx).If(clientv3.Compare(clientv3.ModRevision(k), "=", d.modRev)).
+			Then(clientv3.OpDelete(k)).Commit(); err != nil {
+			return fmt.Errorf("delete declaration of %s: %w", region, err)
+		}
+	}
+	return nil
 }
 
 // choose picks the first alive region in the agent's failover order with spare capacity.

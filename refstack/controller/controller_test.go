@@ -310,3 +310,49 @@ func TestOrphanedAgentsGetTargetsNeverOwnedDoNot(t *testing.T) {
 		t.Errorf("never-owned agent-00 got target %q; its placement is the hosts' rank order", got)
 	}
 }
+
+// A declaration makes the leader fail a healthy host over exactly as if its probes had
+// failed (targets, then revocation), and is spent; a declaration naming a lease the host no
+// longer holds is dropped without revoking anything.
+func TestDeclareFailsHealthyHostOver(t *testing.T) {
+	e := newEnv(t)
+	e.register(reg("agent-00", "a", "b"), reg("agent-01", "b", "a"))
+	a, b := e.host("a"), e.host("b")
+	e.own(a, "agent-00", 3)
+	e.own(b, "agent-01", 1)
+	ctrl, _ := e.controller("b", nil)
+	waitFor(t, 10*time.Second, "controller b to lead", ctrl.Leader)
+	time.Sleep(300 * time.Millisecond) // healthy rounds: nothing may happen
+	if _, ok := e.get(api.HostKey("a")); !ok {
+		t.Fatal("healthy region a lost its host key before any declaration")
+	}
+
+	if err := Declare(context.Background(), e.cli, "b", int64(b.lease)+1); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, "the stale declaration of b to be dropped", func() bool { _, ok := e.get(api.DeclareKey("b")); return !ok })
+	if _, ok := e.get(api.HostKey("b")); !ok {
+		t.Fatal("a declaration naming another lease revoked b's host")
+	}
+
+	if err := Declare(context.Background(), e.cli, "a", int64(a.lease)); err != nil {
+		t.Fatal(err)
+	}
+	took := waitFor(t, 5*time.Second, "a's host key to vanish", func() bool { _, ok := e.get(api.HostKey("a")); return !ok })
+	t.Logf("healthy region a declared dead and revoked %s after the request", took)
+	if _, ok := e.get(api.OwnerKey("agent-00")); ok {
+		t.Error("agent-00 still has an owner key after a was declared dead")
+	}
+	if got, _ := e.get(api.TargetKey("agent-00")); got != "b" {
+		t.Errorf("target of agent-00 = %q, want b", got)
+	}
+	if got, _ := e.get(api.EpochKey("agent-00")); got != "3" {
+		t.Errorf("epoch = %q, want 3: only a takeover bumps it", got)
+	}
+	if _, ok := e.get(api.DeclareKey("a")); ok {
+		t.Error("the honoured declaration was not deleted")
+	}
+	if _, ok := e.get(api.OwnerKey("agent-01")); !ok {
+		t.Error("agent-01 (owned by b) lost its owner")
+	}
+}
