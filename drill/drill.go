@@ -219,6 +219,7 @@ func (d *drill) execute(ctx context.Context) (err error) {
 	})
 	g.Go(func() error { return runner.Run(gctx, shiftPlan(plan, loadStart)) })
 	g.Go(func() error { observeOwners(loadCtx, env.Owners, d.tl); return nil })
+	g.Go(func() error { observeLeaders(loadCtx, env, d.tl); return nil })
 	loadErr := g.Wait()
 	stopObserve()
 	if ctx.Err() != nil {
@@ -261,6 +262,7 @@ func (d *drill) execute(ctx context.Context) (err error) {
 
 	d.phase(PhaseCheck)
 	d.run.Timeline = d.tl.Events()
+	d.run.Notes = append(d.run.Notes, leaderNotes(d.run.Timeline)...)
 	d.run.Results = checkers.Run(ctx, checkers.Input{
 		Scenario: d.sc, History: hist, Timeline: d.run.Timeline, ArtifactDir: d.dir,
 		Observations: d.run.Observations,

@@ -3,6 +3,7 @@ package drill
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net/http"
 	"sort"
 	"strings"
@@ -106,6 +107,52 @@ func observeOwners(ctx context.Context, owners func(context.Context) (map[string
 		case <-t.C:
 		}
 	}
+}
+
+// observeLeaders records on the timeline, whenever they change, the regions holding the etcd
+// leader and the controller leader: facts that shape the run but do not come from its seed.
+func observeLeaders(ctx context.Context, env faults.Env, tl *timeline.Timeline) {
+	if len(env.Etcd) == 0 {
+		return
+	}
+	var last map[string]string
+	t := time.NewTicker(500 * time.Millisecond)
+	defer t.Stop()
+	for {
+		cur := faults.Leaders(ctx, env)
+		if ctx.Err() != nil {
+			return
+		}
+		if !maps.Equal(cur, last) {
+			tl.Record(timeline.Event{Kind: timeline.Observe, Name: leadersEvent, Detail: cur})
+			last = cur
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// leadersEvent names the timeline's leader observations.
+const leadersEvent = "leaders"
+
+// leaderNotes says, for every injected fault, where the leaders were last seen before it.
+func leaderNotes(events []timeline.Event) []string {
+	var notes []string
+	var last map[string]string
+	for _, e := range timeline.Sorted(events) {
+		switch {
+		case e.Kind == timeline.Observe && e.Name == leadersEvent:
+			last = e.Detail
+		case e.Kind == timeline.Inject && last != nil:
+			notes = append(notes, fmt.Sprintf("%s injected at %s with the etcd leader in %s and the controller leader in %s (not drawn from the seed; target them with region: %s or %s to replay)",
+				e.Name, e.At.Round(time.Millisecond), last[faults.FactEtcdLeader], last[faults.FactControllerLeader],
+				faults.SelectEtcdLeader, faults.SelectControllerLeader))
+		}
+	}
+	return notes
 }
 
 // shiftPlan moves fault times from "since load start" to the run clock.

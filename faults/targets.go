@@ -192,3 +192,29 @@ func others(topology []string, except ...string) []string {
 
 // majority is how many of n members make a quorum.
 func majority(n int) int { return n/2 + 1 }
+
+// Leader facts: where the etcd leader and the controller leader sit shapes a drill (a region
+// outage that takes the etcd leader waits for an election) but is not drawn from the seed.
+// The drill records them so a failing seed can be replayed on purpose with the etcd-leader
+// and controller-leader selectors.
+const (
+	FactEtcdLeader       = "etcd_leader"
+	FactControllerLeader = "controller_leader"
+)
+
+// Leaders names the regions holding the etcd leader and the controller leader now; a value
+// that cannot be read says why ("unknown: ...").
+func Leaders(ctx context.Context, env Env) map[string]string {
+	out := map[string]string{}
+	for fact, read := range map[string]func(context.Context, Env) (string, error){
+		FactEtcdLeader:       etcdLeaderRegion,
+		FactControllerLeader: controllerLeaderRegion,
+	} {
+		r, err := read(ctx, env)
+		if err != nil {
+			r = "unknown: " + err.Error()
+		}
+		out[fact] = r
+	}
+	return out
+}

@@ -17,6 +17,8 @@ var Suite = []string{
 	"scenarios/selftest/region-outage-async.yaml",
 	"scenarios/selftest/pause-owner.yaml",
 	"scenarios/selftest/corrupt-checkpoint.yaml",
+	"scenarios/selftest/false-revocation.yaml",
+	"scenarios/selftest/reply-loss.yaml",
 }
 
 // Case is one row of the bug matrix.
