@@ -371,16 +371,8 @@ func (c *Cluster) prepare() error {
 			"--minio", minioArg, "--minio-user", spec.MinIOUser,
 			"--minio-password", spec.MinIOPassword, "--bucket", spec.Bucket,
 			"--lease-ttl", c.spec.LeaseTTL.String(), "--checkpoint-every", strconv.Itoa(c.spec.CheckpointEvery)}
-		if c.spec.UnsafeAckBeforeCommit {
-			args = append(args, "--unsafe-ack-before-commit")
-		}
 		args = append(args, durabilityArgs(c.spec)...)
-		if c.spec.UnsafeNoFencing {
-			args = append(args, "--unsafe-no-fencing")
-		}
-		if c.spec.UnsafeSkipChecksum {
-			args = append(args, "--unsafe-skip-checksum")
-		}
+		args = append(args, c.spec.UnsafeArgs()...)
 		args = append(args, c.spec.Controller.Args()...)
 		svcs = append(svcs, &service{
 			region: r, name: spec.ServiceHost, path: c.refstack, env: stackEnv,
@@ -393,18 +385,11 @@ func (c *Cluster) prepare() error {
 		name: spec.ServiceRouter, path: c.refstack, env: stackEnv,
 		log: filepath.Join(logs, "router.log"),
 		args: func(bool) []string {
-			return []string{"router", "--listen", addr(routerPort), "--etcd", strings.Join(eps.Etcd, ","),
-				"--owner-ttl", c.spec.RouterOwnerTTL.String()}
+			return append([]string{"router", "--listen", addr(routerPort), "--etcd", strings.Join(eps.Etcd, ","),
+				"--owner-ttl", c.spec.RouterOwnerTTL.String()}, c.spec.UnsafeArgs()...)
 		},
 		ready: func(ctx context.Context) error { return c.get200(ctx, eps.StatusRouter()+"/healthz") },
 	})
-	if d := c.spec.UnsafeRouterIgnoreEpochsFor; d > 0 { // self-validation only
-		router := svcs[len(svcs)-1]
-		base := router.args
-		router.args = func(restart bool) []string {
-			return append(base(restart), "--unsafe-ignore-epochs-for", d.String())
-		}
-	}
 
 	c.mu.Lock()
 	c.runDir, c.services, c.eps = runDir, svcs, eps

@@ -38,6 +38,7 @@ import (
 	"go.etcd.io/etcd/client/v3/concurrency"
 
 	"github.com/geodrill/geodrill/refstack/api"
+	"github.com/geodrill/geodrill/refstack/bugs"
 	"github.com/geodrill/geodrill/refstack/registry"
 )
 
@@ -67,6 +68,9 @@ type Config struct {
 	FailbackMode     string        // manual (default) or auto
 	FailbackHold     time.Duration // healthy time before auto fail-back; default 5s
 	OpTimeout        time.Duration // one etcd request; default 2s
+
+	// Bugs are the unsafe switches turned on (self-validation only).
+	Bugs bugs.Set
 
 	Logger  *slog.Logger
 	Metrics *Metrics // nil: not exported

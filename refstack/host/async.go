@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/geodrill/geodrill/refstack/api"
+	"github.com/geodrill/geodrill/refstack/bugs"
 	"github.com/geodrill/geodrill/refstack/checkpoint"
 )
 
@@ -108,7 +109,7 @@ func (h *Host) checkpointAsync(ctx context.Context, a *agent) {
 // object-store outage does not stop the checkpoints. It returns the region written.
 func (h *Host) putFirst(ctx context.Context, key string, body []byte) (string, error) {
 	order := []string{h.cfg.Region}
-	if !h.cfg.UnsafeNoReplication { // the switch keeps every object in this region
+	if !h.cfg.Bugs.On(bugs.NoReplication) { // the switch keeps every object in this region
 		for _, r := range h.store.Regions() {
 			if r != h.cfg.Region {
 				order = append(order, r)
@@ -292,7 +293,7 @@ func (h *Host) Replication() api.ReplicationStatus {
 	switch {
 	case !h.async():
 		st.Replication = api.ReplicationSync
-	case h.cfg.UnsafeNoReplication:
+	case h.cfg.Bugs.On(bugs.NoReplication):
 		st.Replication = api.ReplicationDisabled
 	default:
 		st.Replication = api.ReplicationAsync
@@ -313,7 +314,7 @@ func (h *Host) handleReplication(w http.ResponseWriter, _ *http.Request) {
 // newShippers makes one shipper per other region when async replication is on.
 func newShippers(cfg Config, regions []string) map[string]*shipper {
 	out := map[string]*shipper{}
-	if cfg.Durability != api.DurabilityAsync || cfg.UnsafeNoReplication {
+	if cfg.Durability != api.DurabilityAsync || cfg.Bugs.On(bugs.NoReplication) {
 		return out
 	}
 	for _, r := range regions {

@@ -13,6 +13,7 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/geodrill/geodrill/refstack/api"
+	"github.com/geodrill/geodrill/refstack/bugs"
 )
 
 // maxValueBytes bounds a request body.
@@ -121,10 +122,10 @@ func (h *Host) casLocked(a *agent, key string, req api.CASRequest, base api.Resp
 }
 
 func (h *Host) checkEpochLocked(a *agent, base api.Response) (result, bool) {
-	if h.cfg.UnsafeNoFencing {
+	if h.cfg.Bugs.On(bugs.NoFencing) {
 		return result{}, true // UNSAFE: no epoch check on reads
 	}
-	if h.cfg.UnsafeAckBeforeCommit {
+	if h.cfg.Bugs.On(bugs.AckBeforeCommit) {
 		return result{}, true // unsafe mode serves memory as is
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), h.cfg.OpTimeout)
@@ -152,7 +153,7 @@ func (h *Host) writeLocked(a *agent, key, value string, base api.Response) resul
 		a.apply(e)
 		return ok(base)
 	}
-	if h.cfg.UnsafeAckBeforeCommit {
+	if h.cfg.Bugs.On(bugs.AckBeforeCommit) {
 		a.apply(e)
 		a.pending = append(a.pending, e)
 		return ok(base)
@@ -196,7 +197,7 @@ func (h *Host) commit(name string, epoch int64, entries []api.LogEntry) error {
 		cmps = append(cmps, clientv3.Compare(clientv3.CreateRevision(k), "=", 0))
 		ops = append(ops, clientv3.OpPut(k, string(b)))
 	}
-	if h.cfg.UnsafeNoFencing {
+	if h.cfg.Bugs.On(bugs.NoFencing) {
 		cmps = nil // UNSAFE: a deposed owner's entries overwrite the log
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), h.cfg.OpTimeout)

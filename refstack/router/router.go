@@ -25,6 +25,7 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/geodrill/geodrill/refstack/api"
+	"github.com/geodrill/geodrill/refstack/bugs"
 )
 
 // Config of a router.
@@ -40,9 +41,9 @@ type Config struct {
 	OwnerTTL time.Duration
 	Logger   *slog.Logger
 
-	// UnsafeIgnoreEpochsFor (self-validation only; 0 = off) keeps routing an agent to its
-	// previous owner for this long after a newer epoch took over, ignoring the epoch.
-	UnsafeIgnoreEpochsFor time.Duration
+	// Bugs are the unsafe switches turned on (self-validation only); the router reads
+	// router-ignores-epochs.
+	Bugs bugs.Set
 }
 
 // Router forwards agent requests to their owners.
@@ -56,7 +57,7 @@ type Router struct {
 	mu     sync.RWMutex
 	owners map[string]api.Owner
 
-	unsafe staleOwners // UnsafeIgnoreEpochsFor only
+	unsafe staleOwners // router-ignores-epochs only
 
 	cacheMu sync.Mutex
 	cache   map[string]cached // OwnerTTL > 0 only
