@@ -33,11 +33,29 @@ const (
 	RouterIgnoresEpochs Name = "router-ignores-epochs"
 	NoFencing           Name = "no-fencing"
 	SkipChecksum        Name = "skip-checksum"
+
+	TakeoverReusesEpoch    Name = "takeover-reuses-epoch"
+	ServeBeforeRestore     Name = "serve-before-restore"
+	UnfencedReads          Name = "unfenced-reads"
+	StaleReadCache         Name = "stale-read-cache"
+	CASNotAtomic           Name = "cas-not-atomic"
+	CASFailReturnsNew      Name = "cas-fail-returns-new"
+	RouterRetriesAfterSend Name = "router-retries-after-send"
+	RouterResetIsDefinite  Name = "router-reset-is-definite"
+	ProbeThresholdOne      Name = "probe-threshold-one"
+	DeadRegionStaysDead    Name = "dead-region-stays-dead"
+	DeltaSkipsNewKeys      Name = "delta-skips-new-keys"
+	RestoreLastDeltaOnly   Name = "restore-last-delta-only"
+	HeldWithoutCopy        Name = "held-without-copy"
+	FailbackSkipsLogTail   Name = "failback-skips-log-tail"
 )
 
 // Switch is one row of the table.
 type Switch struct {
 	Name Name
+	// Area is the part of the design the bug is in: ownership, fencing, reads, cas, router,
+	// controller, chains, shipping, fail-back, durability, integrity.
+	Area string
 	// Breaks is the guarantee the switch gives up (the README sentence).
 	Breaks string
 	// Readers are the components that read the switch.
@@ -60,6 +78,7 @@ type Switch struct {
 var Table = []Switch{
 	{
 		Name:       AckBeforeCommit,
+		Area:       "durability",
 		Breaks:     "writes are acknowledged before the cross-region commit",
 		Readers:    []Component{Host},
 		Durability: "sync-geo",
@@ -68,6 +87,7 @@ var Table = []Switch{
 	},
 	{
 		Name:    RouterIgnoresEpochs,
+		Area:    "router",
 		Breaks:  "the router follows the newest epoch (it keeps forwarding to the previous owner for 10s)",
 		Readers: []Component{Router},
 		Param:   "how long the router keeps forwarding to the previous owner",
@@ -79,6 +99,7 @@ var Table = []Switch{
 	},
 	{
 		Name:       NoReplication,
+		Area:       "shipping",
 		Breaks:     "checkpoints are replicated to other regions (async: kept in the owner's region only)",
 		Readers:    []Component{Host},
 		Durability: "async",
@@ -87,6 +108,7 @@ var Table = []Switch{
 	},
 	{
 		Name:    NoFencing,
+		Area:    "fencing",
 		Breaks:  "a deposed owner is fenced by its epoch (it keeps serving after its lease went)",
 		Readers: []Component{Host},
 		Exposed: "pause of the owner's host with router owner_ttl > 0: the deposed owner wakes and serves",
@@ -94,10 +116,146 @@ var Table = []Switch{
 	},
 	{
 		Name:    SkipChecksum,
+		Area:    "integrity",
 		Breaks:  "restores verify each checkpoint's sha256 (a corrupt copy is taken for the truth)",
 		Readers: []Component{Checkpoint},
 		Exposed: "checkpoint-corruption, then a restore from the corrupted region",
 		Caught:  "linearizability",
+	},
+
+	// The bugs below are the small, believable mistakes a developer could make in each part
+	// of the stack; each comment says where the code goes wrong.
+	{
+		// host/ownership.go claim: the epoch is bumped only for a never-owned agent.
+		Name:    TakeoverReusesEpoch,
+		Area:    "ownership",
+		Breaks:  "every takeover bumps the epoch (it keeps the previous one, so two owners share an epoch and the old one's fence still passes)",
+		Readers: []Component{Host},
+		Exposed: "any failover: two regions serve the same (agent, epoch); a deposed owner still serving (pause, false-positive revocation, router owner_ttl > 0) reads and writes past the fence",
+		Caught:  "split-brain (one region per agent and epoch); linearizability when the old owner still serves",
+	},
+	{
+		// host/ownership.go claim: the agent is marked ready before restore() runs, to cut the RTO.
+		Name:    ServeBeforeRestore,
+		Area:    "ownership",
+		Breaks:  "a new owner serves only after its restore (it answers from empty memory while the restore runs, then the restore overwrites what it accepted)",
+		Readers: []Component{Host},
+		Exposed: "any failover whose restore takes time (a slow or distant object store, wan-degradation, many keys); reads of old keys right after the takeover",
+		Caught:  "linearizability (reads miss acknowledged writes; writes accepted during the restore are lost)",
+	},
+	{
+		// host/ops.go getLocked: the linearizable epoch read is skipped on gets ("reads are cheap").
+		Name:    UnfencedReads,
+		Area:    "fencing",
+		Breaks:  "reads are fenced by the epoch (a deposed owner serves gets from its memory until it notices its loss)",
+		Readers: []Component{Host},
+		Exposed: "a false-positive revocation or pause of a connected owner with router owner_ttl > 0: the router keeps sending gets to the old owner while the new one takes writes",
+		Caught:  "linearizability (stale reads)",
+	},
+	{
+		// host/ops.go: a per-host read cache (agent, key) filled on writes, never cleared when
+		// an agent is dropped or retaken.
+		Name:    StaleReadCache,
+		Area:    "reads",
+		Breaks:  "a read answers from the agent's restored state (a host-wide cache survives the incarnation and serves values from before the agent left)",
+		Readers: []Component{Host},
+		Exposed: "an agent that comes back to a host that served it before, in the same process: fail-back after a partition, pause or false-positive revocation, or any ping-pong of ownership",
+		Caught:  "linearizability (stale reads after the agent returns)",
+	},
+	{
+		// host/ops.go handleCAS: compare in one locked section, write in another.
+		Name:    CASNotAtomic,
+		Area:    "cas",
+		Breaks:  "compare-and-swap is atomic (the compare and the write take the agent's lock separately, so two cas with the same expected value can both swap)",
+		Readers: []Component{Host},
+		Exposed: "contention: several concurrent cas on one hot key (cas-heavy mixes, a hot set)",
+		Caught:  "linearizability",
+	},
+	{
+		// host/ops.go casLocked: the mismatch branch fills the response like the write branch.
+		Name:    CASFailReturnsNew,
+		Area:    "cas",
+		Breaks:  "a failed cas returns the current value (it returns the value it tried to write)",
+		Readers: []Component{Host},
+		Exposed: "any cas whose compare fails (cas mixes; more often on hot keys)",
+		Caught:  "linearizability once the model checks a failed cas's returned value",
+	},
+	{
+		// router/router.go forward: a request that failed after it was sent is sent once more.
+		Name:    RouterRetriesAfterSend,
+		Area:    "router",
+		Breaks:  "the router never repeats a request that may have been applied (it retries once after a reset or timeout, re-applying an old write after newer ones)",
+		Readers: []Component{Router},
+		Exposed: "a reply lost after delivery on router -> host (reset or dropped reply), a host pause longer than the router timeout",
+		Caught:  "linearizability",
+	},
+	{
+		// router/router.go forward: a connection reset is taken for "the owner is down".
+		Name:    RouterResetIsDefinite,
+		Area:    "router",
+		Breaks:  "an upstream failure after the request was sent is reported as unknown (a reset becomes a definite 503 fail although the write may have taken effect)",
+		Readers: []Component{Router},
+		Exposed: "a connection reset after delivery on router -> host, a host killed with requests in flight (region-outage, process-crash)",
+		Caught:  "linearizability (a write reported failed is read later)",
+	},
+	{
+		// controller/controller.go deadLocked: compares with 1 instead of the threshold.
+		Name:    ProbeThresholdOne,
+		Area:    "controller",
+		Breaks:  "a region is dead after the configured number of failed probes in a row (one failed probe revokes a healthy host's lease)",
+		Readers: []Component{Controller},
+		Exposed: "one slow or failed probe of a healthy host: a short pause, wan latency or loss, a loaded machine",
+		Caught:  "availability / rto (failovers without a dead region); linearizability with unfenced-reads-like bugs",
+	},
+	{
+		// controller/controller.go probeAll: the failure count is reset only while below the
+		// threshold.
+		Name:    DeadRegionStaysDead,
+		Area:    "controller",
+		Breaks:  "a region that answers probes again is alive (once declared dead it stays dead: every new lease of its host is revoked)",
+		Readers: []Component{Controller},
+		Exposed: "any region that fails and recovers (region-outage, pause, partition) followed by fail-back or load on agents homed there",
+		Caught:  "availability, rto, convergence (the region never serves again; fail-back orphans agents)",
+	},
+	{
+		// host/checkpointing.go cutLocked: a delta holds keys whose value changed, but a key
+		// that was not in the base at all is skipped.
+		Name:    DeltaSkipsNewKeys,
+		Area:    "chains",
+		Breaks:  "a delta holds every key changed since the previous link (keys first written after the chain's full are left out)",
+		Readers: []Component{Host},
+		Exposed: "keys first written after an incarnation's first full checkpoint (cold and write-once keys, large key spaces), then a restore (any failover)",
+		Caught:  "linearizability and integrity (agent rebuilt from chain plus log tail differs from the final reads)",
+	},
+	{
+		// checkpoint/store.go Restore: deltas taken for cumulative, only the newest one applied.
+		Name:    RestoreLastDeltaOnly,
+		Area:    "chains",
+		Breaks:  "a restore applies every delta of the chain in order (it applies the full and only the newest delta)",
+		Readers: []Component{Checkpoint},
+		Exposed: "a restore from a chain with two or more deltas whose keys differ: any failover after a few checkpoints",
+		Caught:  "linearizability, rpo",
+	},
+	{
+		// host/async.go shipLoop: a failed copy is logged and the region recorded as holder anyway.
+		Name:       HeldWithoutCopy,
+		Area:       "shipping",
+		Breaks:     "a region is recorded as holding a checkpoint only after the copy is there (a failed copy is recorded as held and never retried)",
+		Readers:    []Component{Host},
+		Durability: "async",
+		Exposed:    "a destination region's object store down while the owner ships (object-store-outage, region-outage of a non-owner), then a failover that restores there",
+		Caught:     "integrity (a listed copy is missing); rpo/linearizability when a restore needs it",
+	},
+	{
+		// host/ownership.go restore: a planned hand-back (home region, controller target)
+		// trusts the newest checkpoint and skips the log tail.
+		Name:       FailbackSkipsLogTail,
+		Area:       "fail-back",
+		Breaks:     "the home host restores checkpoint plus log tail on fail-back (it restores the checkpoint only, losing the writes since)",
+		Readers:    []Component{Host},
+		Durability: "sync-geo",
+		Exposed:    "any fail-back (manual or auto) of an agent with writes after its newest checkpoint",
+		Caught:     "linearizability, rpo",
 	},
 }
 

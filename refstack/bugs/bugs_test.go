@@ -16,7 +16,7 @@ func TestTableNamesAreUniqueHyphenatedAndDocumented(t *testing.T) {
 			}
 			seen[n] = true
 		}
-		if s.Breaks == "" || len(s.Readers) == 0 || s.Exposed == "" || s.Caught == "" {
+		if s.Area == "" || s.Breaks == "" || len(s.Readers) == 0 || s.Exposed == "" || s.Caught == "" {
 			t.Errorf("%s: every row says what it breaks, who reads it, what exposes it and what catches it", s.Name)
 		}
 		if (s.Param == "") != (s.DefaultParam == 0) {

@@ -333,9 +333,15 @@ func (s *Store) Restore(ctx context.Context, agent string, m Meta, prefer []stri
 		}
 		out.Data, out.Seq = full.Data, full.Seq
 		out.Chain, out.From = []ObjectMeta{chain[0]}, []string{from}
-		for _, om := range chain[1:] {
+		deltas := chain[1:]
+		lastOnly := s.cfg.Bugs.On(bugs.RestoreLastDeltaOnly) && len(deltas) > 0
+		if lastOnly {
+			// BUG (restore-last-delta-only): deltas taken for cumulative since the full.
+			deltas = deltas[len(deltas)-1:]
+		}
+		for _, om := range deltas {
 			d, from, err := s.Fetch(ctx, agent, om, prefer)
-			if err == nil && d.BaseSeq != out.Seq {
+			if err == nil && d.BaseSeq != out.Seq && !lastOnly {
 				err = fmt.Errorf("%w: delta %s is based on seq %d, the chain is at %d", ErrCorrupt, om.Object, d.BaseSeq, out.Seq)
 			}
 			if err != nil {

@@ -162,6 +162,8 @@ type Host struct {
 
 	metrics *metrics
 	ctrl    *controller.Controller // nil unless cfg.Controller
+
+	readCache sync.Map // agent/key -> value; the stale-read-cache switch only
 }
 
 // New checks cfg and connects clients; nothing is contacted until Run.
