@@ -24,7 +24,7 @@ import (
 
 // Spec is the topology and stack settings to bring up. See the field docs in
 // clusters/internal/spec: Regions, Agents, Placement, LeaseTTL, CheckpointEvery,
-// UnsafeAckBeforeCommit, BinDir, RunDir, Progress.
+// Unsafe (the planted bugs turned on), BinDir, RunDir, Progress.
 type Spec = spec.Spec
 
 // Endpoints is where a running stack answers: Router URL, per-region endpoints, every etcd

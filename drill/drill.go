@@ -121,25 +121,21 @@ func (d *drill) phase(name string) {
 func (d *drill) execute(ctx context.Context) (err error) {
 	sc := d.sc
 	spec := clusters.Spec{
-		Regions:               sc.Topology.Regions,
-		Agents:                sc.Topology.Agents,
-		Placement:             sc.Topology.Placement,
-		LeaseTTL:              sc.Stack.LeaseTTL.D(),
-		CheckpointEvery:       sc.Stack.CheckpointEvery,
-		UnsafeAckBeforeCommit: sc.Stack.Unsafe.AckBeforeCommit,
-		Durability:            sc.Stack.Durability,
-		CheckpointInterval:    sc.Stack.CheckpointInterval.D(),
-		ChainLength:           sc.Stack.ChainLength,
-		UnsafeNoReplication:   sc.Stack.Unsafe.NoReplication,
-		Controller:            stackController(sc.Stack),
-		RouterOwnerTTL:        sc.Stack.Router.OwnerTTL.D(),
-		BinDir:                d.opts.BinDir,
-		RunDir:                d.dir,
-		Progress:              d.progress.note,
+		Regions:            sc.Topology.Regions,
+		Agents:             sc.Topology.Agents,
+		Placement:          sc.Topology.Placement,
+		LeaseTTL:           sc.Stack.LeaseTTL.D(),
+		CheckpointEvery:    sc.Stack.CheckpointEvery,
+		Durability:         sc.Stack.Durability,
+		CheckpointInterval: sc.Stack.CheckpointInterval.D(),
+		ChainLength:        sc.Stack.ChainLength,
+		Controller:         stackController(sc.Stack),
+		RouterOwnerTTL:     sc.Stack.Router.OwnerTTL.D(),
+		BinDir:             d.opts.BinDir,
+		RunDir:             d.dir,
+		Progress:           d.progress.note,
 	}
-	spec.UnsafeRouterIgnoreEpochsFor = sc.Stack.Unsafe.RouterIgnoresEpochsFor.D()
-	spec.UnsafeNoFencing = sc.Stack.Unsafe.NoFencing
-	spec.UnsafeSkipChecksum = sc.Stack.Unsafe.SkipChecksum
+	spec.Unsafe = sc.Stack.Unsafe.Set
 	cl, err := clusters.New(provider(*sc), spec)
 	if err != nil {
 		return err

@@ -1,12 +1,14 @@
 package scenarios
 
 import (
+	"errors"
 	"fmt"
 	"reflect"
 	"sort"
 	"strconv"
 	"strings"
 
+	"github.com/geodrill/geodrill/refstack/bugs"
 	"gopkg.in/yaml.v3"
 )
 
@@ -44,7 +46,12 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 	}
 	if u, ok := v.Addr().Interface().(yaml.Unmarshaler); ok {
 		if err := u.UnmarshalYAML(n); err != nil {
-			d.fail(path, n.Line, fmt.Sprintf("%s: %v", display(path), err), fixFor(v.Type(), n))
+			line := n.Line
+			var le *lineError
+			if errors.As(err, &le) {
+				line, err = le.line, le.err
+			}
+			d.fail(path, line, fmt.Sprintf("%s: %v", display(path), err), fixFor(v.Type(), n))
 		}
 		return
 	}
@@ -180,6 +187,9 @@ func (d *decoder) scalar(n *yaml.Node, v reflect.Value, path string) {
 func fixFor(t reflect.Type, n *yaml.Node) string {
 	if t == reflect.TypeFor[Duration]() {
 		return `write a number with a unit, e.g. "10s", "500ms" or "1m30s"`
+	}
+	if t == reflect.TypeFor[Unsafe]() {
+		return "e.g. unsafe: {no-fencing: true, router-ignores-epochs: 5s}; switches: " + strings.Join(bugs.Names(), ", ")
 	}
 	quoted := n.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle) != 0
 	switch t.Kind() {

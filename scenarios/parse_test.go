@@ -85,7 +85,7 @@ func TestParseErrors(t *testing.T) {
 			{9, "stack.checkpoint_interval", "applies to durability async only", "durability: async"},
 		}},
 		{"no replication on sync-geo", base + "stack:\n  unsafe: {no_replication: true}\n", []wantErr{
-			{9, "stack.unsafe.no_replication", "applies to durability async only", "durability: async"},
+			{9, "stack.unsafe.no-replication", "applies to durability async only", "durability: async"},
 		}},
 		{"negative chain length", base + "stack:\n  durability: async\n  chain_length: -1\n", []wantErr{
 			{10, "stack.chain_length", "must not be negative", "default (8)"},

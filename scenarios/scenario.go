@@ -2,7 +2,11 @@
 // one typed struct. The *.yaml files beside this package are the shipped scenarios.
 package scenarios
 
-import "time"
+import (
+	"time"
+
+	"github.com/geodrill/geodrill/refstack/bugs"
+)
 
 // Scenario is one drill: topology, stack settings, workload, fault schedule, SLA targets, seed.
 type Scenario struct {
@@ -75,24 +79,9 @@ type Router struct {
 	OwnerTTL Duration `yaml:"owner_ttl,omitempty" json:"owner_ttl,omitempty"`
 }
 
-// Unsafe switches.
-type Unsafe struct {
-	// AckBeforeCommit acknowledges writes after the in-memory apply and commits to etcd in
-	// the background in batches: acknowledged writes can be lost.
-	AckBeforeCommit bool `yaml:"ack_before_commit,omitempty" json:"ack_before_commit,omitempty"`
-	// NoReplication (async) keeps checkpoints in the owner's region: a region outage then
-	// loses every acknowledged write of the agents it owned.
-	NoReplication bool `yaml:"no_replication,omitempty" json:"no_replication,omitempty"`
-
-	// RouterIgnoresEpochsFor keeps the router forwarding an agent's requests to its previous
-	// owner this long after a newer epoch took over (0 = off).
-	RouterIgnoresEpochsFor Duration `yaml:"router_ignores_epochs_for,omitempty" json:"router_ignores_epochs_for,omitempty"`
-	// NoFencing makes hosts skip the epoch compare on writes and reads: a deposed owner
-	// (paused, partitioned) keeps publishing.
-	NoFencing bool `yaml:"no_fencing,omitempty" json:"no_fencing,omitempty"`
-	// SkipChecksum makes restores accept checkpoint objects without verifying their sha256.
-	SkipChecksum bool `yaml:"skip_checksum,omitempty" json:"skip_checksum,omitempty"`
-}
+// Unsafe is the set of unsafe switches turned on, each a row of refstack/bugs.Table (see
+// unsafe.go for how it is written).
+type Unsafe struct{ bugs.Set }
 
 // Workload: open-loop load through the router.
 type Workload struct {

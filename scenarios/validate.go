@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/geodrill/geodrill/faults"
+	"github.com/geodrill/geodrill/refstack/bugs"
 )
 
 // Busiest is the fault target meaning "the region owning most agents at injection time".
@@ -548,12 +549,9 @@ func (st *Stack) validateAsync(v *validator) {
 		v.add("stack.chain_length", "leave it out for the default (8)",
 			fmt.Sprintf("stack.chain_length must not be negative, got %d", st.ChainLength))
 	}
-	if st.Unsafe.NoReplication && !async {
-		v.add("stack.unsafe.no_replication", "set durability: async, or drop the switch",
-			"stack.unsafe.no_replication applies to durability async only (sync-geo copies checkpoints before it publishes them)", "stack.durability")
-	}
-	if st.Unsafe.AckBeforeCommit && async {
-		v.add("stack.unsafe.ack_before_commit", "drop the switch: async already acknowledges from memory",
-			"stack.unsafe.ack_before_commit is a sync-geo switch", "stack.durability")
+	var de bugs.DurabilityError
+	if err := st.Unsafe.CheckDurability(st.Durability); errors.As(err, &de) {
+		v.add("stack.unsafe."+string(de.Switch), fmt.Sprintf("set durability: %s, or drop the switch", de.Want),
+			err.Error(), "stack.durability")
 	}
 }

@@ -19,8 +19,5 @@ func durabilityArgs(s spec.Spec) []string {
 	if s.ChainLength > 0 {
 		args = append(args, "--chain-length", strconv.Itoa(s.ChainLength))
 	}
-	if s.UnsafeNoReplication {
-		args = append(args, "--unsafe-no-replication")
-	}
 	return args
 }

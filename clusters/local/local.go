@@ -383,16 +383,8 @@ func (c *Cluster) prepare() error {
 			"--minio", minioArg, "--minio-user", spec.MinIOUser,
 			"--minio-password", spec.MinIOPassword, "--bucket", spec.Bucket,
 			"--lease-ttl", c.spec.LeaseTTL.String(), "--checkpoint-every", strconv.Itoa(c.spec.CheckpointEvery)}
-		if c.spec.UnsafeAckBeforeCommit {
-			args = append(args, "--unsafe-ack-before-commit")
-		}
 		args = append(args, durabilityArgs(c.spec)...)
-		if c.spec.UnsafeNoFencing {
-			args = append(args, "--unsafe-no-fencing")
-		}
-		if c.spec.UnsafeSkipChecksum {
-			args = append(args, "--unsafe-skip-checksum")
-		}
+		args = append(args, c.spec.UnsafeArgs()...)
 		args = append(args, c.spec.Controller.Args()...)
 		svcs = append(svcs, &service{
 			region: r, name: spec.ServiceHost, path: c.refstack, env: stackEnv,
@@ -410,17 +402,10 @@ func (c *Cluster) prepare() error {
 			if len(hostVia) > 0 {
 				args = append(args, "--host-via", strings.Join(hostVia, ","))
 			}
-			return args
+			return append(args, c.spec.UnsafeArgs()...)
 		},
 		ready: func(ctx context.Context) error { return c.get200(ctx, eps.StatusRouter()+"/healthz") },
 	})
-	if d := c.spec.UnsafeRouterIgnoreEpochsFor; d > 0 { // self-validation only
-		router := svcs[len(svcs)-1]
-		base := router.args
-		router.args = func(restart bool) []string {
-			return append(base(restart), "--unsafe-ignore-epochs-for", d.String())
-		}
-	}
 
 	c.mu.Lock()
 	c.runDir, c.services, c.eps = runDir, svcs, eps

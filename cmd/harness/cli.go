@@ -7,13 +7,12 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
-	"sort"
 	"strings"
 	"text/tabwriter"
-	"time"
 
 	"github.com/geodrill/geodrill/checkers"
 	"github.com/geodrill/geodrill/drill"
+	"github.com/geodrill/geodrill/refstack/bugs"
 	"github.com/geodrill/geodrill/reports"
 	"github.com/geodrill/geodrill/scenarios"
 )
@@ -33,10 +32,10 @@ commands:
       --seed N         override the scenario's seed (same seed, same schedule and load)
       --out DIR        where run directories go (default runs)
       --bin DIR        where refstack and minio are (default $GEODRILL_BIN or ./bin)
-      --unsafe NAME    turn on an unsafe stack switch to see a check fail: ack-before-commit,
-                       no-fencing, router-ignores-epochs, skip-checksum; no-replication for
-                       async scenarios
-                       (make selftest runs each against the scenario that exposes it)
+      --unsafe A,B     turn on planted bugs (unsafe switches, refstack/bugs.Table) to see a
+                       check fail: NAME or NAME=PARAM, e.g. skip-checksum,router-ignores-epochs=5s
+                       (an unknown name lists the known ones; make selftest runs each
+                       against the scenario that exposes it)
       --repeat N       run each scenario N times with seeds seed, seed+1, ... and print the
                        RTO distribution, RPO worst case and pass rate over the drills
       --json           print the results as JSON on stdout (one drill: its results; more:
@@ -137,19 +136,6 @@ func parse(fs *flag.FlagSet, args []string) ([]string, error) {
 	return pos, nil
 }
 
-var unsafeSwitches = map[string]func(*scenarios.Scenario){
-	"ack-before-commit": func(s *scenarios.Scenario) { s.Stack.Unsafe.AckBeforeCommit = true },
-	// Async scenarios only: checkpoints stay in the owner's region, so its outage loses them.
-	"no-replication": func(s *scenarios.Scenario) { s.Stack.Unsafe.NoReplication = true },
-	// The router keeps forwarding to a failed-over agent's previous owner for 10s: longer than
-	// any RTO target, so the rto checker must notice.
-	"router-ignores-epochs": func(s *scenarios.Scenario) {
-		s.Stack.Unsafe.RouterIgnoresEpochsFor = scenarios.Duration(10 * time.Second)
-	},
-	"no-fencing":    func(s *scenarios.Scenario) { s.Stack.Unsafe.NoFencing = true },
-	"skip-checksum": func(s *scenarios.Scenario) { s.Stack.Unsafe.SkipChecksum = true },
-}
-
 func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	seed := fs.Int64("seed", 0, "")
@@ -170,10 +156,9 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	seedSet := false
 	fs.Visit(func(f *flag.Flag) { seedSet = seedSet || f.Name == "seed" })
-	if *unsafe != "" {
-		if _, ok := unsafeSwitches[*unsafe]; !ok {
-			return usageError{fmt.Sprintf("unknown unsafe switch %q (known: %s)", *unsafe, strings.Join(keys(unsafeSwitches), ", "))}
-		}
+	planted, err := bugs.Parse(*unsafe)
+	if err != nil {
+		return usageError{fmt.Sprintf("--unsafe %s: %v", *unsafe, err)}
 	}
 	binDir := *bin // "" lets the cluster find it: $GEODRILL_BIN, <module>/bin, beside harness
 	// Validate every file before running any of them.
@@ -182,8 +167,9 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		if scs[i], err = scenarios.Load(f); err != nil {
 			return err
 		}
-		if *unsafe != "" {
-			unsafeSwitches[*unsafe](scs[i])
+		scs[i].Stack.Unsafe.Set = scs[i].Stack.Unsafe.Union(planted)
+		if err := scs[i].Stack.Unsafe.CheckDurability(scs[i].Stack.Durability); err != nil {
+			return usageError{fmt.Sprintf("%s: --unsafe: %v", f, err)}
 		}
 	}
 	var worst error
@@ -327,13 +313,4 @@ func cmdValidate(args []string, stdout io.Writer) error {
 		fmt.Fprintf(stdout, "%s: ok\n", f)
 	}
 	return errors.Join(errs...)
-}
-
-func keys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out) // error messages list them in a stable order
-	return out
 }

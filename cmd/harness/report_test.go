@@ -107,6 +107,16 @@ func TestRunFlagErrors(t *testing.T) {
 		!strings.Contains(errOut.String(), "--repeat 0: must be at least 1") {
 		t.Errorf("--repeat 0: exit %d\n%s", code, errOut.String())
 	}
+	for _, tc := range []struct{ unsafe, want string }{
+		{"skip-checksum,no-fencin", `unknown unsafe switch "no-fencin" (known: ack-before-commit, `},
+		{"no-replication", "applies to durability async only"}, // region-outage.yaml is sync-geo
+	} {
+		errOut.Reset()
+		if code := run(context.Background(), []string{"run", "--unsafe", tc.unsafe, scenario}, &out, &errOut); code != exitUsage ||
+			!strings.Contains(errOut.String(), tc.want) {
+			t.Errorf("--unsafe %s: exit %d, want %d and %q\n%s", tc.unsafe, code, exitUsage, tc.want, errOut.String())
+		}
+	}
 }
 
 // TestPrintJSON: one drill prints its results object; several print runs and aggregates.

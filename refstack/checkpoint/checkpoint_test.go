@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/geodrill/geodrill/refstack/bugs"
 	"github.com/geodrill/geodrill/refstack/internal/testenv"
 )
 
@@ -330,5 +331,39 @@ func TestRestoreMigratesSchemaV1Checkpoint(t *testing.T) {
 	next := WithChain(r.Chain).Append(ObjectMeta{Object: "new", Kind: KindFull, Seq: 20, Schema: Schema})
 	if len(next.Chains) != 2 || next.Chains[1][0].Object != key || next.Chains[1][0].Schema != SchemaV1 {
 		t.Errorf("metadata after the first schema-2 full: %+v; want the v1 snapshot as the older chain", next.Chains)
+	}
+}
+
+// restore-last-delta-only: the newest chain is full 6, deltas 8 and 10; with the switch the
+// restore skips delta 8 and loses its keys while claiming seq 10.
+func TestBugRestoreLastDeltaOnly(t *testing.T) {
+	ctx := context.Background()
+	f := newChainFixture(t)
+	cfg := f.s.cfg
+	cfg.Bugs = bugs.Of(bugs.RestoreLastDeltaOnly)
+	bugged, err := NewStore(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		s    *Store
+		want map[string]string
+	}{
+		{"off", f.s, wantState(10)},
+		{string(bugs.RestoreLastDeltaOnly), bugged, func() map[string]string {
+			m := wantState(10)
+			delete(m, keyAt(7))
+			delete(m, keyAt(8))
+			return m
+		}()},
+	} {
+		r, err := tc.s.Restore(ctx, "agent-00", f.meta, []string{"a"})
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if r.Seq != 10 || !maps.Equal(r.Data, tc.want) {
+			t.Errorf("%s: restored seq %d data %v, want seq 10 data %v", tc.name, r.Seq, r.Data, tc.want)
+		}
 	}
 }

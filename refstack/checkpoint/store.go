@@ -16,6 +16,8 @@ import (
 
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
+
+	"github.com/geodrill/geodrill/refstack/bugs"
 )
 
 // Endpoint is one region's object store.
@@ -33,9 +35,9 @@ type StoreConfig struct {
 	// OpTimeout bounds one object operation in one region; a dead or paused region must
 	// not stall a checkpoint or a restore. Default 3s.
 	OpTimeout time.Duration
-	// UnsafeSkipChecksum accepts an object whatever its sha256 and size (self-validation
-	// only): a restore then takes a corrupt copy for the truth.
-	UnsafeSkipChecksum bool
+	// Bugs are the unsafe switches turned on (self-validation only); the store reads
+	// skip-checksum: accept an object whatever its sha256 and size.
+	Bugs bugs.Set
 }
 
 // Store writes and reads checkpoint objects in every region's bucket.
@@ -279,7 +281,7 @@ func (s *Store) Fetch(ctx context.Context, agent string, om ObjectMeta, prefer [
 			reasons = append(reasons, err.Error())
 			continue
 		}
-		if s.cfg.UnsafeSkipChecksum {
+		if s.cfg.Bugs.On(bugs.SkipChecksum) {
 			om.SHA256, om.Size = Sum(body), 0 // UNSAFE: whatever was read is taken as intact
 		}
 		o, err := Decode(body, agent, om)
@@ -331,9 +333,15 @@ func (s *Store) Restore(ctx context.Context, agent string, m Meta, prefer []stri
 		}
 		out.Data, out.Seq = full.Data, full.Seq
 		out.Chain, out.From = []ObjectMeta{chain[0]}, []string{from}
-		for _, om := range chain[1:] {
+		deltas := chain[1:]
+		lastOnly := s.cfg.Bugs.On(bugs.RestoreLastDeltaOnly) && len(deltas) > 0
+		if lastOnly {
+			// BUG (restore-last-delta-only): deltas taken for cumulative since the full.
+			deltas = deltas[len(deltas)-1:]
+		}
+		for _, om := range deltas {
 			d, from, err := s.Fetch(ctx, agent, om, prefer)
-			if err == nil && d.BaseSeq != out.Seq {
+			if err == nil && d.BaseSeq != out.Seq && !lastOnly {
 				err = fmt.Errorf("%w: delta %s is based on seq %d, the chain is at %d", ErrCorrupt, om.Object, d.BaseSeq, out.Seq)
 			}
 			if err != nil {

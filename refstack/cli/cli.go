@@ -18,6 +18,7 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/geodrill/geodrill/refstack/api"
+	"github.com/geodrill/geodrill/refstack/bugs"
 	"github.com/geodrill/geodrill/refstack/checkpoint"
 	"github.com/geodrill/geodrill/refstack/controller"
 	"github.com/geodrill/geodrill/refstack/etcdnode"
@@ -58,6 +59,16 @@ func (e usageError) Error() string { return e.msg }
 
 func usagef(format string, args ...any) error {
 	return usageError{msg: fmt.Sprintf(format, args...)}
+}
+
+// unsafeFlag is --unsafe, the same on every component: each reads the switches it knows.
+func unsafeFlag(fs *flag.FlagSet, set *bugs.Set) {
+	fs.Func("unsafe", "UNSAFE, for checker self-tests: turn on planted bugs, name[=param],... (known: "+
+		strings.Join(bugs.Names(), ", ")+")", func(s string) error {
+		v, err := bugs.Parse(s)
+		*set = set.Union(v)
+		return err
+	})
 }
 
 // Main runs the subcommand named by args[0] until ctx is done and returns the exit code.
@@ -171,18 +182,11 @@ func runHost(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.StringVar(&c.Bucket, "bucket", "geodrill", "checkpoint bucket, created in every region")
 	fs.DurationVar(&c.LeaseTTL, "lease-ttl", host.DefaultLeaseTTL, "ownership lease TTL (etcd rounds up to whole seconds)")
 	fs.IntVar(&c.CheckpointEvery, "checkpoint-every", host.DefaultCheckpointEvery, "log entries between checkpoints")
-	fs.BoolVar(&c.UnsafeAckBeforeCommit, "unsafe-ack-before-commit", false,
-		"UNSAFE: acknowledge writes before they are committed (loses acknowledged writes; for checker self-tests)")
-	fs.BoolVar(&c.UnsafeNoFencing, "unsafe-no-fencing", false,
-		"UNSAFE: skip the epoch compare on writes and reads (a deposed owner keeps publishing; for checker self-tests)")
-	fs.BoolVar(&c.UnsafeSkipChecksum, "unsafe-skip-checksum", false,
-		"UNSAFE: restore checkpoints without verifying their sha256 (a corrupt copy becomes the state; for checker self-tests)")
+	unsafeFlag(fs, &c.Bugs)
 	fs.StringVar(&c.Durability, "durability", api.DurabilitySyncGeo,
 		"sync-geo (ack after the etcd quorum commit; RPO 0) or async (ack from memory, checkpoint every --checkpoint-interval, ship to the other regions)")
 	fs.DurationVar(&c.CheckpointInterval, "checkpoint-interval", host.DefaultCheckpointInterval, "async: how often each agent's checkpoint chain gets a new link")
 	fs.IntVar(&c.ChainLength, "chain-length", host.DefaultChainLength, "deltas after a full checkpoint before the next full")
-	fs.BoolVar(&c.UnsafeNoReplication, "unsafe-no-replication", false,
-		"UNSAFE (async): keep checkpoints in the owner's region only (a region outage loses them; for checker self-tests)")
 	var cc controller.Config
 	var runController bool
 	fs.BoolVar(&runController, "controller", true, "run a failover controller in this process (one leader is elected among all hosts)")
@@ -208,6 +212,7 @@ func runHost(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	if runController {
 		cc.MaxAgentsPerHost = c.MaxAgents
+		cc.Bugs = c.Bugs
 		c.Controller = &cc
 	}
 	if err := checkAddr("listen", c.Listen); err != nil {
@@ -231,12 +236,12 @@ func runHost(ctx context.Context, args []string, stderr io.Writer) error {
 		return usagef("--checkpoint-interval %s: want a positive duration such as 1s", c.CheckpointInterval)
 	case c.ChainLength < 1:
 		return usagef("--chain-length %d: want at least 1", c.ChainLength)
-	case c.UnsafeNoReplication && c.Durability != api.DurabilityAsync:
-		return usagef("--unsafe-no-replication needs --durability async (sync-geo copies before it publishes)")
-	case c.UnsafeAckBeforeCommit && c.Durability == api.DurabilityAsync:
-		return usagef("--unsafe-ack-before-commit is a sync-geo switch; async already acknowledges from memory")
 	case c.Bucket == "":
 		return usagef("--bucket is empty: give a bucket name such as geodrill")
+	}
+	var de bugs.DurabilityError
+	if errors.As(c.Bugs.CheckDurability(c.Durability), &de) {
+		return usagef("--unsafe %s needs --durability %s (it is a %s switch)", de.Switch, de.Want, de.Want)
 	}
 	if !hasRegion(c.MinIO, c.Region) {
 		return usagef("--minio has no entry for this host's --region %q: add %s=HOST:PORT", c.Region, c.Region)
@@ -257,8 +262,7 @@ func runRouter(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.StringVar(&c.Listen, "listen", "", "API address host:port")
 	fs.StringVar(&etcd, "etcd", "", "every region's etcd client endpoint host:port,host:port,...")
 	fs.DurationVar(&c.Timeout, "timeout", 3*time.Second, "timeout of one forwarded request")
-	fs.DurationVar(&c.UnsafeIgnoreEpochsFor, "unsafe-ignore-epochs-for", 0,
-		"UNSAFE: keep routing to an agent's previous owner this long after a newer epoch took over (for checker self-tests)")
+	unsafeFlag(fs, &c.Bugs)
 	fs.DurationVar(&c.OwnerTTL, "owner-ttl", 0, "cache each agent's owner this long, like a DNS TTL (0 = follow etcd watches)")
 	var hostVia string
 	fs.StringVar(&hostVia, "host-via", "", "send each region's requests to this host:port (a proxy before its host) instead of the owner's advertised URL: a=host:port,...")

@@ -44,6 +44,7 @@ import (
 	"go.etcd.io/etcd/client/v3/concurrency"
 
 	"github.com/geodrill/geodrill/refstack/api"
+	"github.com/geodrill/geodrill/refstack/bugs"
 	"github.com/geodrill/geodrill/refstack/registry"
 )
 
@@ -73,6 +74,9 @@ type Config struct {
 	FailbackMode     string        // manual (default) or auto
 	FailbackHold     time.Duration // healthy time before auto fail-back; default 5s
 	OpTimeout        time.Duration // one etcd request; default 2s
+
+	// Bugs are the unsafe switches turned on (self-validation only).
+	Bugs bugs.Set
 
 	Logger  *slog.Logger
 	Metrics *Metrics // nil: not exported
@@ -328,7 +332,9 @@ func (c *Controller) probeAll(ctx context.Context) {
 			if r.failures >= c.cfg.FailureThreshold {
 				c.log.Info("region answers probes again", "target_region", res.region)
 			}
-			r.failures = 0
+			if r.failures < c.cfg.FailureThreshold || !c.cfg.Bugs.On(bugs.DeadRegionStaysDead) {
+				r.failures = 0 // BUG (dead-region-stays-dead) resets the count only below the threshold
+			}
 			if r.healthySince.IsZero() && r.lease != 0 {
 				r.healthySince = now
 			}
@@ -355,7 +361,12 @@ func (c *Controller) probe(ctx context.Context, url string) error {
 
 // dead: the host failed the threshold of probes in a row. alive: it holds a lease and is
 // not dead. A region can be neither (not seen yet, or restarting without a lease).
-func (c *Controller) deadLocked(r *region) bool { return r.failures >= c.cfg.FailureThreshold }
+func (c *Controller) deadLocked(r *region) bool {
+	if c.cfg.Bugs.On(bugs.ProbeThresholdOne) {
+		return r.failures >= 1 // BUG (probe-threshold-one): the configured threshold is not used
+	}
+	return r.failures >= c.cfg.FailureThreshold
+}
 func (c *Controller) aliveLocked(r *region) bool {
 	return r != nil && r.lease != 0 && !c.deadLocked(r)
 }

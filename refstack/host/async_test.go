@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/geodrill/geodrill/refstack/api"
+	"github.com/geodrill/geodrill/refstack/bugs"
 	"github.com/geodrill/geodrill/refstack/checkpoint"
 	"github.com/geodrill/geodrill/refstack/internal/testenv"
 )
@@ -165,7 +166,7 @@ func TestAsyncShipsChainsAndLosesOnlyUnshippedWrites(t *testing.T) {
 func TestAsyncNoReplicationLosesEverything(t *testing.T) {
 	c := newCluster(t, "a", "b")
 	c.register(reg("agent-00", "a", "b"))
-	ha := c.startHost("a", asyncCfg(func(cfg *Config) { cfg.UnsafeNoReplication = true }))
+	ha := c.startHost("a", asyncCfg(func(cfg *Config) { cfg.Bugs = bugs.Of(bugs.NoReplication) }))
 	c.serving(ha, "agent-00", 1)
 	for i := range 8 {
 		mustOK(t, put(t, ha, "agent-00", fmt.Sprintf("k%d", i%4), fmt.Sprint(i)), "put")

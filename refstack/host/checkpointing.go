@@ -11,6 +11,7 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/geodrill/geodrill/refstack/api"
+	"github.com/geodrill/geodrill/refstack/bugs"
 	"github.com/geodrill/geodrill/refstack/checkpoint"
 )
 
@@ -49,8 +50,13 @@ func (h *Host) cutLocked(a *agent) (o checkpoint.Object, ok bool) {
 		return o, false
 	}
 	changed := map[string]string{}
+	skipNew := h.cfg.Bugs.On(bugs.DeltaSkipsNewKeys)
 	for k, v := range a.data {
-		if bv, had := a.base[k]; !had || bv != v {
+		bv, had := a.base[k]
+		if !had && skipNew {
+			continue // BUG (delta-skips-new-keys): only keys whose value changed count
+		}
+		if !had || bv != v {
 			changed[k] = v
 		}
 	}

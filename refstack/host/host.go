@@ -27,6 +27,7 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/geodrill/geodrill/refstack/api"
+	"github.com/geodrill/geodrill/refstack/bugs"
 	"github.com/geodrill/geodrill/refstack/checkpoint"
 	"github.com/geodrill/geodrill/refstack/clock"
 	"github.com/geodrill/geodrill/refstack/controller"
@@ -51,21 +52,9 @@ type Config struct {
 	CheckpointInterval time.Duration
 	// ChainLength is how many deltas follow a full before the next full; default 8.
 	ChainLength int
-	// UnsafeNoReplication (async) keeps checkpoints in the owner's region only: a region
-	// outage then loses everything since the agent's last takeover. For checker self-tests.
-	UnsafeNoReplication bool
-
-	// UnsafeAckBeforeCommit acknowledges writes from memory and commits them to etcd in
-	// background batches. It loses acknowledged writes when the region dies; it exists so
-	// the checkers can be shown to catch that.
-	UnsafeAckBeforeCommit bool
-
-	// UnsafeNoFencing skips every epoch compare: log appends commit unconditionally and reads
-	// serve memory unchecked, so a deposed owner keeps publishing. For checker self-tests.
-	UnsafeNoFencing bool
-	// UnsafeSkipChecksum makes restores accept checkpoint objects without verifying their
-	// sha256: a corrupt copy becomes the agent's state. For checker self-tests.
-	UnsafeSkipChecksum bool
+	// Bugs are the unsafe switches turned on (refstack/bugs.Table), for checker self-tests;
+	// the host hands them to its checkpoint store and controller too.
+	Bugs bugs.Set
 
 	Logger *slog.Logger // default: JSON to stderr
 
@@ -139,10 +128,9 @@ func (c Config) Validate() error {
 		return fmt.Errorf("durability %q: want %s or %s", c.Durability, api.DurabilitySyncGeo, api.DurabilityAsync)
 	case c.ChainLength < 0:
 		return fmt.Errorf("chain length %d: want a positive number of deltas per full", c.ChainLength)
-	case c.Durability == api.DurabilityAsync && c.UnsafeAckBeforeCommit:
-		return errors.New("unsafe ack-before-commit is a sync-geo switch; async durability already acknowledges from memory")
-	case c.UnsafeNoReplication && c.Durability != api.DurabilityAsync:
-		return errors.New("unsafe no-replication applies to async durability only (sync-geo copies before it publishes)")
+	}
+	if err := c.Bugs.CheckDurability(c.Durability); err != nil {
+		return err
 	}
 	if !slices.ContainsFunc(c.MinIO, func(e checkpoint.Endpoint) bool { return e.Region == c.Region }) {
 		return fmt.Errorf("no object store for this host's region %q: include %s=HOST:PORT in the MinIO endpoints", c.Region, c.Region)
@@ -174,6 +162,8 @@ type Host struct {
 
 	metrics *metrics
 	ctrl    *controller.Controller // nil unless cfg.Controller
+
+	readCache sync.Map // agent/key -> value; the stale-read-cache switch only
 }
 
 // New checks cfg and connects clients; nothing is contacted until Run.
@@ -184,7 +174,7 @@ func New(cfg Config) (*Host, error) {
 	}
 	store, err := checkpoint.NewStore(checkpoint.StoreConfig{
 		Endpoints: cfg.MinIO, User: cfg.MinIOUser, Password: cfg.MinIOPassword, Bucket: cfg.Bucket,
-		UnsafeSkipChecksum: cfg.UnsafeSkipChecksum,
+		Bugs: cfg.Bugs,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("host: %w", err)
@@ -234,7 +224,7 @@ func (h *Host) Run(ctx context.Context) error {
 	if h.ctrl != nil {
 		loops.Go(func() { h.ctrl.Run(bg) })
 	}
-	if h.cfg.UnsafeAckBeforeCommit {
+	if h.cfg.Bugs.On(bugs.AckBeforeCommit) {
 		loops.Go(func() { h.flushLoop(bg) })
 	}
 	if h.async() {
@@ -245,9 +235,9 @@ func (h *Host) Run(ctx context.Context) error {
 	}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
-	h.log.Info("host serving", "url", h.url, "etcd", h.cfg.Etcd, "unsafe_ack_before_commit", h.cfg.UnsafeAckBeforeCommit,
+	h.log.Info("host serving", "url", h.url, "etcd", h.cfg.Etcd, "unsafe", h.cfg.Bugs.String(),
 		"durability", h.cfg.Durability, "checkpoint_interval", h.cfg.CheckpointInterval.String(),
-		"chain_length", h.cfg.ChainLength, "unsafe_no_replication", h.cfg.UnsafeNoReplication)
+		"chain_length", h.cfg.ChainLength)
 
 	var runErr error
 	select {
@@ -259,7 +249,7 @@ func (h *Host) Run(ctx context.Context) error {
 	sctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
 	_ = srv.Shutdown(sctx)
-	if h.cfg.UnsafeAckBeforeCommit {
+	if h.cfg.Bugs.On(bugs.AckBeforeCommit) {
 		h.flushAll()
 	}
 	if h.async() {
@@ -305,7 +295,7 @@ func (h *Host) leaseLoop(ctx context.Context) {
 		h.lease, h.leaseGen = 0, h.leaseGen+1
 		lost := h.agents
 		h.agents = map[string]*agent{}
-		if h.cfg.UnsafeNoFencing {
+		if h.cfg.Bugs.On(bugs.NoFencing) {
 			// UNSAFE: without fencing the host trusts its own view of ownership and keeps
 			// serving what it held when its lease went; only noticing a new owner in etcd
 			// (reconcile) stops it — Jepsen's "etcd lock without a guard".

@@ -19,6 +19,7 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/geodrill/geodrill/refstack/api"
+	"github.com/geodrill/geodrill/refstack/bugs"
 	"github.com/geodrill/geodrill/refstack/checkpoint"
 	"github.com/geodrill/geodrill/refstack/internal/testenv"
 	"github.com/geodrill/geodrill/refstack/registry"
@@ -514,7 +515,7 @@ func TestUnsafeAckBeforeCommitLosesAckedWrites(t *testing.T) {
 	c := newCluster(t, "a", "b")
 	c.register(reg("agent-00", "a", "b"))
 	ha := c.startHost("a", func(cfg *Config) {
-		cfg.UnsafeAckBeforeCommit = true
+		cfg.Bugs = bugs.Of(bugs.AckBeforeCommit)
 		cfg.FlushEvery = time.Hour // the region dies before the next batch
 	})
 	hb := c.startHost("b", nil)
@@ -545,7 +546,7 @@ func TestUnsafeModeCommitsInBackground(t *testing.T) {
 	c := newCluster(t, "a", "b")
 	c.register(reg("agent-00", "a", "b"))
 	ha := c.startHost("a", func(cfg *Config) {
-		cfg.UnsafeAckBeforeCommit = true
+		cfg.Bugs = bugs.Of(bugs.AckBeforeCommit)
 		cfg.FlushEvery = 100 * time.Millisecond
 		cfg.CheckpointEvery = 10
 	})

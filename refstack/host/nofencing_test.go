@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/geodrill/geodrill/refstack/api"
+	"github.com/geodrill/geodrill/refstack/bugs"
 )
 
 // The no-fencing switch really is unsafe: a deposed owner's write commits over the new
@@ -15,7 +16,7 @@ import (
 func TestUnsafeNoFencingLetsStaleOwnerPublish(t *testing.T) {
 	c := newCluster(t, "a", "b")
 	c.register(reg("agent-00", "a", "b"))
-	ha := c.startHost("a", func(cfg *Config) { cfg.UnsafeNoFencing = true })
+	ha := c.startHost("a", func(cfg *Config) { cfg.Bugs = bugs.Of(bugs.NoFencing) })
 	hb := c.startHost("b", nil)
 	c.serving(ha, "agent-00", 1)
 	mustOK(t, put(t, ha, "agent-00", "k", "before"), "put before takeover")

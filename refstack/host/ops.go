@@ -13,6 +13,7 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/geodrill/geodrill/refstack/api"
+	"github.com/geodrill/geodrill/refstack/bugs"
 )
 
 // maxValueBytes bounds a request body.
@@ -66,9 +67,28 @@ func (h *Host) handleCAS(w http.ResponseWriter, r *http.Request) {
 			`body must be JSON {"expect": "...", "value": "..."}: `+err.Error()))
 		return
 	}
+	if h.cfg.Bugs.On(bugs.CASNotAtomic) {
+		h.respond(w, h.casTwoSteps(r.Context(), name, key, req))
+		return
+	}
 	h.respond(w, h.withAgent(r.Context(), name, key, func(a *agent, base api.Response) result {
 		return h.casLocked(a, key, req, base)
 	}))
+}
+
+// casTwoSteps is compare-and-swap as the cas-not-atomic switch does it. BUG: the compare and
+// the write each take the agent's lock, so another op can run between them and two cas
+// with the same expected value can both swap.
+func (h *Host) casTwoSteps(ctx context.Context, name, key string, req api.CASRequest) result {
+	cur := h.withAgent(ctx, name, key, func(a *agent, base api.Response) result { return h.getLocked(a, key, base) })
+	if cur.status != http.StatusOK || cur.resp.Value != req.Expect {
+		return cur
+	}
+	return h.withAgent(ctx, name, key, func(a *agent, base api.Response) result {
+		r := h.writeLocked(a, key, req.Value, base)
+		r.resp.Swapped = r.status == http.StatusOK
+		return r
+	})
 }
 
 // withAgent runs op under the agent's mutex if this host serves the agent.
@@ -96,11 +116,38 @@ func (h *Host) withAgent(ctx context.Context, name, key string, op func(*agent, 
 // getLocked serves a read from memory after checking, linearizably, that the epoch is
 // still ours: if a newer owner existed it might have taken writes we do not have.
 func (h *Host) getLocked(a *agent, key string, base api.Response) result {
-	if r, ok := h.checkEpochLocked(a, base); !ok {
-		return r
+	// BUG (unfenced-reads) skips the epoch read on gets: "writes are fenced, so reads are safe".
+	if !h.cfg.Bugs.On(bugs.UnfencedReads) {
+		if r, ok := h.checkEpochLocked(a, base); !ok {
+			return r
+		}
+	}
+	if v, hit := h.cachedLocked(a, key); hit {
+		base.Value, base.Found = v, true
+		return ok(base)
 	}
 	base.Value, base.Found = a.data[key]
 	return ok(base)
+}
+
+// cachedLocked and cacheLocked are the stale-read-cache switch's host-wide read cache. BUG:
+// it is keyed by agent and key only and never cleared when an incarnation ends, so a host
+// that serves an agent again answers from what it cached the last time.
+func (h *Host) cachedLocked(a *agent, key string) (string, bool) {
+	if !h.cfg.Bugs.On(bugs.StaleReadCache) {
+		return "", false
+	}
+	v, hit := h.readCache.Load(a.name + "/" + key)
+	if !hit {
+		return "", false
+	}
+	return v.(string), true
+}
+
+func (h *Host) cacheLocked(a *agent, key, value string) {
+	if h.cfg.Bugs.On(bugs.StaleReadCache) {
+		h.readCache.Store(a.name+"/"+key, value)
+	}
 }
 
 // casLocked compares in memory. A match is written like a put; a mismatch is a read.
@@ -111,6 +158,9 @@ func (h *Host) casLocked(a *agent, key string, req api.CASRequest, base api.Resp
 			return r
 		}
 		base.Value, base.Found = a.data[key]
+		if h.cfg.Bugs.On(bugs.CASFailReturnsNew) {
+			base.Value, base.Found = req.Value, true // BUG (cas-fail-returns-new): filled like the write branch
+		}
 		return ok(base)
 	}
 	r := h.writeLocked(a, key, req.Value, base)
@@ -121,10 +171,10 @@ func (h *Host) casLocked(a *agent, key string, req api.CASRequest, base api.Resp
 }
 
 func (h *Host) checkEpochLocked(a *agent, base api.Response) (result, bool) {
-	if h.cfg.UnsafeNoFencing {
+	if h.cfg.Bugs.On(bugs.NoFencing) {
 		return result{}, true // UNSAFE: no epoch check on reads
 	}
-	if h.cfg.UnsafeAckBeforeCommit {
+	if h.cfg.Bugs.On(bugs.AckBeforeCommit) {
 		return result{}, true // unsafe mode serves memory as is
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), h.cfg.OpTimeout)
@@ -150,11 +200,13 @@ func (h *Host) writeLocked(a *agent, key, value string, base api.Response) resul
 		// Acknowledged from memory; the checkpoint loop makes it durable later, if the
 		// region lives that long.
 		a.apply(e)
+		h.cacheLocked(a, key, value)
 		return ok(base)
 	}
-	if h.cfg.UnsafeAckBeforeCommit {
+	if h.cfg.Bugs.On(bugs.AckBeforeCommit) {
 		a.apply(e)
 		a.pending = append(a.pending, e)
+		h.cacheLocked(a, key, value)
 		return ok(base)
 	}
 	err := h.commit(a.name, a.epoch, []api.LogEntry{e})
@@ -164,6 +216,7 @@ func (h *Host) writeLocked(a *agent, key, value string, base api.Response) resul
 		a.committed = e.Seq
 		a.sinceCkpt++
 		h.maybeCheckpointLocked(a)
+		h.cacheLocked(a, key, value)
 		return ok(base)
 	case errors.Is(err, errFenced):
 		h.drop(a, err.Error())
@@ -196,7 +249,7 @@ func (h *Host) commit(name string, epoch int64, entries []api.LogEntry) error {
 		cmps = append(cmps, clientv3.Compare(clientv3.CreateRevision(k), "=", 0))
 		ops = append(ops, clientv3.OpPut(k, string(b)))
 	}
-	if h.cfg.UnsafeNoFencing {
+	if h.cfg.Bugs.On(bugs.NoFencing) {
 		cmps = nil // UNSAFE: a deposed owner's entries overwrite the log
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), h.cfg.OpTimeout)

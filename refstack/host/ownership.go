@@ -12,6 +12,7 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/geodrill/geodrill/refstack/api"
+	"github.com/geodrill/geodrill/refstack/bugs"
 	"github.com/geodrill/geodrill/refstack/clock"
 	"github.com/geodrill/geodrill/refstack/registry"
 )
@@ -212,6 +213,9 @@ func (h *Host) claim(v view, lease clientv3.LeaseID, gen uint64) {
 		h.mu.Unlock()
 	}()
 	epoch := v.epoch + 1
+	if h.cfg.Bugs.On(bugs.TakeoverReusesEpoch) && v.epoch > 0 {
+		epoch = v.epoch // BUG (takeover-reuses-epoch): the epoch is only set for a never-owned agent
+	}
 	owner, _ := json.Marshal(api.Owner{Region: h.cfg.Region, Epoch: epoch, URL: h.url})
 	record, _ := json.Marshal(api.EpochRecord{Epoch: epoch, Region: h.cfg.Region, UnixNs: clock.Now().UnixNano()})
 	ctx, cancel := context.WithTimeout(h.bg, h.cfg.OpTimeout)
@@ -243,11 +247,20 @@ func (h *Host) claim(v view, lease clientv3.LeaseID, gen uint64) {
 	}
 	h.agents[name] = a
 	h.mu.Unlock()
+	if h.cfg.Bugs.On(bugs.ServeBeforeRestore) {
+		// BUG (serve-before-restore): serve at once to cut the RTO; the restore fills memory in.
+		if a.lock(h.bg) == nil {
+			a.ready = true
+			a.serving.Store(true)
+			a.unlock()
+		}
+	}
 	h.metrics.takeovers.Inc()
 	h.log.Info("takeover", "event", "ownership_change", "agent", name, "epoch", epoch, "prev_epoch", v.epoch,
 		"home", v.reg.Home, "controller_target", v.target)
 
-	if err := h.restore(a, v.reg); err != nil {
+	failback := v.target == h.cfg.Region && v.reg.Home == h.cfg.Region
+	if err := h.restore(a, v.reg, failback); err != nil {
 		h.log.Error("RESTORE FAILED: not serving agent, releasing ownership", "agent", name, "epoch", epoch, "err", err)
 		h.mu.Lock()
 		h.backoff[name] = time.Now().Add(h.cfg.RestoreBackoff)
@@ -257,8 +270,9 @@ func (h *Host) claim(v view, lease clientv3.LeaseID, gen uint64) {
 }
 
 // restore loads the newest checkpoint (own region first, then the failover order) and
-// applies every committed log entry after it. Only then does the agent serve.
-func (h *Host) restore(a *agent, reg api.Registration) error {
+// applies every committed log entry after it. Only then does the agent serve. failback says
+// the agent is being handed back to its home region.
+func (h *Host) restore(a *agent, reg api.Registration, failback bool) error {
 	ctx, cancel := context.WithTimeout(h.bg, h.cfg.RestoreTimeout)
 	defer cancel()
 	ckpt, _, err := h.restoreCheckpoint(ctx, a, reg)
@@ -270,6 +284,10 @@ func (h *Host) restore(a *agent, reg api.Registration) error {
 	tail, err := h.cli.Get(ctx, api.LogKey(a.name, seq+1), clientv3.WithRange(clientv3.GetPrefixRangeEnd(api.LogPrefix(a.name))))
 	if err != nil {
 		return fmt.Errorf("read log tail: %w", err)
+	}
+	if failback && h.cfg.Bugs.On(bugs.FailbackSkipsLogTail) {
+		// BUG (failback-skips-log-tail): "a planned hand-back starts from the checkpoint".
+		tail.Kvs = nil
 	}
 	for _, kv := range tail.Kvs {
 		var e api.LogEntry

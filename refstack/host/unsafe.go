@@ -9,7 +9,7 @@ import (
 	"github.com/geodrill/geodrill/refstack/checkpoint"
 )
 
-// Unsafe mode (Config.UnsafeAckBeforeCommit): writes are acknowledged from memory and this
+// Unsafe mode (Config.Bugs ack-before-commit): writes are acknowledged from memory and this
 // loop commits them later, still guarded by the epoch. Whatever is pending when the region
 // dies is lost although it was acknowledged; that is the point of the mode.
 

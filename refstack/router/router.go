@@ -20,11 +20,13 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/geodrill/geodrill/refstack/api"
+	"github.com/geodrill/geodrill/refstack/bugs"
 )
 
 // Config of a router.
@@ -45,9 +47,9 @@ type Config struct {
 	HostVia map[string]string
 	Logger  *slog.Logger
 
-	// UnsafeIgnoreEpochsFor (self-validation only; 0 = off) keeps routing an agent to its
-	// previous owner for this long after a newer epoch took over, ignoring the epoch.
-	UnsafeIgnoreEpochsFor time.Duration
+	// Bugs are the unsafe switches turned on (self-validation only); the router reads
+	// router-ignores-epochs.
+	Bugs bugs.Set
 }
 
 // Router forwards agent requests to their owners.
@@ -61,7 +63,7 @@ type Router struct {
 	mu     sync.RWMutex
 	owners map[string]api.Owner
 
-	unsafe staleOwners // UnsafeIgnoreEpochsFor only
+	unsafe staleOwners // router-ignores-epochs only
 
 	cacheMu sync.Mutex
 	cache   map[string]cached // OwnerTTL > 0 only
@@ -298,8 +300,21 @@ func (rt *Router) forward(w http.ResponseWriter, r *http.Request) {
 		out.Header.Set("Content-Type", ct)
 	}
 	resp, err := rt.client.Do(out)
+	if err != nil && wrote.Load() && rt.cfg.Bugs.On(bugs.RouterRetriesAfterSend) {
+		// BUG (router-retries-after-send): "a reset or timeout is transient": send it again.
+		rt.log.Warn("retrying a request that failed after it was sent", "agent", agent, "owner_region", owner.Region, "err", err)
+		rctx, rcancel := context.WithTimeout(r.Context(), rt.cfg.Timeout)
+		defer rcancel()
+		if again, rerr := http.NewRequestWithContext(rctx, r.Method, url, bytes.NewReader(body)); rerr == nil {
+			again.Header = out.Header.Clone()
+			resp, err = rt.client.Do(again)
+		}
+	}
 	if err != nil {
 		switch {
+		case rt.cfg.Bugs.On(bugs.RouterResetIsDefinite) && isReset(err):
+			// BUG (router-reset-is-definite): a reset "means the owner is down", so nothing happened.
+			fail(w, http.StatusServiceUnavailable, "fail", agent, fmt.Sprintf("owner %s reset the connection: %v", owner.Region, err))
 		case !wrote.Load():
 			// Nothing reached the owner: the op definitely did not happen.
 			fail(w, http.StatusServiceUnavailable, "fail", agent, fmt.Sprintf("owner %s (%s) unreachable: %v", owner.Region, owner.URL, err))
@@ -356,6 +371,11 @@ func (rt *Router) lookup(agent string) (api.Owner, bool) {
 	rt.cache[agent] = cached{owner: o, ok: true, expires: now.Add(rt.cfg.OwnerTTL)}
 	rt.metrics.cache.WithLabelValues("refresh").Inc()
 	return o, true
+}
+
+// isReset: the connection was reset or closed under the request.
+func isReset(err error) bool {
+	return errors.Is(err, syscall.ECONNRESET) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)
 }
 
 func isTimeout(err error) bool {

@@ -5,9 +5,10 @@ import (
 	"time"
 
 	"github.com/geodrill/geodrill/refstack/api"
+	"github.com/geodrill/geodrill/refstack/bugs"
 )
 
-// staleOwners is the state of Config.UnsafeIgnoreEpochsFor: per agent, the owner requests
+// staleOwners is the state of the router-ignores-epochs switch: per agent, the owner requests
 // are still routed to and when the router first saw that a newer owner (epoch) had replaced
 // it. It exists only to prove that the checkers notice a router that ignores epochs.
 type staleOwners struct {
@@ -21,10 +22,10 @@ type staleOwner struct {
 }
 
 // unsafeStaleOwner returns the owner to route to. Normally that is (cur, ok). With
-// UnsafeIgnoreEpochsFor > 0 the router ignores a newer epoch for that long after it first
+// router-ignores-epochs on the router ignores a newer epoch for that long after it first
 // sees one and keeps forwarding to the previous owner, dead or deposed.
 func (rt *Router) unsafeStaleOwner(agent string, cur api.Owner, ok bool) (api.Owner, bool) {
-	hold := rt.cfg.UnsafeIgnoreEpochsFor
+	hold := rt.cfg.Bugs.Param(bugs.RouterIgnoresEpochs)
 	if hold <= 0 {
 		return cur, ok
 	}

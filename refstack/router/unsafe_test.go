@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/geodrill/geodrill/refstack/api"
+	"github.com/geodrill/geodrill/refstack/bugs"
 )
 
 func TestUnsafeStaleOwner(t *testing.T) {
@@ -20,7 +21,11 @@ func TestUnsafeStaleOwner(t *testing.T) {
 	}
 
 	hold := 200 * time.Millisecond
-	rt := &Router{cfg: Config{UnsafeIgnoreEpochsFor: hold}, log: quiet}
+	set, err := bugs.Parse("router-ignores-epochs=" + hold.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt := &Router{cfg: Config{Bugs: set}, log: quiet}
 	if o, _ := rt.unsafeStaleOwner("x", a, true); o != a {
 		t.Fatalf("first lookup routed to %+v", o)
 	}

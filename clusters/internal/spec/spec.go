@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/geodrill/geodrill/refstack/api"
+	"github.com/geodrill/geodrill/refstack/bugs"
 )
 
 // Object store credentials and bucket of the reference stack. They are fixed: the stack is
@@ -56,24 +57,15 @@ type Spec struct {
 	LeaseTTL time.Duration
 	// CheckpointEvery: a checkpoint after this many log entries; 0 means the default.
 	CheckpointEvery int
-	// UnsafeAckBeforeCommit makes hosts ack before the etcd commit (self-validation only).
-	UnsafeAckBeforeCommit bool
 	// Durability is "sync-geo" ("" means it) or "async" (see refstack/api).
 	Durability string
 	// CheckpointInterval (async) between checkpoint chain links; 0 means the host's 1s.
 	CheckpointInterval time.Duration
 	// ChainLength: deltas per full checkpoint; 0 means the host's default.
 	ChainLength int
-	// UnsafeNoReplication (async) keeps checkpoints in the owner's region (self-validation).
-	UnsafeNoReplication bool
-
-	// UnsafeRouterIgnoreEpochsFor keeps the router on an agent's previous owner this long
-	// after a newer epoch took over (self-validation only; 0 = off).
-	UnsafeRouterIgnoreEpochsFor time.Duration
-	// UnsafeNoFencing makes hosts skip the epoch compare (self-validation only).
-	UnsafeNoFencing bool
-	// UnsafeSkipChecksum makes hosts restore checkpoints unverified (self-validation only).
-	UnsafeSkipChecksum bool
+	// Unsafe are the planted bugs turned on (self-validation only), passed to every
+	// refstack process as --unsafe.
+	Unsafe bugs.Set
 
 	// BinDir holds the refstack and minio binaries; "" means FindBinDir.
 	BinDir string
@@ -96,6 +88,15 @@ type Controller struct {
 	MaxAgentsPerHost int           // 0: unlimited
 	FailbackMode     string        // "" or manual, auto
 	FailbackHold     time.Duration // 0: the refstack default
+}
+
+// UnsafeArgs are the refstack flags of the planted bugs: none for the healthy stack, so a
+// refstack binary (or test stand-in) that predates --unsafe still starts.
+func (s Spec) UnsafeArgs() []string {
+	if s.Unsafe.IsZero() {
+		return nil
+	}
+	return []string{"--unsafe", s.Unsafe.String()}
 }
 
 // Args are the refstack host flags for c.
