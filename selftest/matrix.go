@@ -7,6 +7,8 @@
 // full drills, so `make test` skips it.
 package selftest
 
+import "github.com/geodrill/geodrill/refstack/bugs"
+
 // Suite is the default drill suite, relative to the repository root: each scenario creates a
 // situation a class of bugs needs before a checker can see it (a region dies under load, a
 // host is paused and wakes believing it still owns its agents, a healthy host is declared
@@ -21,62 +23,52 @@ var Suite = []string{
 	"scenarios/selftest/reply-loss.yaml",
 }
 
-// Case is one row of the bug matrix.
+// Case is one row of the bug matrix: a switch of refstack/bugs.Table (which says what it
+// breaks and how it is exposed) and where the suite is expected to catch it.
 type Case struct {
 	// Switch is the unsafe switch, as named by `harness run --unsafe`.
-	Switch string
-	// Breaks is the guarantee the switch gives up, for the README table.
-	Breaks string
+	Switch bugs.Name
 	// First is the suite scenario expected to expose it: each seed tries it first, then the
 	// rest of the suite in order, and stops at the first scenario that catches the bug.
 	First string
-	// Expect is the checker expected to fail there (informational: any failing checker counts
-	// as caught, and the matrix records which ones did).
-	Expect string
 }
 
-// Matrix is every unsafe switch and where it is expected to be caught, in one explicit table.
+// Matrix is every unsafe switch and the scenario expected to catch it, in one explicit table;
+// TestMatrixIsConsistent keeps it in step with refstack/bugs.Table.
 var Matrix = []Case{
-	{
-		Switch: "ack-before-commit",
-		Breaks: "writes are acknowledged before the cross-region commit",
-		First:  "scenarios/selftest/region-outage.yaml",
-		Expect: "linearizability",
-	},
-	{
-		Switch: "router-ignores-epochs",
-		Breaks: "the router follows the newest epoch (it keeps forwarding to the previous owner for 10s)",
-		First:  "scenarios/selftest/region-outage.yaml",
-		Expect: "rto",
-	},
-	{
-		Switch: "no-replication",
-		Breaks: "checkpoints are replicated to other regions (async: kept in the owner's region only)",
-		First:  "scenarios/selftest/region-outage-async.yaml",
-		Expect: "integrity",
-	},
-	{
-		Switch: "no-fencing",
-		Breaks: "a deposed owner is fenced by its epoch (it keeps serving after its lease went)",
-		First:  "scenarios/selftest/pause-owner.yaml",
-		Expect: "linearizability",
-	},
-	{
-		Switch: "skip-checksum",
-		Breaks: "restores verify each checkpoint's sha256 (a corrupt copy is taken for the truth)",
-		First:  "scenarios/selftest/corrupt-checkpoint.yaml",
-		Expect: "linearizability",
-	},
+	{bugs.AckBeforeCommit, "scenarios/selftest/region-outage.yaml"},
+	{bugs.RouterIgnoresEpochs, "scenarios/selftest/region-outage.yaml"},
+	{bugs.NoReplication, "scenarios/selftest/region-outage-async.yaml"},
+	{bugs.NoFencing, "scenarios/selftest/pause-owner.yaml"},
+	{bugs.SkipChecksum, "scenarios/selftest/corrupt-checkpoint.yaml"},
+	{bugs.TakeoverReusesEpoch, "scenarios/selftest/region-outage.yaml"},
+	{bugs.ServeBeforeRestore, "scenarios/selftest/region-outage.yaml"},
+	{bugs.UnfencedReads, "scenarios/selftest/false-revocation.yaml"},
+	{bugs.StaleReadCache, "scenarios/selftest/false-revocation.yaml"},
+	{bugs.CASNotAtomic, "scenarios/selftest/region-outage.yaml"},
+	{bugs.CASFailReturnsNew, "scenarios/selftest/region-outage.yaml"},
+	{bugs.RouterRetriesAfterSend, "scenarios/selftest/reply-loss.yaml"},
+	{bugs.RouterResetIsDefinite, "scenarios/selftest/reply-loss.yaml"},
+	{bugs.ProbeThresholdOne, "scenarios/selftest/pause-owner.yaml"},
+	{bugs.DeadRegionStaysDead, "scenarios/selftest/false-revocation.yaml"},
+	{bugs.DeltaSkipsNewKeys, "scenarios/selftest/region-outage.yaml"},
+	{bugs.RestoreLastDeltaOnly, "scenarios/selftest/region-outage.yaml"},
+	{bugs.HeldWithoutCopy, "scenarios/selftest/region-outage-async.yaml"},
+	{bugs.FailbackSkipsLogTail, "scenarios/selftest/false-revocation.yaml"},
 }
 
-// order is the suite in the order a seed of c tries it: c.First, then the rest.
-func (c Case) order() []string {
-	out := []string{}
-	if c.First != "" {
+// order is the suite in the order a seed of c tries it: c.First, then the rest; durability
+// names each scenario's durability mode, and a switch bound to one mode (bugs.Switch's
+// Durability) only runs where it applies.
+func (c Case) order(durability func(scenario string) string) []string {
+	sw, _ := bugs.Lookup(string(c.Switch))
+	fits := func(sc string) bool { return sw.Durability == "" || durability(sc) == sw.Durability }
+	var out []string
+	if c.First != "" && fits(c.First) {
 		out = append(out, c.First)
 	}
 	for _, s := range Suite {
-		if s != c.First {
+		if s != c.First && fits(s) {
 			out = append(out, s)
 		}
 	}

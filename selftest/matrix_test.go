@@ -5,28 +5,49 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/geodrill/geodrill/refstack/bugs"
 	"github.com/geodrill/geodrill/scenarios"
 )
 
 // TestMatrixIsConsistent runs in make test: every suite scenario loads and validates, every
 // row names a switch once and a first scenario that is in the suite.
 func TestMatrixIsConsistent(t *testing.T) {
+	durability := map[string]string{}
 	for _, sc := range Suite {
-		if _, err := scenarios.Load(filepath.Join("..", sc)); err != nil {
+		s, err := scenarios.Load(filepath.Join("..", sc))
+		if err != nil {
 			t.Errorf("suite scenario %s: %v", sc, err)
+			continue
 		}
+		durability[sc] = s.Stack.Durability
 	}
-	seen := map[string]bool{}
+	seen := map[bugs.Name]bool{}
 	for _, c := range Matrix {
+		sw, ok := bugs.Lookup(string(c.Switch))
+		if !ok {
+			t.Errorf("row %q is no switch of refstack/bugs.Table", c.Switch)
+		}
 		if seen[c.Switch] {
 			t.Errorf("switch %q has two rows", c.Switch)
 		}
 		seen[c.Switch] = true
-		if c.First != "" && !slices.Contains(Suite, c.First) {
+		if !slices.Contains(Suite, c.First) {
 			t.Errorf("%s: first scenario %s is not in the suite", c.Switch, c.First)
 		}
-		if got := c.order(); len(got) != len(Suite) || (c.First != "" && got[0] != c.First) {
-			t.Errorf("%s: order %v, want %s first and every suite scenario once", c.Switch, got, c.First)
+		got := c.order(func(s string) string { return durability[s] })
+		if len(got) == 0 || got[0] != c.First {
+			t.Errorf("%s: order %v, want %s first", c.Switch, got, c.First)
+		}
+		for _, sc := range got {
+			if sw.Durability != "" && durability[sc] != sw.Durability {
+				t.Errorf("%s applies to %s only, but the order has %s (%s)", c.Switch, sw.Durability, sc, durability[sc])
+			}
+		}
+	}
+	// Every planted bug has a row: a switch no drill tries is a bug nobody looks for.
+	for _, sw := range bugs.Table {
+		if !seen[sw.Name] {
+			t.Errorf("switch %q of refstack/bugs.Table has no row in the matrix", sw.Name)
 		}
 	}
 }

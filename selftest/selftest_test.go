@@ -17,7 +17,9 @@ import (
 
 	"github.com/geodrill/geodrill/checkers"
 	"github.com/geodrill/geodrill/clusters/local"
+	"github.com/geodrill/geodrill/refstack/bugs"
 	"github.com/geodrill/geodrill/reports"
+	"github.com/geodrill/geodrill/scenarios"
 )
 
 // The sweep is shaped by environment variables, so a developer can rerun one row:
@@ -56,10 +58,11 @@ func (d drillResult) caught() bool { return d.Exit == 10 && len(d.Failing) > 0 }
 // rowResult is one row of the observed matrix: a switch (or the healthy stack) over the seeds.
 type rowResult struct {
 	Switch string `json:"switch"`
+	Area   string `json:"area,omitempty"`
 	Breaks string `json:"breaks,omitempty"`
 	Expect string `json:"expect,omitempty"`
-	// Seeds is how many seeds ran; Caught how many of them caught the bug (for the healthy
-	// stack: how many seeds passed every scenario).
+	// Seeds is how many seeds ran (a row stops once it has missed too many); Caught how many
+	// of them caught the bug (for the healthy stack: how many seeds passed every scenario).
 	Seeds   int           `json:"seeds"`
 	Caught  int           `json:"caught"`
 	Need    int           `json:"need"`
@@ -142,16 +145,19 @@ func TestBugMatrix(t *testing.T) {
 		write()
 	}
 
+	durability := durabilities(t, root)
 	for _, c := range Matrix {
-		if !want(c.Switch) {
+		if !want(string(c.Switch)) {
 			continue
 		}
-		row := rowResult{Switch: c.Switch, Breaks: c.Breaks, Expect: c.Expect, Seeds: seeds, Need: minCatches(seeds)}
-		t.Run(c.Switch, func(t *testing.T) {
+		sw, _ := bugs.Lookup(string(c.Switch))
+		row := rowResult{Switch: string(c.Switch), Area: sw.Area, Breaks: sw.Breaks, Expect: sw.Caught, Need: minCatches(seeds)}
+		t.Run(string(c.Switch), func(t *testing.T) {
 			rowStart := time.Now()
 			for seed := int64(1); seed <= int64(seeds); seed++ {
-				for _, sc := range c.order() {
-					d := drill(t, harness, root, out, bin, sc, seed, c.Switch)
+				row.Seeds++
+				for _, sc := range c.order(func(s string) string { return durability[s] }) {
+					d := drill(t, harness, root, out, bin, sc, seed, string(c.Switch))
 					row.Drills = append(row.Drills, d)
 					if d.Error != "" {
 						t.Errorf("--unsafe %s on %s seed %d: harness error, not a verdict: %s", c.Switch, sc, seed, d.Error)
@@ -161,11 +167,14 @@ func TestBugMatrix(t *testing.T) {
 						break
 					}
 				}
+				if row.Seeds-row.Caught > seeds-row.Need {
+					break // missed on too many seeds already: the row has failed
+				}
 			}
 			row.OK = row.Caught >= row.Need
 			row.Seconds = time.Since(rowStart).Seconds()
 			if !row.OK {
-				t.Errorf("--unsafe %s: caught on %d of %d seeds, want at least %d", c.Switch, row.Caught, seeds, row.Need)
+				t.Errorf("--unsafe %s: caught on %d of %d seeds run, want at least %d of %d", c.Switch, row.Caught, row.Seeds, row.Need, seeds)
 			}
 		})
 		rows = append(rows, row)
@@ -257,6 +266,20 @@ func drillOnce(harness, root string, args []string) (*reports.Run, int, error) {
 	return run, code, nil
 }
 
+// durabilities reads every suite scenario's durability mode.
+func durabilities(t *testing.T, root string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	for _, sc := range Suite {
+		s, err := scenarios.Load(filepath.Join(root, sc))
+		if err != nil {
+			t.Fatalf("suite scenario: %v", err)
+		}
+		out[sc] = s.Stack.Durability
+	}
+	return out
+}
+
 // writeMatrix writes the observed matrix as matrix.json and as the Markdown table the README
 // quotes.
 func writeMatrix(out string, rows []rowResult, seeds int, wall time.Duration) error {
@@ -278,7 +301,7 @@ func writeMatrix(out string, rows []rowResult, seeds int, wall time.Duration) er
 		drills += len(r.Drills)
 	}
 	fmt.Fprintf(&md, "Default suite: %d scenarios; seeds 1–%d; %d drills in %s.\n\n", len(Suite), seeds, drills, wall.Round(time.Second))
-	md.WriteString("| unsafe switch | breaks | caught on | first caught by (scenario: checkers) | result |\n|---|---|---|---|---|\n")
+	md.WriteString("| unsafe switch | area | breaks | caught on | caught by (scenario ×seeds: failing checkers) | result |\n|---|---|---|---|---|---|\n")
 	for _, r := range rows {
 		res := "ok"
 		if !r.OK {
@@ -288,11 +311,11 @@ func writeMatrix(out string, rows []rowResult, seeds int, wall time.Duration) er
 			if !r.OK {
 				res = "**FALSE ALARM**"
 			}
-			fmt.Fprintf(&md, "| (healthy stack) | nothing | %d of %d seeds pass all %d scenarios | %s | %s |\n",
+			fmt.Fprintf(&md, "| (healthy stack) | | nothing | %d of %d seeds pass all %d scenarios | %s | %s |\n",
 				r.Caught, r.Seeds, len(Suite), falseAlarms(r.Drills), res)
 			continue
 		}
-		fmt.Fprintf(&md, "| `%s` | %s | %d of %d seeds | %s | %s |\n", r.Switch, r.Breaks, r.Caught, r.Seeds, catchers(r.Drills), res)
+		fmt.Fprintf(&md, "| `%s` | %s | %s | %d of %d seeds | %s | %s |\n", r.Switch, r.Area, r.Breaks, r.Caught, r.Seeds, catchers(r.Drills), res)
 	}
 	return os.WriteFile(filepath.Join(out, "matrix.md"), []byte(md.String()), 0o644)
 }
