@@ -122,6 +122,7 @@ var scenarioCheckers = []struct {
 	applies func(Input) bool
 }{
 	{checker{NameFailback, Failback}, failbackApplies},
+	{checker{NameTolerance, Tolerance}, toleranceApplies},
 }
 
 // scenarioResults runs the scenario checkers that apply to in, after the fixed ones.

@@ -119,6 +119,7 @@ var Kinds = []Kind{
 	regionOutageKind,
 	processCrashKind,
 	pauseKind,
+	briefPauseKind,
 	partitionKind,
 	wanDegradationKind,
 	objectStoreOutageKind,

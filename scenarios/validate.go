@@ -329,7 +329,7 @@ func (f *Fault) validateParams(v *validator, path string, regions []string) {
 		return
 	case "object-store-outage", "etcd-member-loss", "clock-skew", "checkpoint-corruption", "false-declaration":
 		inTopology("region", f.Region, true)
-	case "process-crash", "pause":
+	case "process-crash", "pause", "brief-pause":
 		if v.oneOf(path+".service", "service", f.Service, []string{"etcd", "minio", "host", "router"}) {
 			if f.Service == "router" && f.Region != "" {
 				v.add(path+".region", "leave region out: the router is global", "the router has no region")
