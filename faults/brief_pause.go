@@ -22,8 +22,13 @@ const ExpectNoFailover = "no-failover"
 const briefPauseVerifyTimeout = 300 * time.Millisecond
 
 var briefPauseKind = Kind{
-	Name:    "brief-pause",
-	Realise: pauseKind.Realise,
+	Name: "brief-pause",
+	Realise: func(cluster any) (Realisation, string) {
+		if !canSignal(cluster) {
+			return Unavailable, "the provider cannot signal one service"
+		}
+		return Exact, "SIGSTOP of the service's process group for the hold, plus the up to 300ms it takes to see it stopped; SIGCONT on recovery"
+	},
 	New: func(s Spec) (Fault, error) {
 		p, err := pauseKind.New(s)
 		if err != nil {
