@@ -131,6 +131,7 @@ func (d *drill) execute(ctx context.Context) (err error) {
 		ChainLength:        sc.Stack.ChainLength,
 		Controller:         stackController(sc.Stack),
 		RouterOwnerTTL:     sc.Stack.Router.OwnerTTL.D(),
+		Routers:            sc.Stack.Router.Count,
 		BinDir:             d.opts.BinDir,
 		RunDir:             d.dir,
 		Progress:           d.progress.note,
@@ -180,6 +181,7 @@ func (d *drill) execute(ctx context.Context) (err error) {
 	eps := cl.Endpoints()
 	agents, keys := names(sc)
 	wcfg := WorkloadConfig(sc, eps.Router)
+	wcfg.Routers = eps.Routers
 	env := faults.Env{Cluster: cl, Probe: probeFor(eps), Owners: ownersOf(cl, eps),
 		Etcd: map[string]string{}, HotAgent: wcfg.HottestAgent()}
 	for r, re := range eps.Regions {

@@ -35,4 +35,11 @@ func (st *Stack) validateFailover(v *validator) {
 		v.add("stack.router.owner_ttl", "use 0 (follow etcd watches) or a positive duration such as 5s",
 			fmt.Sprintf("stack.router.owner_ttl must not be negative, got %s", st.Router.OwnerTTL))
 	}
+	if st.Router.Count < 0 || st.Router.Count > MaxRouters {
+		v.add("stack.router.count", fmt.Sprintf("use 1 to %d (leave it out for one router)", MaxRouters),
+			fmt.Sprintf("stack.router.count must be between 1 and %d, got %d", MaxRouters, st.Router.Count))
+	}
 }
+
+// MaxRouters bounds stack.router.count: each router is one more process.
+const MaxRouters = 4

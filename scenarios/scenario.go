@@ -77,6 +77,10 @@ type Failback struct {
 type Router struct {
 	// OwnerTTL caches each agent's owner this long, like a DNS TTL; 0 follows etcd watches.
 	OwnerTTL Duration `yaml:"owner_ttl,omitempty" json:"owner_ttl,omitempty"`
+	// Count is how many routers the clients spread their requests over (default 1). Each
+	// caches owners on its own, as clients behind different DNS caches do, so with an owner
+	// TTL two clients can see two owners of one agent at once.
+	Count int `yaml:"count,omitempty" json:"count,omitempty"`
 }
 
 // Unsafe is the set of unsafe switches turned on, each a row of refstack/bugs.Table (see

@@ -50,7 +50,10 @@ type Mix struct{ Put, Get, CAS int }
 
 // Config of a load run. Run needs all of it; FinalReads uses Router, Agents, Keys, Timeout.
 type Config struct {
-	Router   string // base URL of the router, e.g. http://127.0.0.1:8080
+	Router string // base URL of the router, e.g. http://127.0.0.1:8080
+	// Routers, when it has more than one, is every router the load is spread over (ops go
+	// to Routers[id % len]); Router is where the final reads go. Empty means Router alone.
+	Routers  []string
 	Agents   []string
 	Keys     []string
 	Rate     int           // requests per second, open loop
@@ -156,7 +159,7 @@ func Run(ctx context.Context, cfg Config, clock *timeline.Clock, stats *Stats) (
 		op.Invoke = clock.Now() // replaced by the result's timestamp; kept for lost results
 		pending[op.ID] = op
 		mu.Unlock()
-		t, err := target(cfg.Router, op)
+		t, err := target(cfg.routerFor(op.ID), op)
 		if err != nil {
 			return err
 		}
@@ -253,12 +256,14 @@ func (c Config) withDefaults() (Config, error) {
 
 // validateTargets checks what both Run and FinalReads need.
 func (c Config) validateTargets() error {
-	u, err := url.Parse(c.Router)
-	if err != nil {
-		return fmt.Errorf("workload: router URL: %w", err)
-	}
-	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fmt.Errorf("workload: router URL %q: want http://host:port", c.Router)
+	for _, r := range append([]string{c.Router}, c.Routers...) {
+		u, err := url.Parse(r)
+		if err != nil {
+			return fmt.Errorf("workload: router URL: %w", err)
+		}
+		if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("workload: router URL %q: want http://host:port", r)
+		}
 	}
 	if len(c.Agents) == 0 {
 		return errors.New("workload: no agents")
@@ -318,4 +323,13 @@ func opID(raw string) (int64, error) {
 		return 0, err
 	}
 	return strconv.ParseInt(u.Query().Get("op"), 10, 64)
+}
+
+// routerFor is the router op id is sent to: the load alternates over Routers, so ops on one
+// key reach routers whose owner caches may disagree.
+func (c Config) routerFor(id int64) string {
+	if len(c.Routers) < 2 {
+		return c.Router
+	}
+	return c.Routers[id%int64(len(c.Routers))]
 }

@@ -333,3 +333,35 @@ func TestRunBurst(t *testing.T) {
 		t.Errorf("%d of %d groups ran all their ops at once", overlapping, len(groups))
 	}
 }
+
+// With several routers the load alternates over them by op id, so every router gets about
+// its share and the ops of a burst on one key reach more than one.
+func TestRunSpreadsOverRouters(t *testing.T) {
+	t.Parallel()
+	clock := timeline.NewClock()
+	srv1, hs1 := newKVServer(t, clock)
+	srv2, hs2 := newKVServer(t, clock)
+	cfg := testConfig(hs1.URL)
+	cfg.Routers = []string{hs1.URL, hs2.URL}
+	h, err := Run(context.Background(), cfg, clock, nil)
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	srv1.mu.Lock()
+	srv2.mu.Lock()
+	defer srv1.mu.Unlock()
+	defer srv2.mu.Unlock()
+	if srv1.reqs+srv2.reqs != len(h) || srv1.reqs < len(h)/2-1 || srv2.reqs < len(h)/2-1 {
+		t.Errorf("routers handled %d and %d of %d ops, want about half each", srv1.reqs, srv2.reqs, len(h))
+	}
+	for _, op := range h {
+		_, at1 := srv1.seen[op.ID]
+		_, at2 := srv2.seen[op.ID]
+		if want := op.ID%2 == 1; at2 != want || at1 == want {
+			t.Errorf("op %d went to router 1: %v, router 2: %v; want router %d", op.ID, at1, at2, op.ID%2+1)
+		}
+	}
+	if err := (Config{Router: hs1.URL, Routers: []string{"nope"}, Agents: []string{"a"}, Keys: []string{"k"}}).validateTargets(); err == nil {
+		t.Error("a bad URL in Routers must be refused")
+	}
+}

@@ -291,6 +291,14 @@ func (c *Cluster) prepare() error {
 	if err != nil {
 		return err
 	}
+	var moreRouterPorts []int // the routers after the first
+	for i := 1; i < c.spec.Routers; i++ {
+		p, err := ports.pick()
+		if err != nil {
+			return err
+		}
+		moreRouterPorts = append(moreRouterPorts, p)
+	}
 
 	addr := func(port int) string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(port)) }
 	// The router reaches each host through a proxy of its own (not inside per-region
@@ -320,6 +328,10 @@ func (c *Cluster) prepare() error {
 	}
 	if via != addr(routerPort) {
 		eps.Router, eps.RouterDirect = "http://"+via, eps.Router
+	}
+	eps.Routers = []string{eps.Router}
+	for _, p := range moreRouterPorts {
+		eps.Routers = append(eps.Routers, "http://"+addr(p))
 	}
 	var peers, minios []string
 	for _, r := range c.spec.Regions {
@@ -393,19 +405,31 @@ func (c *Cluster) prepare() error {
 			ready: func(ctx context.Context) error { return c.get200(ctx, re.Host+"/healthz") },
 		})
 	}
+	routerArgs := func(port int) []string {
+		args := []string{"router", "--listen", addr(port), "--etcd", strings.Join(eps.Etcd, ","),
+			"--owner-ttl", c.spec.RouterOwnerTTL.String()}
+		if len(hostVia) > 0 {
+			args = append(args, "--host-via", strings.Join(hostVia, ","))
+		}
+		return append(args, c.spec.UnsafeArgs()...)
+	}
+	// The first router is the one faults on "router" act on; the others share its name, so
+	// they start and stop with it.
 	svcs = append(svcs, &service{
 		name: spec.ServiceRouter, path: c.refstack, env: stackEnv,
-		log: filepath.Join(logs, "router.log"),
-		args: func(bool) []string {
-			args := []string{"router", "--listen", addr(routerPort), "--etcd", strings.Join(eps.Etcd, ","),
-				"--owner-ttl", c.spec.RouterOwnerTTL.String()}
-			if len(hostVia) > 0 {
-				args = append(args, "--host-via", strings.Join(hostVia, ","))
-			}
-			return append(args, c.spec.UnsafeArgs()...)
-		},
+		log:   filepath.Join(logs, "router.log"),
+		args:  func(bool) []string { return routerArgs(routerPort) },
 		ready: func(ctx context.Context) error { return c.get200(ctx, eps.StatusRouter()+"/healthz") },
 	})
+	for i, p := range moreRouterPorts {
+		url := eps.Routers[i+1]
+		svcs = append(svcs, &service{
+			name: spec.ServiceRouter, path: c.refstack, env: stackEnv,
+			log:   filepath.Join(logs, fmt.Sprintf("router-%d.log", i+2)),
+			args:  func(bool) []string { return routerArgs(p) },
+			ready: func(ctx context.Context) error { return c.get200(ctx, url+"/healthz") },
+		})
+	}
 
 	c.mu.Lock()
 	c.runDir, c.services, c.eps = runDir, svcs, eps

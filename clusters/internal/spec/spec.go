@@ -77,6 +77,9 @@ type Spec struct {
 	Controller Controller
 	// RouterOwnerTTL makes the router cache owners this long (a DNS TTL); 0 follows etcd.
 	RouterOwnerTTL time.Duration
+	// Routers is how many routers clients spread their requests over (0 or 1: one). Each
+	// caches owners on its own, like clients behind different DNS caches.
+	Routers int
 }
 
 // Controller configures the failover controller; the zero value is the default controller
@@ -189,6 +192,9 @@ type Endpoints struct {
 	// RouterDirect is the router's own address, bypassing any proxy, for the harness's
 	// status reads; "" when Router is direct. Use StatusRouter.
 	RouterDirect string
+	// Routers is every router clients send load to, Router first; the others are reached
+	// directly. Ops are spread over them (workload.Config.Routers).
+	Routers []string
 	// Regions by name.
 	Regions map[string]RegionEndpoints
 	// Etcd is every etcd client endpoint (host:port), in region order.
