@@ -179,9 +179,9 @@ func (d *drill) execute(ctx context.Context) (err error) {
 		return fmt.Errorf("cluster up: %w", err)
 	}
 	eps := cl.Endpoints()
-	agents, keys := names(sc)
 	wcfg := WorkloadConfig(sc, eps.Router)
 	wcfg.Routers = eps.Routers
+	agents, keys := wcfg.Agents, wcfg.Keys
 	env := faults.Env{Cluster: cl, Probe: probeFor(eps), Owners: ownersOf(cl, eps),
 		Etcd: map[string]string{}, HotAgent: wcfg.HottestAgent()}
 	for r, re := range eps.Regions {
