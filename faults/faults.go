@@ -89,11 +89,12 @@ type Spec struct {
 	Shape string
 	From  string
 	To    string
-	// Link: wan-degradation (its From and To are taken from the fields above).
+	// Link: wan-degradation (its From and To are taken from the fields above); its
+	// Latency: slow-replies.
 	Link Link
 	// Offset: clock-skew.
 	Offset time.Duration
-	// Path, Probability, Mode: reply-loss.
+	// Path, Probability, Mode: reply-loss; Path: slow-replies.
 	Path        string
 	Probability float64
 	Mode        string
@@ -128,6 +129,7 @@ var Kinds = []Kind{
 	clockSkewKind,
 	checkpointCorruptionKind,
 	replyLossKind,
+	slowRepliesKind,
 	falseDeclarationKind,
 }
 

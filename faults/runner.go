@@ -100,7 +100,7 @@ func (r *Runner) lifecycle(ctx context.Context, p Planned) (err error) {
 	if injErr != nil {
 		return fmt.Errorf("inject: %w", injErr)
 	}
-	if err := r.poll(ctx, func(c context.Context) error { return p.Fault.Verify(c, env) }); err != nil {
+	if err := r.poll(ctx, attemptTimeout(p.Fault), func(c context.Context) error { return p.Fault.Verify(c, env) }); err != nil {
 		return fmt.Errorf("fault did not take effect: %w", err)
 	}
 	r.Timeline.Record(timeline.Event{Kind: timeline.Verified, Name: p.ID, Fault: p.Kind, Target: rec.Target})
@@ -115,7 +115,7 @@ func (r *Runner) recover(ctx context.Context, p Planned, rec Record, env Env) er
 	if err := p.Fault.Recover(ctx, env); err != nil {
 		return fmt.Errorf("recover: %w", err)
 	}
-	if err := r.poll(ctx, func(c context.Context) error { return p.Fault.VerifyHealed(c, env) }); err != nil {
+	if err := r.poll(ctx, attemptTimeout(p.Fault), func(c context.Context) error { return p.Fault.VerifyHealed(c, env) }); err != nil {
 		return fmt.Errorf("not healed after recovery: %w", err)
 	}
 	r.Timeline.Record(timeline.Event{Kind: timeline.Healed, Name: p.ID, Fault: p.Kind, Target: rec.Target})
@@ -192,8 +192,19 @@ func (r *Runner) injectedRef(of string) *injected {
 	return nil
 }
 
-// poll retries check until it passes or the verify timeout ends.
-func (r *Runner) poll(ctx context.Context, check func(context.Context) error) error {
+// attemptTimeout bounds one verification attempt: 2s, or longer for a fault whose checks
+// wait for a reply it delays.
+func attemptTimeout(f Fault) time.Duration {
+	d := 2 * time.Second
+	if s, ok := f.(interface{ CheckTimeout() time.Duration }); ok {
+		d = max(d, s.CheckTimeout())
+	}
+	return d
+}
+
+// poll retries check, each attempt bounded by attempt, until it passes or the verify
+// timeout ends.
+func (r *Runner) poll(ctx context.Context, attempt time.Duration, check func(context.Context) error) error {
 	timeout := r.VerifyTimeout
 	if timeout <= 0 {
 		timeout = 15 * time.Second
@@ -201,7 +212,7 @@ func (r *Runner) poll(ctx context.Context, check func(context.Context) error) er
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	for {
-		cctx, ccancel := context.WithTimeout(ctx, 2*time.Second)
+		cctx, ccancel := context.WithTimeout(ctx, attempt)
 		err := check(cctx)
 		ccancel()
 		if err == nil {

@@ -158,7 +158,7 @@ type Fault struct {
 	// From, To: partition pair/one-way, wan-degradation.
 	From string `yaml:"from,omitempty" json:"from,omitempty"`
 	To   string `yaml:"to,omitempty" json:"to,omitempty"`
-	// Latency, Jitter, Loss (0..1), BandwidthKbit: wan-degradation.
+	// Latency, Jitter, Loss (0..1), BandwidthKbit: wan-degradation; Latency: slow-replies.
 	Latency       Duration `yaml:"latency,omitempty" json:"latency,omitempty"`
 	Jitter        Duration `yaml:"jitter,omitempty" json:"jitter,omitempty"`
 	Loss          float64  `yaml:"loss,omitempty" json:"loss,omitempty"`
@@ -166,7 +166,7 @@ type Fault struct {
 	// Offset: clock-skew, added to the agent host's clock.
 	Offset Duration `yaml:"offset,omitempty" json:"offset,omitempty"`
 	// Path (router-host, host-etcd, host-objectstore), Probability (0..1] of losing each
-	// reply, Mode (reset, drop): reply-loss.
+	// reply, Mode (reset, drop): reply-loss; Path: slow-replies.
 	Path        string  `yaml:"path,omitempty" json:"path,omitempty"`
 	Probability float64 `yaml:"probability,omitempty" json:"probability,omitempty"`
 	Mode        string  `yaml:"mode,omitempty" json:"mode,omitempty"`

@@ -369,6 +369,17 @@ func (f *Fault) validateParams(v *validator, path string, regions []string) {
 			v.add(path+".probability", "write a ratio, e.g. probability: 0.3 for 30% of replies",
 				fmt.Sprintf("probability is a ratio in (0, 1], got %g", f.Probability))
 		}
+	case "slow-replies":
+		inTopology("region", f.Region, true)
+		if f.Path == "" {
+			v.add(path+".path", "set path: to one of: "+strings.Join(faults.ReplyLossPaths(), ", "), "slow-replies needs path")
+		} else {
+			v.oneOf(path+".path", "slow-replies path", f.Path, faults.ReplyLossPaths())
+		}
+		if f.Latency <= 0 {
+			v.add(path+".latency", "set how late each reply arrives, e.g. latency: 1500ms",
+				fmt.Sprintf("slow-replies needs a positive latency, got %s", f.Latency))
+		}
 	case "wan-degradation":
 		inTopology("from", f.From, false)
 		inTopology("to", f.To, false)

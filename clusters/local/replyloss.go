@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	toxiproxy "github.com/Shopify/toxiproxy/v2"
 	"github.com/Shopify/toxiproxy/v2/toxics"
@@ -142,8 +143,8 @@ func (c *Cluster) ReplyLossRealisation(path, mode string) (faults.Realisation, s
 	return faults.Exact, how
 }
 
-// replyLossProxies are the proxies carrying path for region; the caller holds mu.
-func (px *proxies) replyLossProxies(path, region string) ([]*toxiproxy.Proxy, error) {
+// pathProxies are the proxies carrying path for region; the caller holds mu.
+func (px *proxies) pathProxies(path, region string) ([]*toxiproxy.Proxy, error) {
 	var out []*toxiproxy.Proxy
 	switch path {
 	case faults.PathRouterHost:
@@ -174,7 +175,7 @@ func (px *proxies) replyLossProxies(path, region string) ([]*toxiproxy.Proxy, er
 func (c *Cluster) LoseReplies(ctx context.Context, id string, l faults.ReplyLoss) error {
 	c.px.mu.Lock()
 	defer c.px.mu.Unlock()
-	ps, err := c.px.replyLossProxies(l.Path, l.Region)
+	ps, err := c.px.pathProxies(l.Path, l.Region)
 	if err != nil {
 		return err
 	}
@@ -215,18 +216,29 @@ func (c *Cluster) RepliesLost(id string) int64 {
 // PathWorks sends one request over a fresh connection through every proxy on region's path
 // and wants a healthy answer.
 func (c *Cluster) PathWorks(ctx context.Context, path, region string) error {
+	ctx, cancel := context.WithTimeout(ctx, probeTimeout)
+	defer cancel()
+	_, err := c.PathRoundTrip(ctx, path, region)
+	return err
+}
+
+// PathRoundTrip sends one request over a fresh connection through every proxy on region's
+// path, wants a healthy answer from each and returns the slowest round trip. ctx bounds
+// the wait.
+func (c *Cluster) PathRoundTrip(ctx context.Context, path, region string) (time.Duration, error) {
 	c.px.mu.Lock()
-	ps, err := c.px.replyLossProxies(path, region)
+	ps, err := c.px.pathProxies(path, region)
 	var addrs []string
 	for _, p := range ps {
 		addrs = append(addrs, p.Listen)
 	}
 	c.px.mu.Unlock()
 	if err != nil {
-		return err
+		return 0, err
 	}
 	fresh := &http.Client{Transport: &http.Transport{Proxy: nil, DisableKeepAlives: true}}
 	var errs []error
+	var slowest time.Duration
 	for _, a := range addrs {
 		var url string
 		switch path {
@@ -237,8 +249,8 @@ func (c *Cluster) PathWorks(ctx context.Context, path, region string) error {
 		default:
 			url = "http://" + a + "/minio/health/live"
 		}
-		rctx, cancel := context.WithTimeout(ctx, probeTimeout)
-		req, _ := http.NewRequestWithContext(rctx, http.MethodGet, url, nil)
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		start := time.Now()
 		resp, err := fresh.Do(req)
 		if err == nil {
 			resp.Body.Close()
@@ -246,12 +258,12 @@ func (c *Cluster) PathWorks(ctx context.Context, path, region string) error {
 				err = fmt.Errorf("status %d", resp.StatusCode)
 			}
 		}
-		cancel()
+		slowest = max(slowest, time.Since(start))
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s path of region %s, GET %s: %w", path, region, url, err))
 		}
 	}
-	return errors.Join(errs...)
+	return slowest, errors.Join(errs...)
 }
 
 // hostVia prepares the proxy the router reaches region's host through (listening at

@@ -61,6 +61,11 @@ func TestReplyLossIsExact(t *testing.T) {
 		return resp.StatusCode, resp.Header.Get(api.HeaderOutcome), r
 	}
 
+	// Delaying one path needs sch_netem and per-destination filters; netns says so rather
+	// than reuse the local provider's proxies, which are not on its paths.
+	if how, why := c.SlowRepliesRealisation(faults.PathHostEtcd); how != faults.Unavailable || !strings.Contains(why, "sch_netem") {
+		t.Errorf("slow-replies on netns: %s (%s), want unavailable naming sch_netem", how, why)
+	}
 	for _, tc := range []struct {
 		mode   string
 		status int
