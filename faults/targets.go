@@ -22,6 +22,9 @@ const (
 	SelectEtcdLeader = "etcd-leader"
 	// SelectControllerLeader: the region of the failover controller leader.
 	SelectControllerLeader = "controller-leader"
+	// SelectControllerFollower: the busiest region that does not hold the controller
+	// leader, for faults the leader must judge from outside.
+	SelectControllerFollower = "controller-follower"
 	// SelectHottestOwner: the region owning the workload's hottest agent.
 	SelectHottestOwner = "hottest-owner"
 	// SelectNewOwner: the region that just took over, named by the triggering event
@@ -31,7 +34,8 @@ const (
 
 // Selectors lists the selectors any fault may use; new-owner only with a trigger.
 func Selectors() []string {
-	return []string{SelectBusiest, SelectEtcdLeader, SelectControllerLeader, SelectHottestOwner, SelectNewOwner}
+	return []string{SelectBusiest, SelectEtcdLeader, SelectControllerLeader, SelectControllerFollower,
+		SelectHottestOwner, SelectNewOwner}
 }
 
 // resolveRegion turns a selector into the region it names right now; any other name is
@@ -70,8 +74,40 @@ func resolveRegion(ctx context.Context, env Env, region string) (string, error) 
 		return etcdLeaderRegion(ctx, env)
 	case SelectControllerLeader:
 		return controllerLeaderRegion(ctx, env)
+	case SelectControllerFollower:
+		leader, err := controllerLeaderRegion(ctx, env)
+		if err != nil {
+			return "", err
+		}
+		owners, err := readOwners(ctx, env, region)
+		if err != nil {
+			return "", err
+		}
+		r := busiestExcept(owners, leader, sortedRegions(env.Etcd))
+		if r == "" {
+			return "", fmt.Errorf("cannot resolve %q: no region besides the controller leader's (%s)", region, leader)
+		}
+		return r, nil
 	}
 	return region, nil
+}
+
+// busiestExcept is the region owning most agents other than except; with no such owner,
+// the first of regions other than except ("" when there is none).
+func busiestExcept(owners map[string]api.Owner, except string, regions []string) string {
+	rest := map[string]api.Owner{}
+	for a, o := range owners {
+		if o.Region != except {
+			rest[a] = o
+		}
+	}
+	if r := busiest(rest); r != "" {
+		return r
+	}
+	if o := others(regions, except); len(o) > 0 {
+		return o[0]
+	}
+	return ""
 }
 
 func readOwners(ctx context.Context, env Env, selector string) (map[string]api.Owner, error) {

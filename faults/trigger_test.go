@@ -195,6 +195,7 @@ func TestResolveRegion(t *testing.T) {
 		{"new owner without trigger", SelectNewOwner, env, ""},
 		{"etcd leader without endpoints", SelectEtcdLeader, env, ""},
 		{"controller leader without endpoints", SelectControllerLeader, env, ""},
+		{"controller follower without endpoints", SelectControllerFollower, env, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -203,6 +204,24 @@ func TestResolveRegion(t *testing.T) {
 				t.Errorf("resolveRegion(%q) = %q, %v; want %q", tt.region, got, err, tt.want)
 			}
 		})
+	}
+}
+
+// A controller follower is the busiest region besides the leader's, or any other region
+// when no other region owns an agent.
+func TestBusiestExcept(t *testing.T) {
+	owners := map[string]api.Owner{"agent-00": {Region: "c"}, "agent-01": {Region: "a"}, "agent-02": {Region: "a"}}
+	regions := []string{"a", "b", "c"}
+	for _, tt := range []struct{ except, want string }{{"a", "c"}, {"c", "a"}, {"b", "a"}} {
+		if got := busiestExcept(owners, tt.except, regions); got != tt.want {
+			t.Errorf("busiest except %s = %q, want %q", tt.except, got, tt.want)
+		}
+	}
+	if got := busiestExcept(map[string]api.Owner{"agent-00": {Region: "a"}}, "a", regions); got != "b" {
+		t.Errorf("every agent in the leader's region: %q, want b", got)
+	}
+	if got := busiestExcept(nil, "a", []string{"a"}); got != "" {
+		t.Errorf("one region only: %q, want none", got)
 	}
 }
 
