@@ -181,7 +181,7 @@ func (d *drill) execute(ctx context.Context) (err error) {
 	eps := cl.Endpoints()
 	wcfg := WorkloadConfig(sc, eps.Router)
 	wcfg.Routers = eps.Routers
-	agents, keys := wcfg.Agents, wcfg.Keys
+	agents := wcfg.Agents
 	env := faults.Env{Cluster: cl, Probe: probeFor(eps), Owners: ownersOf(cl, eps),
 		Etcd: map[string]string{}, HotAgent: wcfg.HottestAgent()}
 	for r, re := range eps.Regions {
@@ -243,7 +243,11 @@ func (d *drill) execute(ctx context.Context) (err error) {
 	// The healed stack must take writes again (convergence); the post-run facts are read
 	// while every service still runs (integrity, convergence).
 	d.phase(PhaseFinalWrites)
-	hist = append(hist, finalWrites(ctx, eps.Router, agents, keys[0], sc.Seed, d.clock, sc.Workload.Timeout.D())...)
+	fw, werr := workload.FinalWrites(ctx, wcfg, d.clock)
+	hist = append(hist, fw...)
+	if werr != nil {
+		d.progress.notef("final writes: %v", werr)
+	}
 	hist.Sort()
 	d.run.History = hist
 	d.phase(PhaseObserve)

@@ -156,31 +156,98 @@ func (f *finalReader) read(ctx context.Context, r register) (history.Op, time.Du
 		Kind:  history.Get,
 		Final: true,
 	}
+	retryAfter := roundTrip(ctx, f.client, f.tracker, f.clock, &op, http.MethodGet, opURL(f.cfg.Router, op), nil)
+	return op, retryAfter
+}
+
+// roundTrip sends op's request (body nil for a read, op.Value for a write), settles op
+// from the answer with the load's outcome rules, and returns the Retry-After the server
+// asked for.
+func roundTrip(ctx context.Context, client *http.Client, tracker *connTracker, clock *timeline.Clock, op *history.Op, method, url string, body io.Reader) time.Duration {
 	var rep reply
 	var retryAfter time.Duration
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, opURL(f.cfg.Router, op), nil)
-	op.Invoke = f.clock.Now()
+	req, err := http.NewRequestWithContext(ctx, method, url, body)
+	op.Invoke = clock.Now()
 	if err != nil {
 		rep.Err = err.Error()
-	} else if resp, err := f.client.Do(req); err != nil {
-		rep.Err = err.Error()
 	} else {
-		body, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
-		resp.Body.Close()
-		if err != nil {
+		if body != nil {
+			req.Header.Set("Content-Type", "text/plain; charset=utf-8")
+		}
+		if resp, err := client.Do(req); err != nil {
 			rep.Err = err.Error()
 		} else {
-			rep.Status, rep.Header, rep.Body = resp.StatusCode, resp.Header, body
-			if resp.StatusCode < 200 || resp.StatusCode >= 400 {
-				rep.Err = resp.Status // as vegeta records it, so both paths read alike
-			}
-			if s, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && s > 0 {
-				retryAfter = time.Duration(s) * time.Second
+			b, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
+			resp.Body.Close()
+			if err != nil {
+				rep.Err = err.Error()
+			} else {
+				rep.Status, rep.Header, rep.Body = resp.StatusCode, resp.Header, b
+				if resp.StatusCode < 200 || resp.StatusCode >= 400 {
+					rep.Err = resp.Status // as vegeta records it, so both paths read alike
+				}
+				if s, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && s > 0 {
+					retryAfter = time.Duration(s) * time.Second
+				}
 			}
 		}
 	}
-	op.Complete = f.clock.Now()
-	rep.Conn = f.tracker.take(op.ID)
-	settle(&op, rep)
-	return op, retryAfter
+	op.Complete = clock.Now()
+	rep.Conn = tracker.take(op.ID)
+	settle(op, rep)
+	return retryAfter
+}
+
+// finalWriteBase numbers final writes apart from load ops (from 1) and final reads (from
+// FinalReadBase up, one per attempt).
+const finalWriteBase = FinalReadBase + 1<<30
+
+// finalWriteAttempts bounds the tries per agent; finalWriteBackoff is the wait between them.
+const (
+	finalWriteAttempts = 10
+	finalWriteBackoff  = 300 * time.Millisecond
+)
+
+// FinalWrites puts one value per agent of cfg, to its first key, through the router once
+// the final reads are done, retrying an agent until one put is ok or finalWriteAttempts
+// have failed: the healed stack must take writes again. It uses the load's client and the
+// load's outcome rules (settle), so an answer means the same here as during the load. Every
+// attempt is an op with Final set, with ids from finalWriteBase up; the convergence checker
+// judges them, and the RPO checker leaves them out (the final reads came before them).
+func FinalWrites(ctx context.Context, cfg Config, clock *timeline.Clock) (history.History, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	if err := cfg.validateTargets(); err != nil {
+		return nil, err
+	}
+	if clock == nil {
+		return nil, errors.New("workload: nil clock")
+	}
+	tracker := newConnTracker()
+	client, transport := newClient(cfg.Timeout, 1, tracker)
+	defer transport.CloseIdleConnections()
+	var h history.History
+	id := finalWriteBase
+	for _, agent := range cfg.Agents {
+		for attempt := 0; attempt < finalWriteAttempts && ctx.Err() == nil; attempt++ {
+			op := history.Op{ID: id, Agent: agent, Key: cfg.Keys[0], Kind: history.Put, Final: true,
+				Value: fmt.Sprintf("final-%d-s%d", id, cfg.Seed)}
+			id++
+			roundTrip(ctx, client, tracker, clock, &op, http.MethodPut, opURL(cfg.Router, op), strings.NewReader(op.Value))
+			h = append(h, op)
+			if op.Outcome == history.OK {
+				break
+			}
+			select {
+			case <-ctx.Done():
+			case <-time.After(finalWriteBackoff):
+			}
+		}
+	}
+	if ctx.Err() != nil {
+		return h, fmt.Errorf("workload: final writes: %w", context.Cause(ctx))
+	}
+	return h, nil
 }

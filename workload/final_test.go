@@ -134,3 +134,64 @@ func TestFinalReadsClosedPort(t *testing.T) {
 		}
 	}
 }
+
+// Final writes judge an answer exactly as the load does (settle), where the drill's own
+// oracle used to disagree: a 200 that carries X-Geodrill-Outcome is unknown, not ok (so the
+// agent is tried again), and a request that never got a connection is a definite fail,
+// not unknown.
+func TestFinalWritesJudgeLikeTheLoad(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	attempts := map[string]int{}
+	mux := http.NewServeMux()
+	mux.HandleFunc("PUT /agents/{agent}/kv/{key}", func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		attempts[r.PathValue("agent")]++
+		n := attempts[r.PathValue("agent")]
+		mu.Unlock()
+		if n == 1 {
+			respond(200, `{"agent":"x"}`, api.HeaderOutcome, "unknown")(w, r)
+			return
+		}
+		respond(200, `{"agent":"`+r.PathValue("agent")+`","region":"a","epoch":1}`)(w, r)
+	})
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	cfg := testConfig(srv.URL)
+	cfg.Agents = cfg.Agents[:2]
+	h, err := FinalWrites(context.Background(), cfg, timeline.NewClock())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []history.Outcome
+	for _, op := range h {
+		if !op.Final || op.Kind != history.Put || op.Key != cfg.Keys[0] || op.ID < finalWriteBase {
+			t.Errorf("op %+v: want a final put of %s numbered from %d", op, cfg.Keys[0], finalWriteBase)
+		}
+		got = append(got, op.Outcome)
+	}
+	want := []history.Outcome{history.Unknown, history.OK, history.Unknown, history.OK}
+	if len(got) != len(want) {
+		t.Fatalf("outcomes %v, want %v", got, want)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("outcomes %v, want %v", got, want)
+		}
+	}
+
+	// Nothing listens: every attempt is refused before anything is sent.
+	closed := httptest.NewServer(http.NotFoundHandler())
+	closed.Close()
+	cfg = testConfig(closed.URL)
+	cfg.Agents = cfg.Agents[:1]
+	h, _ = FinalWrites(context.Background(), cfg, timeline.NewClock())
+	if len(h) != finalWriteAttempts {
+		t.Errorf("%d attempts against a refusing router, want %d", len(h), finalWriteAttempts)
+	}
+	for _, op := range h {
+		if op.Outcome != history.Fail {
+			t.Errorf("refused connection: outcome %s (%s), want fail", op.Outcome, op.Error)
+		}
+	}
+}
