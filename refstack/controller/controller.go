@@ -433,21 +433,21 @@ func (c *Controller) act(ctx context.Context) error {
 	targets := map[string]string{}
 	for _, a := range st.agents {
 		switch {
-		case a.owner != nil && alive[a.owner.Region]:
+		case a.Owner != nil && alive[a.Owner.Region]:
 			continue
-		case a.owner != nil && !slices.ContainsFunc(deadLeases, func(d revocation) bool { return d.region == a.owner.Region }):
+		case a.Owner != nil && !slices.ContainsFunc(deadLeases, func(d revocation) bool { return d.region == a.Owner.Region }):
 			continue // owned by a region that is neither alive nor dead by probes: leave it to the lease
 		}
-		if a.target != "" && alive[a.target] {
+		if a.Target != "" && alive[a.Target] {
 			continue // already chosen
 		}
-		if a.owner == nil && a.epoch == 0 {
+		if a.Owner == nil && a.Epoch == 0 {
 			// Never owned: the hosts place it by failover rank, home first. Choosing here
 			// would race the hosts' start and could put it away from a home still starting.
 			continue
 		}
-		if t := c.choose(a.reg, alive, load); t != "" {
-			targets[a.reg.Agent] = t
+		if t := c.choose(a.Reg, alive, load); t != "" {
+			targets[a.Reg.Agent] = t
 			load[t]++
 		}
 	}
@@ -460,7 +460,7 @@ func (c *Controller) act(ctx context.Context) error {
 		}
 		moved := 0
 		for _, a := range st.agents {
-			if a.owner != nil && a.owner.Region == d.region {
+			if a.Owner != nil && a.Owner.Region == d.region {
 				moved++
 			}
 		}
@@ -561,13 +561,7 @@ func (c *Controller) choose(reg api.Registration, alive map[string]bool, load ma
 }
 
 // agentState is one agent's registration, owner and target.
-type agentState struct {
-	reg         api.Registration
-	owner       *api.Owner
-	ownerModRev int64
-	epoch       int64 // 0: never owned
-	target      string
-}
+type agentState = registry.Ownership
 
 type state struct{ agents []agentState }
 
@@ -575,54 +569,24 @@ type state struct{ agents []agentState }
 func (s state) load() map[string]int {
 	out := map[string]int{}
 	for _, a := range s.agents {
-		if a.owner != nil {
-			out[a.owner.Region]++
+		if a.Owner != nil {
+			out[a.Owner.Region]++
 		}
 	}
 	return out
 }
 
-// readState reads the registry, owners and targets.
+// readState reads the registry, owners, epochs and targets.
 func readState(ctx context.Context, cli *clientv3.Client) (state, error) {
 	regs, err := registry.Load(ctx, cli)
 	if err != nil {
 		return state{}, err
 	}
-	var st state
-	// 3 reads per agent; etcd allows 128 operations per transaction.
-	for chunk := range slices.Chunk(regs, 40) {
-		ops := make([]clientv3.Op, 0, 3*len(chunk))
-		for _, reg := range chunk {
-			ops = append(ops, clientv3.OpGet(api.OwnerKey(reg.Agent)), clientv3.OpGet(api.TargetKey(reg.Agent)),
-				clientv3.OpGet(api.EpochKey(reg.Agent)))
-		}
-		resp, err := cli.Txn(ctx).Then(ops...).Commit()
-		if err != nil {
-			return state{}, fmt.Errorf("read owners: %w", err)
-		}
-		for i, reg := range chunk {
-			a := agentState{reg: reg}
-			if kvs := resp.Responses[3*i].GetResponseRange().Kvs; len(kvs) > 0 {
-				var o api.Owner
-				if err := json.Unmarshal(kvs[0].Value, &o); err != nil {
-					return state{}, fmt.Errorf("%s: %w", kvs[0].Key, err)
-				}
-				a.owner, a.ownerModRev = &o, kvs[0].ModRevision
-			}
-			if kvs := resp.Responses[3*i+1].GetResponseRange().Kvs; len(kvs) > 0 {
-				a.target = string(kvs[0].Value)
-			}
-			if kvs := resp.Responses[3*i+2].GetResponseRange().Kvs; len(kvs) > 0 {
-				e, err := strconv.ParseInt(string(kvs[0].Value), 10, 64)
-				if err != nil {
-					return state{}, fmt.Errorf("%s: %w", kvs[0].Key, err)
-				}
-				a.epoch = e
-			}
-			st.agents = append(st.agents, a)
-		}
+	agents, _, err := registry.LoadOwnership(ctx, cli, regs)
+	if err != nil {
+		return state{}, err
 	}
-	return st, nil
+	return state{agents: agents}, nil
 }
 
 func putTargets(ctx context.Context, cli *clientv3.Client, targets map[string]string) error {
@@ -651,21 +615,21 @@ func failback(ctx context.Context, cli *clientv3.Client, st state, region string
 	load := st.load()
 	n := 0
 	for _, a := range st.agents {
-		if a.reg.Home != region || a.owner == nil || a.owner.Region == region {
+		if a.Reg.Home != region || a.Owner == nil || a.Owner.Region == region {
 			continue
 		}
 		if maxAgents > 0 && load[region] >= maxAgents {
 			break
 		}
 		resp, err := cli.Txn(ctx).If(
-			clientv3.Compare(clientv3.Value(api.EpochKey(a.reg.Agent)), "=", strconv.FormatInt(a.owner.Epoch, 10)),
-			clientv3.Compare(clientv3.ModRevision(api.OwnerKey(a.reg.Agent)), "=", a.ownerModRev),
+			clientv3.Compare(clientv3.Value(api.EpochKey(a.Reg.Agent)), "=", strconv.FormatInt(a.Owner.Epoch, 10)),
+			clientv3.Compare(clientv3.ModRevision(api.OwnerKey(a.Reg.Agent)), "=", a.OwnerModRev),
 		).Then(
-			clientv3.OpPut(api.TargetKey(a.reg.Agent), region),
-			clientv3.OpDelete(api.OwnerKey(a.reg.Agent)),
+			clientv3.OpPut(api.TargetKey(a.Reg.Agent), region),
+			clientv3.OpDelete(api.OwnerKey(a.Reg.Agent)),
 		).Commit()
 		if err != nil {
-			return n, fmt.Errorf("fail-back %s to %s: %w", a.reg.Agent, region, err)
+			return n, fmt.Errorf("fail-back %s to %s: %w", a.Reg.Agent, region, err)
 		}
 		if resp.Succeeded {
 			n++

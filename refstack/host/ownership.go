@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -24,14 +23,7 @@ type unowned struct {
 }
 
 // view is what etcd says about one agent's ownership at one revision.
-type view struct {
-	reg         api.Registration
-	owner       *api.Owner // nil: no owner key
-	ownerModRev int64
-	epoch       int64  // 0: never owned
-	epochModRev int64  // 0: epoch key absent
-	target      string // region the controller chose to take the agent next; "" if none
-}
+type view = registry.Ownership
 
 // reconcileLoop runs a pass every ReconcileEvery and whenever something kicks it (an owner
 // key was deleted, a lease was granted, a claim delay ran out). Only this goroutine starts
@@ -83,7 +75,7 @@ func (h *Host) reconcile(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	views, rev, err := h.readViews(rctx, regs)
+	views, rev, err := registry.LoadOwnership(rctx, h.cli, regs)
 	if err != nil {
 		return err
 	}
@@ -102,36 +94,36 @@ func (h *Host) reconcile(ctx context.Context) error {
 	}
 	lease, gen := h.lease, h.leaseGen
 	for _, v := range views {
-		name := v.reg.Agent
+		name := v.Reg.Agent
 		a := h.agents[name]
 		if a != nil && rev < a.takeRev {
 			continue // the read predates our own takeover
 		}
-		if v.owner != nil {
+		if v.Owner != nil {
 			delete(h.unownedSince, name)
-			if a != nil && (v.owner.Region != h.cfg.Region || v.owner.Epoch != a.epoch) {
-				h.dropLocked(a, fmt.Sprintf("owner is now %s epoch %d", v.owner.Region, v.owner.Epoch))
+			if a != nil && (v.Owner.Region != h.cfg.Region || v.Owner.Epoch != a.epoch) {
+				h.dropLocked(a, fmt.Sprintf("owner is now %s epoch %d", v.Owner.Region, v.Owner.Epoch))
 				a = nil
 			}
-			if a == nil && v.owner.Region == h.cfg.Region && !h.claiming[name] {
+			if a == nil && v.Owner.Region == h.cfg.Region && !h.claiming[name] {
 				// Left by an earlier incarnation of this host (a restart, a failed
 				// release); nobody serves it, so free it for a fresh takeover.
-				releases = append(releases, stale{name, v.ownerModRev})
+				releases = append(releases, stale{name, v.OwnerModRev})
 			}
 			continue
 		}
 		if a != nil {
 			h.dropLocked(a, "owner key gone")
 		}
-		rank := slices.Index(v.reg.Order, h.cfg.Region)
+		rank := slices.Index(v.Reg.Order, h.cfg.Region)
 		if rank < 0 || h.claiming[name] || now.Before(h.backoff[name]) || h.fullLocked() {
 			continue
 		}
 		// The wait runs from when this host first saw the agent unowned at this epoch; an
 		// epoch that moved means someone owned it in between, so the wait starts over.
 		u, seen := h.unownedSince[name]
-		if !seen || u.epoch != v.epoch {
-			u, seen = unowned{since: now, epoch: v.epoch}, false
+		if !seen || u.epoch != v.Epoch {
+			u, seen = unowned{since: now, epoch: v.Epoch}, false
 			h.unownedSince[name] = u
 		}
 		if wait := h.claimWait(v, rank) - now.Sub(u.since); wait > 0 {
@@ -159,68 +151,24 @@ func (h *Host) reconcile(ctx context.Context) error {
 	return nil
 }
 
-// readViews reads owner and epoch keys of every registered agent, a chunk of agents per
-// transaction. rev is the oldest revision read.
-func (h *Host) readViews(ctx context.Context, regs []api.Registration) ([]view, int64, error) {
-	var out []view
-	var rev int64
-	// 3 reads per agent; etcd allows 128 operations per transaction.
-	for chunk := range slices.Chunk(regs, 40) {
-		ops := make([]clientv3.Op, 0, 3*len(chunk))
-		for _, reg := range chunk {
-			ops = append(ops, clientv3.OpGet(api.OwnerKey(reg.Agent)), clientv3.OpGet(api.EpochKey(reg.Agent)),
-				clientv3.OpGet(api.TargetKey(reg.Agent)))
-		}
-		resp, err := h.cli.Txn(ctx).Then(ops...).Commit()
-		if err != nil {
-			return nil, 0, fmt.Errorf("read owners: %w", err)
-		}
-		if rev == 0 || resp.Header.Revision < rev {
-			rev = resp.Header.Revision
-		}
-		for i, reg := range chunk {
-			v := view{reg: reg}
-			if kvs := resp.Responses[3*i].GetResponseRange().Kvs; len(kvs) > 0 {
-				var o api.Owner
-				if err := json.Unmarshal(kvs[0].Value, &o); err != nil {
-					return nil, 0, fmt.Errorf("%s: %w", kvs[0].Key, err)
-				}
-				v.owner, v.ownerModRev = &o, kvs[0].ModRevision
-			}
-			if kvs := resp.Responses[3*i+2].GetResponseRange().Kvs; len(kvs) > 0 {
-				v.target = string(kvs[0].Value)
-			}
-			if kvs := resp.Responses[3*i+1].GetResponseRange().Kvs; len(kvs) > 0 {
-				e, err := strconv.ParseInt(string(kvs[0].Value), 10, 64)
-				if err != nil {
-					return nil, 0, fmt.Errorf("%s: %w", kvs[0].Key, err)
-				}
-				v.epoch, v.epochModRev = e, kvs[0].ModRevision
-			}
-			out = append(out, v)
-		}
-	}
-	return out, rev, nil
-}
-
 // claim takes an unowned agent in one transaction (bumping its epoch, creating the owner
 // key on our lease, recording the epoch), then restores its state before it is served.
 func (h *Host) claim(v view, lease clientv3.LeaseID, gen uint64) {
-	name := v.reg.Agent
+	name := v.Reg.Agent
 	defer func() {
 		h.mu.Lock()
 		delete(h.claiming, name)
 		h.mu.Unlock()
 	}()
-	epoch := v.epoch + 1
-	if h.cfg.Bugs.On(bugs.TakeoverReusesEpoch) && v.epoch > 0 {
-		epoch = v.epoch // BUG (takeover-reuses-epoch): the epoch is only set for a never-owned agent
+	epoch := v.Epoch + 1
+	if h.cfg.Bugs.On(bugs.TakeoverReusesEpoch) && v.Epoch > 0 {
+		epoch = v.Epoch // BUG (takeover-reuses-epoch): the epoch is only set for a never-owned agent
 	}
 	owner, _ := json.Marshal(api.Owner{Region: h.cfg.Region, Epoch: epoch, URL: h.url})
 	record, _ := json.Marshal(api.EpochRecord{Epoch: epoch, Region: h.cfg.Region, UnixNs: clock.Now().UnixNano()})
 	ctx, cancel := context.WithTimeout(h.bg, h.cfg.OpTimeout)
 	resp, err := h.cli.Txn(ctx).If(
-		clientv3.Compare(clientv3.ModRevision(api.EpochKey(name)), "=", v.epochModRev),
+		clientv3.Compare(clientv3.ModRevision(api.EpochKey(name)), "=", v.EpochModRev),
 		clientv3.Compare(clientv3.CreateRevision(api.OwnerKey(name)), "=", 0),
 	).Then(
 		clientv3.OpPut(api.EpochKey(name), epochString(epoch)),
@@ -256,11 +204,11 @@ func (h *Host) claim(v view, lease clientv3.LeaseID, gen uint64) {
 		}
 	}
 	h.metrics.takeovers.Inc()
-	h.log.Info("takeover", "event", "ownership_change", "agent", name, "epoch", epoch, "prev_epoch", v.epoch,
-		"home", v.reg.Home, "controller_target", v.target)
+	h.log.Info("takeover", "event", "ownership_change", "agent", name, "epoch", epoch, "prev_epoch", v.Epoch,
+		"home", v.Reg.Home, "controller_target", v.Target)
 
-	failback := v.target == h.cfg.Region && v.reg.Home == h.cfg.Region
-	if err := h.restore(a, v.reg, failback); err != nil {
+	failback := v.Target == h.cfg.Region && v.Reg.Home == h.cfg.Region
+	if err := h.restore(a, v.Reg, failback); err != nil {
 		h.log.Error("RESTORE FAILED: not serving agent, releasing ownership", "agent", name, "epoch", epoch, "err", err)
 		h.mu.Lock()
 		h.backoff[name] = time.Now().Add(h.cfg.RestoreBackoff)
@@ -376,10 +324,10 @@ func (h *Host) releaseOwnerKey(a *agent) {
 // choice wins unless the chosen host never comes.
 func (h *Host) claimWait(v view, rank int) time.Duration {
 	switch {
-	case v.target == h.cfg.Region:
+	case v.Target == h.cfg.Region:
 		return 0
-	case v.target != "":
-		return time.Duration(rank+len(v.reg.Order)) * h.cfg.ClaimStep
+	case v.Target != "":
+		return time.Duration(rank+len(v.Reg.Order)) * h.cfg.ClaimStep
 	}
 	return time.Duration(rank) * h.cfg.ClaimStep
 }

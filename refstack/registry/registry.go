@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -114,4 +115,63 @@ func Register(ctx context.Context, endpoints []string, regs []api.Registration) 
 		case <-time.After(300 * time.Millisecond):
 		}
 	}
+}
+
+// Ownership is what etcd says about one agent's ownership at one revision: its owner key
+// (nil: none), its epoch (0: never owned) and the controller's target hint ("": none).
+type Ownership struct {
+	Reg         api.Registration
+	Owner       *api.Owner
+	OwnerModRev int64
+	Epoch       int64
+	EpochModRev int64 // 0: the epoch key is absent
+	Target      string
+}
+
+// ownershipReads is how many keys LoadOwnership reads per agent.
+const ownershipReads = 3
+
+// LoadOwnership reads the owner, epoch and target keys of every registration, in
+// transactions of up to maxTxnOps reads, and returns them in the registrations' order with
+// the lowest revision any transaction read at.
+func LoadOwnership(ctx context.Context, kv clientv3.KV, regs []api.Registration) ([]Ownership, int64, error) {
+	out := make([]Ownership, 0, len(regs))
+	var rev int64
+	for chunk := range slices.Chunk(regs, maxTxnOps/ownershipReads) {
+		ops := make([]clientv3.Op, 0, ownershipReads*len(chunk))
+		for _, reg := range chunk {
+			ops = append(ops, clientv3.OpGet(api.OwnerKey(reg.Agent)), clientv3.OpGet(api.EpochKey(reg.Agent)),
+				clientv3.OpGet(api.TargetKey(reg.Agent)))
+		}
+		resp, err := kv.Txn(ctx).Then(ops...).Commit()
+		if err != nil {
+			return nil, 0, fmt.Errorf("registry: read owners: %w", err)
+		}
+		if rev == 0 || resp.Header.Revision < rev {
+			rev = resp.Header.Revision
+		}
+		for i, reg := range chunk {
+			o := Ownership{Reg: reg}
+			owner, epoch, target := resp.Responses[ownershipReads*i], resp.Responses[ownershipReads*i+1], resp.Responses[ownershipReads*i+2]
+			if kvs := owner.GetResponseRange().Kvs; len(kvs) > 0 {
+				var ow api.Owner
+				if err := json.Unmarshal(kvs[0].Value, &ow); err != nil {
+					return nil, 0, fmt.Errorf("registry: %s: %w", kvs[0].Key, err)
+				}
+				o.Owner, o.OwnerModRev = &ow, kvs[0].ModRevision
+			}
+			if kvs := epoch.GetResponseRange().Kvs; len(kvs) > 0 {
+				e, err := strconv.ParseInt(string(kvs[0].Value), 10, 64)
+				if err != nil {
+					return nil, 0, fmt.Errorf("registry: %s: %w", kvs[0].Key, err)
+				}
+				o.Epoch, o.EpochModRev = e, kvs[0].ModRevision
+			}
+			if kvs := target.GetResponseRange().Kvs; len(kvs) > 0 {
+				o.Target = string(kvs[0].Value)
+			}
+			out = append(out, o)
+		}
+	}
+	return out, rev, nil
 }
