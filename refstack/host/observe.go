@@ -8,16 +8,14 @@ import (
 	"strconv"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/geodrill/geodrill/refstack/api"
 	"github.com/geodrill/geodrill/refstack/checkpoint"
 	"github.com/geodrill/geodrill/refstack/controller"
+	"github.com/geodrill/geodrill/refstack/internal/promreg"
 )
 
-// metrics of one host, served on /metrics from a registry of its own (not the global one,
-// so that several hosts in one test process do not collide).
+// metrics of one host, served on /metrics from a registry of its own (promreg).
 type metrics struct {
 	handler     http.Handler
 	ops         *prometheus.CounterVec
@@ -27,9 +25,7 @@ type metrics struct {
 }
 
 func (h *Host) setupObservability() error {
-	reg := prometheus.NewRegistry()
 	m := &metrics{
-		handler: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
 		ops: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "geodrill_host_ops_total",
 			Help: "API operations served, by kind (get, put, cas) and outcome (ok, fail, unknown).",
@@ -52,8 +48,8 @@ func (h *Host) setupObservability() error {
 		Help: "Agents this host serves (restored, not dropped).",
 	}, func() float64 { return float64(len(h.Status().Agents)) })
 	epochs := newEpochCollector(h)
-	reg.MustRegister(m.ops, m.takeovers, m.leaseLosses, m.checkpoints, served, epochs,
-		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	var reg *prometheus.Registry
+	reg, m.handler = promreg.New(m.ops, m.takeovers, m.leaseLosses, m.checkpoints, served, epochs)
 	h.metrics = m
 
 	if h.cfg.Controller != nil {

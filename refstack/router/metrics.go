@@ -5,13 +5,13 @@ import (
 	"strconv"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/geodrill/geodrill/refstack/api"
+	"github.com/geodrill/geodrill/refstack/internal/promreg"
 )
 
-// metrics of a router, on a registry of its own so several routers can share a process.
+// metrics of a router, on a registry of its own (promreg) so several routers can share a
+// process.
 type metrics struct {
 	handler  http.Handler
 	forwards *prometheus.CounterVec
@@ -19,9 +19,7 @@ type metrics struct {
 }
 
 func newMetrics(rt *Router) *metrics {
-	reg := prometheus.NewRegistry()
 	m := &metrics{
-		handler: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
 		forwards: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "geodrill_router_requests_total",
 			Help: "Agent requests answered, by HTTP status and outcome header (ok, fail, unknown).",
@@ -39,8 +37,7 @@ func newMetrics(rt *Router) *metrics {
 		defer rt.mu.RUnlock()
 		return float64(len(rt.owners))
 	})
-	reg.MustRegister(m.forwards, m.cache, owners,
-		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	_, m.handler = promreg.New(m.forwards, m.cache, owners)
 	return m
 }
 
