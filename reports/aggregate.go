@@ -13,6 +13,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/geodrill/geodrill/checkers"
+	"github.com/geodrill/geodrill/rundir"
 )
 
 // Drill is one run's figures, as many-drill aggregates need them.
@@ -258,19 +259,19 @@ func LoadRuns(paths ...string) ([]*Run, error) {
 	var runs []*Run
 	for _, p := range paths {
 		dirs := []string{p}
-		if _, err := os.Stat(filepath.Join(p, ResultsFile)); errors.Is(err, fs.ErrNotExist) {
+		if _, err := os.Stat(filepath.Join(p, rundir.ResultsFile)); errors.Is(err, fs.ErrNotExist) {
 			entries, rerr := os.ReadDir(p)
 			if rerr != nil {
 				return nil, fmt.Errorf("reports: %s is not a run directory: %w", p, rerr)
 			}
 			dirs = dirs[:0]
 			for _, e := range entries {
-				if _, err := os.Stat(filepath.Join(p, e.Name(), ResultsFile)); e.IsDir() && err == nil {
+				if _, err := os.Stat(filepath.Join(p, e.Name(), rundir.ResultsFile)); e.IsDir() && err == nil {
 					dirs = append(dirs, filepath.Join(p, e.Name()))
 				}
 			}
 			if len(dirs) == 0 {
-				return nil, fmt.Errorf("reports: %s has no %s and no run directories inside: pass a directory written by harness run", p, ResultsFile)
+				return nil, fmt.Errorf("reports: %s has no %s and no run directories inside: pass a directory written by harness run", p, rundir.ResultsFile)
 			}
 		}
 		for _, d := range dirs {

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/geodrill/geodrill/checkers"
+	"github.com/geodrill/geodrill/rundir"
 )
 
 func savedRuns(t *testing.T, names ...string) []*Run {
@@ -165,7 +166,7 @@ func TestRunJSON(t *testing.T) {
 	if err := json.Unmarshal(data, &got); err != nil {
 		t.Fatal(err)
 	}
-	if got.Dir != r.Dir || got.Report != filepath.Join(r.Dir, HTMLFile) || got.Status != "fail" || got.Seed != 1 || len(got.Results) != 4 {
+	if got.Dir != r.Dir || got.Report != filepath.Join(r.Dir, rundir.HTMLFile) || got.Status != "fail" || got.Seed != 1 || len(got.Results) != 4 {
 		t.Errorf("run JSON = %+v", got)
 	}
 }

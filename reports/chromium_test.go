@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/geodrill/geodrill/faults/timeline"
+	"github.com/geodrill/geodrill/rundir"
 )
 
 // chromiumFlags keep headless Chromium off the network: without them it waits on
@@ -64,7 +65,7 @@ func TestReportInChromium(t *testing.T) {
 		if r, err = Load(dir); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := os.Stat(filepath.Join(dir, HTMLFile)); err != nil {
+		if _, err := os.Stat(filepath.Join(dir, rundir.HTMLFile)); err != nil {
 			t.Fatalf("%v: the run directory has no report (harness report %s writes one)", err, dir)
 		}
 	} else {
@@ -73,7 +74,7 @@ func TestReportInChromium(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	abs, err := filepath.Abs(filepath.Join(r.Dir, HTMLFile))
+	abs, err := filepath.Abs(filepath.Join(r.Dir, rundir.HTMLFile))
 	if err != nil {
 		t.Fatal(err)
 	}

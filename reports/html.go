@@ -9,12 +9,13 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/geodrill/geodrill/rundir"
 )
 
-// HTMLFile is the self-contained report: inline CSS and SVG, no script, nothing fetched, so
-// it opens from disk, from a CI artifact store or as an e-mail attachment alike.
-const HTMLFile = "report.html"
-
+// htmlPage feeds the self-contained report (rundir.HTMLFile): inline CSS and SVG, no script,
+// nothing fetched, so it opens from disk, from a CI artifact store or as an e-mail
+// attachment alike.
 type htmlPage struct {
 	Name, Description, Provider, Started, Duration, Verdict, VerdictClass, Counts string
 	Seed                                                                          int64
@@ -92,13 +93,13 @@ func renderHTML(r *Run) ([]byte, error) {
 	}
 	p.Linearizability, p.Logs = artifacts(r.Dir)
 	p.Files = []htmlLink{
-		{SummaryFile, "the same verdicts as Markdown"},
-		{ResultsFile, "verdicts and measured values (JSON)"},
-		{JUnitFile, "for CI"},
-		{TimelineFile, "what the harness did, when"},
-		{HistoryFile, "every client operation"},
-		{ScenarioFile, "the resolved scenario, seed included"},
-		{ObservationsFile, "post-run facts: etcd keys, checkpoint objects (absent in older runs)"},
+		{rundir.SummaryFile, "the same verdicts as Markdown"},
+		{rundir.ResultsFile, "verdicts and measured values (JSON)"},
+		{rundir.JUnitFile, "for CI"},
+		{rundir.TimelineFile, "what the harness did, when"},
+		{rundir.HistoryFile, "every client operation"},
+		{rundir.ScenarioFile, "the resolved scenario, seed included"},
+		{rundir.ObservationsFile, "post-run facts: etcd keys, checkpoint objects (absent in older runs)"},
 	}
 	var buf bytes.Buffer
 	if err := pageTemplate.Execute(&buf, p); err != nil {
@@ -114,14 +115,14 @@ func artifacts(dir string) (lin, logs []string) {
 	}
 	m, _ := filepath.Glob(filepath.Join(dir, "*.html"))
 	for _, f := range m {
-		if base := filepath.Base(f); base != HTMLFile && strings.Contains(strings.ToLower(base), "linearizab") {
+		if base := filepath.Base(f); base != rundir.HTMLFile && strings.Contains(strings.ToLower(base), "linearizab") {
 			lin = append(lin, base)
 		}
 	}
 	sort.Strings(lin)
-	if entries, err := os.ReadDir(filepath.Join(dir, LogsDir)); err == nil {
+	if entries, err := os.ReadDir(filepath.Join(dir, rundir.LogsDir)); err == nil {
 		for _, e := range entries {
-			logs = append(logs, LogsDir+"/"+e.Name())
+			logs = append(logs, rundir.LogsDir+"/"+e.Name())
 		}
 	}
 	return lin, logs
@@ -240,14 +241,14 @@ svg .recovered { fill: #1d2330; }
 // after a re-check, without touching the recorded history or verdict files.
 func WriteHTML(r *Run) error {
 	if r.Dir == "" {
-		return fmt.Errorf("reports: write %s: run has no directory", HTMLFile)
+		return fmt.Errorf("reports: write %s: run has no directory", rundir.HTMLFile)
 	}
 	data, err := renderHTML(r)
 	if err == nil {
-		err = writeFile(filepath.Join(r.Dir, HTMLFile), data)
+		err = writeFile(filepath.Join(r.Dir, rundir.HTMLFile), data)
 	}
 	if err != nil {
-		return fmt.Errorf("reports: write %s: %w", filepath.Join(r.Dir, HTMLFile), err)
+		return fmt.Errorf("reports: write %s: %w", filepath.Join(r.Dir, rundir.HTMLFile), err)
 	}
 	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/geodrill/geodrill/faults/timeline"
+	"github.com/geodrill/geodrill/rundir"
 	"github.com/geodrill/geodrill/workload/history"
 )
 
@@ -68,7 +69,7 @@ func TestHTMLSizeBounded(t *testing.T) {
 		if err := Write(r); err != nil {
 			t.Fatal(err)
 		}
-		fi, err := os.Stat(filepath.Join(r.Dir, HTMLFile))
+		fi, err := os.Stat(filepath.Join(r.Dir, rundir.HTMLFile))
 		if err != nil {
 			t.Fatal(err)
 		}

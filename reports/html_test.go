@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/geodrill/geodrill/checkers"
+	"github.com/geodrill/geodrill/rundir"
 )
 
 // copyRun loads a saved run from testdata and points it at a fresh directory holding copies
@@ -59,7 +60,7 @@ func TestHTMLSavedRuns(t *testing.T) {
 			if err := Write(r); err != nil {
 				t.Fatal(err)
 			}
-			data, err := os.ReadFile(filepath.Join(r.Dir, HTMLFile))
+			data, err := os.ReadFile(filepath.Join(r.Dir, rundir.HTMLFile))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -95,7 +96,7 @@ func TestHTMLSavedRuns(t *testing.T) {
 					t.Errorf("%s chart is not well-formed: %v", id, err)
 				}
 			}
-			summary, _ := os.ReadFile(filepath.Join(r.Dir, SummaryFile))
+			summary, _ := os.ReadFile(filepath.Join(r.Dir, rundir.SummaryFile))
 			if !strings.Contains(string(summary), "[report.html](report.html)") {
 				t.Error("summary.md does not link report.html")
 			}
@@ -124,7 +125,7 @@ func TestHTMLNoHistoryStillRenders(t *testing.T) {
 	if err := Write(r); err != nil {
 		t.Fatal(err)
 	}
-	data, err := os.ReadFile(filepath.Join(r.Dir, HTMLFile))
+	data, err := os.ReadFile(filepath.Join(r.Dir, rundir.HTMLFile))
 	if err != nil {
 		t.Fatal(err)
 	}

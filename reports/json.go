@@ -1,6 +1,10 @@
 package reports
 
-import "path/filepath"
+import (
+	"path/filepath"
+
+	"github.com/geodrill/geodrill/rundir"
+)
 
 // RunJSON is what `harness run --json` prints for one drill: results.json's fields plus
 // where the run directory and its report are.
@@ -12,5 +16,5 @@ type RunJSON struct {
 
 // NewRunJSON builds r's RunJSON.
 func NewRunJSON(r *Run) RunJSON {
-	return RunJSON{Dir: r.Dir, Report: filepath.Join(r.Dir, HTMLFile), resultsFile: newResultsFile(r)}
+	return RunJSON{Dir: r.Dir, Report: filepath.Join(r.Dir, rundir.HTMLFile), resultsFile: newResultsFile(r)}
 }

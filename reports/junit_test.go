@@ -5,6 +5,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/geodrill/geodrill/rundir"
 )
 
 // junitDoc is an independent reading of JUnit XML, as a CI system would parse it.
@@ -45,7 +47,7 @@ func readJUnit(t *testing.T, r *Run) junitDoc {
 	if err := Write(r); err != nil {
 		t.Fatal(err)
 	}
-	data, err := os.ReadFile(filepath.Join(r.Dir, JUnitFile))
+	data, err := os.ReadFile(filepath.Join(r.Dir, rundir.JUnitFile))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 
 	"github.com/geodrill/geodrill/faults/timeline"
+	"github.com/geodrill/geodrill/rundir"
 	"github.com/geodrill/geodrill/scenarios"
 	"github.com/geodrill/geodrill/workload/history"
 )
@@ -13,19 +14,19 @@ import (
 // Load reads a run directory written by Write: scenario.yaml, timeline.jsonl, history.jsonl
 // and results.json, so a saved run can be re-checked without a cluster.
 func Load(dir string) (*Run, error) {
-	s, err := scenarios.Load(filepath.Join(dir, ScenarioFile))
+	s, err := scenarios.Load(filepath.Join(dir, rundir.ScenarioFile))
 	if err != nil {
 		return nil, fmt.Errorf("reports: load %s: %w", dir, err)
 	}
-	events, err := timeline.Load(filepath.Join(dir, TimelineFile))
+	events, err := timeline.Load(filepath.Join(dir, rundir.TimelineFile))
 	if err != nil {
 		return nil, fmt.Errorf("reports: load %s: %w", dir, err)
 	}
-	h, err := history.Load(filepath.Join(dir, HistoryFile))
+	h, err := history.Load(filepath.Join(dir, rundir.HistoryFile))
 	if err != nil {
 		return nil, fmt.Errorf("reports: load %s: %w", dir, err)
 	}
-	path := filepath.Join(dir, ResultsFile)
+	path := filepath.Join(dir, rundir.ResultsFile)
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("reports: load: %w", err)

@@ -9,11 +9,8 @@ import (
 	"path/filepath"
 
 	"github.com/geodrill/geodrill/checkers"
+	"github.com/geodrill/geodrill/rundir"
 )
-
-// ObservationsFile holds the post-run facts (etcd keys, checkpoint objects with their
-// sha256) that the integrity and convergence checkers judge; absent in older runs.
-const ObservationsFile = "observations.json"
 
 func renderObservations(r *Run) ([]byte, error) {
 	b, err := json.MarshalIndent(r.Observations, "", "  ")
@@ -26,7 +23,7 @@ func renderObservations(r *Run) ([]byte, error) {
 // loadObservations reads observations.json; a run without one (saved before observations
 // existed, or stopped before they were collected) has none: nil, no error.
 func loadObservations(dir string) (*checkers.Observations, error) {
-	path := filepath.Join(dir, ObservationsFile)
+	path := filepath.Join(dir, rundir.ObservationsFile)
 	data, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil

@@ -12,6 +12,7 @@ import (
 
 	"github.com/geodrill/geodrill/checkers"
 	"github.com/geodrill/geodrill/faults/timeline"
+	"github.com/geodrill/geodrill/rundir"
 	"github.com/geodrill/geodrill/scenarios"
 	"github.com/geodrill/geodrill/workload/history"
 )
@@ -77,7 +78,7 @@ func TestWriteLoadRoundTrip(t *testing.T) {
 	if err := Write(r); err != nil {
 		t.Fatal(err)
 	}
-	for _, f := range []string{ScenarioFile, TimelineFile, HistoryFile, ResultsFile, SummaryFile, JUnitFile} {
+	for _, f := range []string{rundir.ScenarioFile, rundir.TimelineFile, rundir.HistoryFile, rundir.ResultsFile, rundir.SummaryFile, rundir.JUnitFile} {
 		if fi, err := os.Stat(filepath.Join(dir, f)); err != nil || fi.Size() == 0 {
 			t.Errorf("%s: missing or empty (%v)", f, err)
 		}
@@ -137,10 +138,10 @@ func TestLoadErrorsNamePath(t *testing.T) {
 	if err := Write(r); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, ResultsFile), []byte("{"), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, rundir.ResultsFile), []byte("{"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Load(dir); err == nil || !strings.Contains(err.Error(), filepath.Join(dir, ResultsFile)) {
+	if _, err := Load(dir); err == nil || !strings.Contains(err.Error(), filepath.Join(dir, rundir.ResultsFile)) {
 		t.Errorf("Load(corrupt results) = %v, want an error naming results.json", err)
 	}
 }

@@ -12,17 +12,6 @@ import (
 	"github.com/geodrill/geodrill/workload/history"
 )
 
-// Files in a run directory.
-const (
-	ScenarioFile = "scenario.yaml"  // the resolved scenario, seed included
-	TimelineFile = "timeline.jsonl" // one timeline.Event per line
-	HistoryFile  = "history.jsonl"  // one history.Op per line
-	ResultsFile  = "results.json"   // status, seed, verdicts, measured values, harness error
-	SummaryFile  = "summary.md"     // what a reviewer reads first
-	JUnitFile    = "junit.xml"      // what CI gates on
-	LogsDir      = "logs"           // process logs, written by the cluster
-)
-
 // Run is one drill's record.
 type Run struct {
 	Dir      string

@@ -10,6 +10,7 @@ import (
 
 	"github.com/geodrill/geodrill/checkers"
 	"github.com/geodrill/geodrill/faults/timeline"
+	"github.com/geodrill/geodrill/rundir"
 )
 
 // Summary renders summary.md: what ran, the overall verdict, the SLA table, the fault
@@ -49,7 +50,7 @@ func Summary(r *Run) string {
 
 func writeFacts(b *strings.Builder, r *Run, overall checkers.Status) {
 	b.WriteString("| | |\n|---|---|\n")
-	fmt.Fprintf(b, "| Scenario | %s ([%s](%s)) |\n", mdCell(r.name()), ScenarioFile, ScenarioFile)
+	fmt.Fprintf(b, "| Scenario | %s ([%s](%s)) |\n", mdCell(r.name()), rundir.ScenarioFile, rundir.ScenarioFile)
 	fmt.Fprintf(b, "| Seed | %d |\n", r.Seed)
 	fmt.Fprintf(b, "| Provider | %s |\n", mdCell(r.provider()))
 	if !r.Started.IsZero() {
@@ -165,7 +166,7 @@ func writeArtifacts(b *strings.Builder, dir string) {
 	for _, pattern := range []string{"*.html", "*/*.html"} {
 		m, _ := filepath.Glob(filepath.Join(dir, pattern))
 		for _, p := range m {
-			if rel, err := filepath.Rel(dir, p); err == nil && !strings.HasPrefix(rel, LogsDir+string(filepath.Separator)) {
+			if rel, err := filepath.Rel(dir, p); err == nil && !strings.HasPrefix(rel, rundir.LogsDir+string(filepath.Separator)) {
 				html = append(html, filepath.ToSlash(rel))
 			}
 		}
@@ -178,18 +179,18 @@ func writeArtifacts(b *strings.Builder, dir string) {
 		}
 		fmt.Fprintf(b, "- [%s](%s)\n", label, h)
 	}
-	if logs, err := os.ReadDir(filepath.Join(dir, LogsDir)); err == nil {
-		fmt.Fprintf(b, "- [%s/](%s/): process logs\n", LogsDir, LogsDir)
+	if logs, err := os.ReadDir(filepath.Join(dir, rundir.LogsDir)); err == nil {
+		fmt.Fprintf(b, "- [%s/](%s/): process logs\n", rundir.LogsDir, rundir.LogsDir)
 		for _, l := range logs {
-			fmt.Fprintf(b, "  - [%s](%s/%s)\n", l.Name(), LogsDir, l.Name())
+			fmt.Fprintf(b, "  - [%s](%s/%s)\n", l.Name(), rundir.LogsDir, l.Name())
 		}
 	}
 	for _, f := range []struct{ name, what string }{
-		{ResultsFile, "verdicts and measured values"},
-		{JUnitFile, "for CI"},
-		{TimelineFile, "what the harness did, when"},
-		{HistoryFile, "every client operation"},
-		{ScenarioFile, "the resolved scenario; re-run it with `harness run`"},
+		{rundir.ResultsFile, "verdicts and measured values"},
+		{rundir.JUnitFile, "for CI"},
+		{rundir.TimelineFile, "what the harness did, when"},
+		{rundir.HistoryFile, "every client operation"},
+		{rundir.ScenarioFile, "the resolved scenario; re-run it with `harness run`"},
 	} {
 		fmt.Fprintf(b, "- [%s](%s): %s\n", f.name, f.name, f.what)
 	}

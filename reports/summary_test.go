@@ -7,11 +7,12 @@ import (
 	"testing"
 
 	"github.com/geodrill/geodrill/checkers"
+	"github.com/geodrill/geodrill/rundir"
 )
 
 func TestSummary(t *testing.T) {
 	dir := t.TempDir()
-	for _, f := range []string{"linearizability.html", filepath.Join(LogsDir, "etcd-a.log"), filepath.Join(LogsDir, "host-b.log")} {
+	for _, f := range []string{"linearizability.html", filepath.Join(rundir.LogsDir, "etcd-a.log"), filepath.Join(rundir.LogsDir, "host-b.log")} {
 		if err := os.MkdirAll(filepath.Dir(filepath.Join(dir, f)), 0o755); err != nil {
 			t.Fatal(err)
 		}
@@ -23,7 +24,7 @@ func TestSummary(t *testing.T) {
 	if err := Write(r); err != nil {
 		t.Fatal(err)
 	}
-	data, err := os.ReadFile(filepath.Join(dir, SummaryFile))
+	data, err := os.ReadFile(filepath.Join(dir, rundir.SummaryFile))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/geodrill/geodrill/faults/timeline"
+	"github.com/geodrill/geodrill/rundir"
 )
 
 // summary.md and report.html say which event triggered which fault, and which trigger
@@ -28,7 +29,7 @@ func TestTriggeredFaultsInReports(t *testing.T) {
 		"f2:region-outage (b) injected at 8.561s, triggered by ownership-change of agent-03 to b@epoch 4 at 8.410s + 150ms",
 		"f3:pause NOT TRIGGERED: waited for lease-revoked of f2 + 20ms; the load ended first",
 	}
-	for _, f := range []string{SummaryFile, HTMLFile} {
+	for _, f := range []string{rundir.SummaryFile, rundir.HTMLFile} {
 		data, err := os.ReadFile(filepath.Join(dir, f))
 		if err != nil {
 			t.Fatal(err)

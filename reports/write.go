@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 
 	"github.com/geodrill/geodrill/faults/timeline"
+	"github.com/geodrill/geodrill/rundir"
 )
 
 // Write writes the run directory r.Dir (creating it if needed): scenario.yaml, timeline.jsonl,
@@ -27,14 +28,14 @@ func Write(r *Run) error {
 		name   string
 		render func(*Run) ([]byte, error)
 	}{
-		{ScenarioFile, renderScenario},
-		{TimelineFile, renderTimeline},
-		{HistoryFile, renderHistory},
-		{ResultsFile, encodeResults},
-		{ObservationsFile, renderObservations},
-		{JUnitFile, renderJUnit},
-		{HTMLFile, renderHTML}, // before the summary, which links it
-		{SummaryFile, func(r *Run) ([]byte, error) { return []byte(Summary(r)), nil }},
+		{rundir.ScenarioFile, renderScenario},
+		{rundir.TimelineFile, renderTimeline},
+		{rundir.HistoryFile, renderHistory},
+		{rundir.ResultsFile, encodeResults},
+		{rundir.ObservationsFile, renderObservations},
+		{rundir.JUnitFile, renderJUnit},
+		{rundir.HTMLFile, renderHTML}, // before the summary, which links it
+		{rundir.SummaryFile, func(r *Run) ([]byte, error) { return []byte(Summary(r)), nil }},
 	}
 	var errs []error
 	for _, f := range files {

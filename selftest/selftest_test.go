@@ -16,9 +16,9 @@ import (
 	"time"
 
 	"github.com/geodrill/geodrill/checkers"
-	"github.com/geodrill/geodrill/clusters/local"
 	"github.com/geodrill/geodrill/refstack/bugs"
 	"github.com/geodrill/geodrill/reports"
+	"github.com/geodrill/geodrill/rundir"
 	"github.com/geodrill/geodrill/scenarios"
 )
 
@@ -204,8 +204,8 @@ func drill(t *testing.T, harness, root, out, bin, scenario string, seed int64, u
 	d.RunDir = run.Dir
 	// The services' data (about 190 MB a drill) is not needed to re-check a run: the checkers
 	// read the history, timeline and observations. A sweep of a hundred drills keeps the rest.
-	if err := os.RemoveAll(filepath.Join(run.Dir, local.DataDir)); err != nil {
-		t.Logf("remove %s: %v", filepath.Join(run.Dir, local.DataDir), err)
+	if err := os.RemoveAll(filepath.Join(run.Dir, rundir.DataDir)); err != nil {
+		t.Logf("remove %s: %v", filepath.Join(run.Dir, rundir.DataDir), err)
 	}
 	if run.HarnessError != "" {
 		d.Error = run.HarnessError

@@ -25,6 +25,7 @@ import (
 
 	"github.com/geodrill/geodrill/clusters/internal/spec"
 	"github.com/geodrill/geodrill/refstack/api"
+	"github.com/geodrill/geodrill/rundir"
 )
 
 // Timeouts. Generous because the stack often shares a small machine with builds and tests.
@@ -263,7 +264,7 @@ func (c *Cluster) prepare() error {
 	if err != nil {
 		return fmt.Errorf("run dir: %w", err)
 	}
-	logs := filepath.Join(runDir, "logs")
+	logs := filepath.Join(runDir, rundir.LogsDir)
 	dirs := []string{logs}
 	for _, r := range c.spec.Regions {
 		dirs = append(dirs, c.dataDir(runDir, r, spec.ServiceEtcd), c.dataDir(runDir, r, spec.ServiceMinIO))
@@ -437,12 +438,9 @@ func (c *Cluster) prepare() error {
 	return nil
 }
 
-// DataDir is the run directory's folder for the services' data (etcd, MinIO), one folder per
-// region and service.
-const DataDir = "data"
-
+// dataDir is where service keeps its data in runDir.
 func (c *Cluster) dataDir(runDir, region, service string) string {
-	return filepath.Join(runDir, DataDir, region, service)
+	return filepath.Join(runDir, rundir.DataDir, region, service)
 }
 
 // start launches s unless the cluster is going down. Checking the state and recording the
@@ -617,14 +615,14 @@ func (c *Cluster) awaitOwners(ctx context.Context) error {
 	return c.await(ctx, "an owner for every agent", check, all, logs...)
 }
 
-// writeState records the endpoints in RunDir/cluster.json, for people and tools attaching
+// writeState records the endpoints in RunDir/cluster.json (rundir.ClusterFile), for people and tools attaching
 // to a running cluster.
 func (c *Cluster) writeState() error {
 	b, err := json.MarshalIndent(c.Endpoints(), "", "  ")
 	if err != nil {
 		return fmt.Errorf("cluster state: %w", err)
 	}
-	p := filepath.Join(c.runDir, "cluster.json")
+	p := filepath.Join(c.runDir, rundir.ClusterFile)
 	if err := os.WriteFile(p, append(b, '\n'), 0o644); err != nil {
 		return fmt.Errorf("cluster state: %w", err)
 	}

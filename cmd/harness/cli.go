@@ -14,6 +14,7 @@ import (
 	"github.com/geodrill/geodrill/drill"
 	"github.com/geodrill/geodrill/refstack/bugs"
 	"github.com/geodrill/geodrill/reports"
+	"github.com/geodrill/geodrill/rundir"
 	"github.com/geodrill/geodrill/scenarios"
 )
 
@@ -236,7 +237,7 @@ func printRun(w io.Writer, r *reports.Run) {
 		fmt.Fprintf(w, "HARNESS FAILURE: %s\n", r.HarnessError)
 	}
 	fmt.Fprintf(w, "verdict: %s\nreport:  %s\nsummary: %s\n", strings.ToUpper(r.Status.String()),
-		filepath.Join(r.Dir, reports.HTMLFile), filepath.Join(r.Dir, reports.SummaryFile))
+		filepath.Join(r.Dir, rundir.HTMLFile), filepath.Join(r.Dir, rundir.SummaryFile))
 }
 
 func cmdCheck(ctx context.Context, args []string, stdout io.Writer) error {
@@ -264,12 +265,12 @@ func cmdCheck(ctx context.Context, args []string, stdout io.Writer) error {
 		diffs, onlyOne := checkers.Compare(saved, r.Results)
 		switch {
 		case len(saved) == 0:
-			fmt.Fprintf(stdout, "replay: %s has no saved verdicts to compare with\n", reports.ResultsFile)
+			fmt.Fprintf(stdout, "replay: %s has no saved verdicts to compare with\n", rundir.ResultsFile)
 		case len(diffs) == 0:
-			fmt.Fprintf(stdout, "replay: same verdicts as the saved %s\n", reports.ResultsFile)
+			fmt.Fprintf(stdout, "replay: same verdicts as the saved %s\n", rundir.ResultsFile)
 		default:
-			fmt.Fprintf(stdout, "replay: DIFFERENT verdicts from the saved %s:\n  %s\n", reports.ResultsFile, strings.Join(diffs, "\n  "))
-			mismatch = append(mismatch, fmt.Errorf("%s: %d verdicts differ from the saved %s (see above); re-check with the geodrill that wrote the run, or report a non-deterministic checker", dir, len(diffs), reports.ResultsFile))
+			fmt.Fprintf(stdout, "replay: DIFFERENT verdicts from the saved %s:\n  %s\n", rundir.ResultsFile, strings.Join(diffs, "\n  "))
+			mismatch = append(mismatch, fmt.Errorf("%s: %d verdicts differ from the saved %s (see above); re-check with the geodrill that wrote the run, or report a non-deterministic checker", dir, len(diffs), rundir.ResultsFile))
 		}
 		if len(onlyOne) > 0 {
 			fmt.Fprintf(stdout, "replay: not compared: %s\n", strings.Join(onlyOne, ", "))

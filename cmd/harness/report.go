@@ -12,6 +12,7 @@ import (
 
 	"github.com/geodrill/geodrill/checkers"
 	"github.com/geodrill/geodrill/reports"
+	"github.com/geodrill/geodrill/rundir"
 )
 
 // cmdReport aggregates saved run directories and, with --baseline, compares them against a
@@ -76,14 +77,14 @@ func cmdReport(args []string, stdout, stderr io.Writer) error {
 // reported and skipped: the aggregate does not need it.
 func ensureHTML(runs []*reports.Run, stderr io.Writer) {
 	for _, r := range runs {
-		if _, err := os.Stat(filepath.Join(r.Dir, reports.HTMLFile)); !errors.Is(err, fs.ErrNotExist) {
+		if _, err := os.Stat(filepath.Join(r.Dir, rundir.HTMLFile)); !errors.Is(err, fs.ErrNotExist) {
 			continue
 		}
 		if err := reports.WriteHTML(r); err != nil {
 			fmt.Fprintf(stderr, "harness: %v (the aggregate does not need it)\n", err)
 			continue
 		}
-		fmt.Fprintf(stderr, "wrote %s\n", filepath.Join(r.Dir, reports.HTMLFile))
+		fmt.Fprintf(stderr, "wrote %s\n", filepath.Join(r.Dir, rundir.HTMLFile))
 	}
 }
 
