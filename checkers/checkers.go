@@ -17,9 +17,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/geodrill/geodrill/faults/timeline"
 	"github.com/geodrill/geodrill/refstack/api"
 	"github.com/geodrill/geodrill/scenarios"
+	"github.com/geodrill/geodrill/timeline"
 	"github.com/geodrill/geodrill/workload/history"
 )
 

@@ -13,8 +13,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/geodrill/geodrill/faults/timeline"
 	"github.com/geodrill/geodrill/scenarios"
+	"github.com/geodrill/geodrill/timeline"
 	"github.com/geodrill/geodrill/workload/history"
 )
 

@@ -6,8 +6,8 @@ import (
 	"sort"
 	"time"
 
-	"github.com/geodrill/geodrill/faults/timeline"
 	"github.com/geodrill/geodrill/refstack/api"
+	"github.com/geodrill/geodrill/timeline"
 )
 
 // NameFailback is the fail-back checker; it runs only for scenarios with automatic fail-back.

@@ -5,8 +5,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/geodrill/geodrill/faults/timeline"
 	"github.com/geodrill/geodrill/scenarios"
+	"github.com/geodrill/geodrill/timeline"
 )
 
 func failbackScenario(mode string) *scenarios.Scenario {

@@ -8,8 +8,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/geodrill/geodrill/faults/timeline"
 	"github.com/geodrill/geodrill/scenarios"
+	"github.com/geodrill/geodrill/timeline"
 	"github.com/geodrill/geodrill/workload/history"
 )
 
@@ -41,10 +41,6 @@ func injectEvent(w timeline.Window, events []timeline.Event) (timeline.Event, bo
 	}
 	return timeline.Event{}, false
 }
-
-// LoadPhase is the timeline phase whose end bounds recovery: an agent not served by a new
-// owner before the next phase starts never recovered.
-const LoadPhase = "load"
 
 // RTOData is the rto Result's Data.
 type RTOData struct {
@@ -239,7 +235,7 @@ func faultKind(w timeline.Window) string {
 // events, the last completion of a non-final op.
 func loadEnd(events []timeline.Event, h history.History) time.Duration {
 	for i, e := range events {
-		if e.Kind != timeline.Phase || e.Name != LoadPhase {
+		if e.Kind != timeline.Phase || e.Name != timeline.PhaseLoad {
 			continue
 		}
 		for _, next := range events[i+1:] {

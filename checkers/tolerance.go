@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/geodrill/geodrill/faults"
-	"github.com/geodrill/geodrill/faults/timeline"
+	"github.com/geodrill/geodrill/timeline"
 )
 
 // NameTolerance is the tolerance checker: faults the stack must ride out moved no agent.

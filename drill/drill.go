@@ -16,10 +16,10 @@ import (
 	"github.com/geodrill/geodrill/checkers"
 	"github.com/geodrill/geodrill/clusters"
 	"github.com/geodrill/geodrill/faults"
-	"github.com/geodrill/geodrill/faults/timeline"
 	"github.com/geodrill/geodrill/refstack/api"
 	"github.com/geodrill/geodrill/reports"
 	"github.com/geodrill/geodrill/scenarios"
+	"github.com/geodrill/geodrill/timeline"
 	"github.com/geodrill/geodrill/workload"
 	"github.com/geodrill/geodrill/workload/history"
 )
@@ -36,16 +36,6 @@ type Options struct {
 	// Progress receives the live progress line and phase messages; nil is quiet.
 	Progress io.Writer
 }
-
-// Phases of a drill, in order.
-const (
-	PhaseUp         = "up"
-	PhaseLoad       = "load"
-	PhaseHeal       = "heal"
-	PhaseFinalReads = "final-reads"
-	PhaseDown       = "down"
-	PhaseCheck      = "check"
-)
 
 // HarnessError is a failure of the harness or the cluster, not of the system under test.
 type HarnessError struct{ Err error }
@@ -174,7 +164,7 @@ func (d *drill) execute(ctx context.Context) (err error) {
 		}
 	}()
 
-	d.phase(PhaseUp)
+	d.phase(timeline.PhaseUp)
 	if err := cl.Up(ctx); err != nil {
 		return fmt.Errorf("cluster up: %w", err)
 	}
@@ -190,7 +180,7 @@ func (d *drill) execute(ctx context.Context) (err error) {
 
 	// One clock for the whole run, started before bring-up; the scenario's fault times are
 	// relative to the start of load, so the plan is shifted by it.
-	d.phase(PhaseLoad)
+	d.phase(timeline.PhaseLoad)
 	loadStart := d.clock.Now()
 	var hist history.History
 	runner := &faults.Runner{Env: env, Clock: d.clock, Timeline: d.tl, Log: d.progress.notef,
@@ -225,13 +215,13 @@ func (d *drill) execute(ctx context.Context) (err error) {
 		return ctx.Err()
 	}
 
-	d.phase(PhaseHeal)
+	d.phase(timeline.PhaseHeal)
 	if err := waitHealthy(ctx, env, sc.Topology.Regions, agents, 90*time.Second); err != nil {
 		d.run.History = hist
 		return errors.Join(loadErr, fmt.Errorf("stack did not heal: %w", err))
 	}
 
-	d.phase(PhaseFinalReads)
+	d.phase(timeline.PhaseFinalReads)
 	final, ferr := workload.FinalReads(ctx, wcfg, d.clock, 60*time.Second)
 	hist = append(hist, final...)
 	hist.Sort()
@@ -242,7 +232,7 @@ func (d *drill) execute(ctx context.Context) (err error) {
 
 	// The healed stack must take writes again (convergence); the post-run facts are read
 	// while every service still runs (integrity, convergence).
-	d.phase(PhaseFinalWrites)
+	d.phase(timeline.PhaseFinalWrites)
 	fw, werr := workload.FinalWrites(ctx, wcfg, d.clock)
 	hist = append(hist, fw...)
 	if werr != nil {
@@ -250,10 +240,10 @@ func (d *drill) execute(ctx context.Context) (err error) {
 	}
 	hist.Sort()
 	d.run.History = hist
-	d.phase(PhaseObserve)
+	d.phase(timeline.PhaseObserve)
 	d.run.Observations = observe(ctx, eps, sc.Topology.Regions, d.clock, settleFor(sc))
 
-	d.phase(PhaseDown)
+	d.phase(timeline.PhaseDown)
 	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 60*time.Second)
 	derr := cl.Down(dctx)
 	cancel()
@@ -262,7 +252,7 @@ func (d *drill) execute(ctx context.Context) (err error) {
 		return errors.Join(loadErr, fmt.Errorf("cluster down: %w", derr))
 	}
 
-	d.phase(PhaseCheck)
+	d.phase(timeline.PhaseCheck)
 	d.run.Timeline = d.tl.Events()
 	d.run.Notes = append(d.run.Notes, leaderNotes(d.run.Timeline)...)
 	d.run.Results = checkers.Run(ctx, checkers.Input{

@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/geodrill/geodrill/faults"
-	"github.com/geodrill/geodrill/faults/timeline"
+	"github.com/geodrill/geodrill/timeline"
 )
 
 func TestLeaderNotes(t *testing.T) {

@@ -7,8 +7,8 @@ import (
 	"time"
 
 	"github.com/geodrill/geodrill/drill"
-	"github.com/geodrill/geodrill/faults/timeline"
 	"github.com/geodrill/geodrill/scenarios"
+	"github.com/geodrill/geodrill/timeline"
 )
 
 // The shipped nemesis scenario draws the same schedule from the same seed, and --seed
@@ -70,7 +70,7 @@ func TestSameSeedSameFaultTimeline(t *testing.T) {
 		var load time.Duration
 		var out []injected
 		for _, e := range run.Timeline {
-			if e.Kind == timeline.Phase && e.Name == drill.PhaseLoad {
+			if e.Kind == timeline.Phase && e.Name == timeline.PhaseLoad {
 				load = e.At
 			}
 			if e.Kind == timeline.Inject {

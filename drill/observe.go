@@ -16,9 +16,9 @@ import (
 
 	"github.com/geodrill/geodrill/checkers"
 	"github.com/geodrill/geodrill/clusters"
-	"github.com/geodrill/geodrill/faults/timeline"
 	"github.com/geodrill/geodrill/refstack/api"
 	"github.com/geodrill/geodrill/scenarios"
+	"github.com/geodrill/geodrill/timeline"
 )
 
 // maxObjectBytes bounds what one checkpoint read may take; checkpoints of the reference
@@ -138,12 +138,6 @@ func (l *limitedWriter) Write(p []byte) (int, error) {
 	}
 	return len(p), nil
 }
-
-// Phases after the final reads, in order.
-const (
-	PhaseFinalWrites = "final-writes"
-	PhaseObserve     = "observe"
-)
 
 // settleFor is how long async durability needs to checkpoint and ship the final writes: two
 // checkpoint intervals plus a second. sync-geo publishes only replicated checkpoints.

@@ -7,7 +7,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/geodrill/geodrill/faults/timeline"
+	"github.com/geodrill/geodrill/timeline"
 	"github.com/geodrill/geodrill/workload"
 )
 

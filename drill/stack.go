@@ -11,8 +11,8 @@ import (
 
 	"github.com/geodrill/geodrill/clusters"
 	"github.com/geodrill/geodrill/faults"
-	"github.com/geodrill/geodrill/faults/timeline"
 	"github.com/geodrill/geodrill/refstack/api"
+	"github.com/geodrill/geodrill/timeline"
 )
 
 var statusClient = &http.Client{Timeout: 2 * time.Second}

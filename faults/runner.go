@@ -8,7 +8,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/geodrill/geodrill/faults/timeline"
+	"github.com/geodrill/geodrill/timeline"
 )
 
 // Runner runs a schedule and enforces every fault's lifecycle: inject → verify → hold →

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/geodrill/geodrill/faults/timeline"
+	"github.com/geodrill/geodrill/timeline"
 )
 
 // stepFault records the lifecycle calls the runner makes; it exercises the runner's own

@@ -15,8 +15,8 @@ import (
 	"go.etcd.io/etcd/api/v3/mvccpb"
 	clientv3 "go.etcd.io/etcd/client/v3"
 
-	"github.com/geodrill/geodrill/faults/timeline"
 	"github.com/geodrill/geodrill/refstack/api"
+	"github.com/geodrill/geodrill/timeline"
 )
 
 func TestTriggerMatches(t *testing.T) {

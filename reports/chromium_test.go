@@ -13,8 +13,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/geodrill/geodrill/faults/timeline"
 	"github.com/geodrill/geodrill/rundir"
+	"github.com/geodrill/geodrill/timeline"
 )
 
 // chromiumFlags keep headless Chromium off the network: without them it waits on

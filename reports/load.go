@@ -5,9 +5,9 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/geodrill/geodrill/faults/timeline"
 	"github.com/geodrill/geodrill/rundir"
 	"github.com/geodrill/geodrill/scenarios"
+	"github.com/geodrill/geodrill/timeline"
 	"github.com/geodrill/geodrill/workload/history"
 )
 

@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/geodrill/geodrill/checkers"
-	"github.com/geodrill/geodrill/faults/timeline"
 	"github.com/geodrill/geodrill/rundir"
+	"github.com/geodrill/geodrill/timeline"
 )
 
 // Summary renders summary.md: what ran, the overall verdict, the SLA table, the fault

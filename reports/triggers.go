@@ -3,7 +3,7 @@ package reports
 import (
 	"fmt"
 
-	"github.com/geodrill/geodrill/faults/timeline"
+	"github.com/geodrill/geodrill/timeline"
 )
 
 // triggerLines says, for every triggered fault, which stack event triggered it, or that

@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/geodrill/geodrill/faults/timeline"
 	"github.com/geodrill/geodrill/rundir"
+	"github.com/geodrill/geodrill/timeline"
 )
 
 // summary.md and report.html say which event triggered which fault, and which trigger

@@ -7,8 +7,8 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/geodrill/geodrill/faults/timeline"
 	"github.com/geodrill/geodrill/rundir"
+	"github.com/geodrill/geodrill/timeline"
 )
 
 // Write writes the run directory r.Dir (creating it if needed): scenario.yaml, timeline.jsonl,

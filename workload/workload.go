@@ -31,7 +31,7 @@ import (
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 
-	"github.com/geodrill/geodrill/faults/timeline"
+	"github.com/geodrill/geodrill/timeline"
 	"github.com/geodrill/geodrill/workload/history"
 )
 

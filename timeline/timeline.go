@@ -32,7 +32,7 @@ func (c *Clock) Start() time.Time { return c.start }
 type Kind string
 
 const (
-	Phase    Kind = "phase"    // a drill phase starts: up, load, heal, final-reads, check, down
+	Phase    Kind = "phase"    // a drill phase starts (Name is one of Phases)
 	Inject   Kind = "inject"   // a fault was injected
 	Verified Kind = "verified" // the fault was verified to have taken effect
 	Recover  Kind = "recover"  // recovery of a fault started
@@ -41,6 +41,25 @@ const (
 	// NotTriggered: a triggered fault's stack event never came, so it was never injected.
 	NotTriggered Kind = "not-triggered"
 )
+
+// Drill phases, in order: a Phase event's Name is one of them. The load phase's end bounds
+// recovery (an agent not served by a new owner before the next phase starts never
+// recovered).
+const (
+	PhaseUp          = "up"
+	PhaseLoad        = "load"
+	PhaseHeal        = "heal"
+	PhaseFinalReads  = "final-reads"
+	PhaseFinalWrites = "final-writes"
+	PhaseObserve     = "observe"
+	PhaseDown        = "down"
+	PhaseCheck       = "check"
+)
+
+// Phases lists the drill phases in order.
+func Phases() []string {
+	return []string{PhaseUp, PhaseLoad, PhaseHeal, PhaseFinalReads, PhaseFinalWrites, PhaseObserve, PhaseDown, PhaseCheck}
+}
 
 // Event is one timeline entry.
 type Event struct {
