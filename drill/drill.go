@@ -108,9 +108,83 @@ func (d *drill) phase(name string) {
 	d.progress.setPhase(name)
 }
 
+// state is what a drill carries from phase to phase.
+type state struct {
+	cl   clusters.Cluster
+	plan []faults.Planned
+	eps  clusters.Endpoints
+	wcfg workload.Config
+	env  faults.Env
+	hist history.History
+	// loadErr is the load or the fault runner failing; the drill goes on to heal, read
+	// and check, and returns it at the end.
+	loadErr error
+	downed  bool
+}
+
+// phases is a drill: each phase in order, recorded on the timeline as it starts. A phase's
+// error ends the drill (the cluster still goes down).
+var phases = []struct {
+	name string
+	run  func(d *drill, ctx context.Context, s *state) error
+}{
+	{timeline.PhaseUp, (*drill).up},
+	{timeline.PhaseLoad, (*drill).load},
+	{timeline.PhaseHeal, (*drill).heal},
+	{timeline.PhaseFinalReads, (*drill).finalReads},
+	{timeline.PhaseFinalWrites, (*drill).finalWrites},
+	{timeline.PhaseObserve, (*drill).observe},
+	{timeline.PhaseDown, (*drill).down},
+	{timeline.PhaseCheck, (*drill).check},
+}
+
 func (d *drill) execute(ctx context.Context) (err error) {
+	s, err := d.prepare()
+	if err != nil {
+		return err
+	}
+	// Down runs on every exit path, with a context that survives Ctrl-C.
+	defer func() {
+		if !s.downed {
+			err = errors.Join(err, d.down(ctx, s))
+		}
+	}()
+	for _, p := range phases {
+		d.phase(p.name)
+		err := p.run(d, ctx, s)
+		d.run.History = s.hist
+		if err != nil {
+			return errors.Join(s.loadErr, err)
+		}
+	}
+	return s.loadErr
+}
+
+// prepare builds the cluster and plans the faults before anything starts: a fault the
+// provider cannot realise fails the run now.
+func (d *drill) prepare() (*state, error) {
 	sc := d.sc
-	spec := clusters.Spec{
+	cl, err := clusters.New(provider(*sc), clusterSpec(sc, d.opts.BinDir, d.dir, d.progress.note))
+	if err != nil {
+		return nil, err
+	}
+	specs, err := FaultSpecs(sc)
+	if err != nil {
+		return nil, err
+	}
+	plan, err := faults.Plan(specs, cl, provider(*sc))
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range plan {
+		d.run.Notes = append(d.run.Notes, planNote(p))
+	}
+	return &state{cl: cl, plan: plan}, nil
+}
+
+// clusterSpec is the stack the scenario asks for, as the provider takes it.
+func clusterSpec(sc *scenarios.Scenario, binDir, runDir string, progress func(string)) clusters.Spec {
+	return clusters.Spec{
 		Regions:            sc.Topology.Regions,
 		Agents:             sc.Topology.Agents,
 		Placement:          sc.Topology.Placement,
@@ -122,73 +196,54 @@ func (d *drill) execute(ctx context.Context) (err error) {
 		Controller:         stackController(sc.Stack),
 		RouterOwnerTTL:     sc.Stack.Router.OwnerTTL.D(),
 		Routers:            sc.Stack.Router.Count,
-		BinDir:             d.opts.BinDir,
-		RunDir:             d.dir,
-		Progress:           d.progress.note,
+		Unsafe:             sc.Stack.Unsafe.Set,
+		BinDir:             binDir,
+		RunDir:             runDir,
+		Progress:           progress,
 	}
-	spec.Unsafe = sc.Stack.Unsafe.Set
-	cl, err := clusters.New(provider(*sc), spec)
-	if err != nil {
-		return err
-	}
-	// Plan before anything starts: a fault the provider cannot realise fails the run now.
-	specs, err := FaultSpecs(sc)
-	if err != nil {
-		return err
-	}
-	plan, err := faults.Plan(specs, cl, provider(*sc))
-	if err != nil {
-		return err
-	}
-	for _, p := range plan {
-		when := "at " + p.At.String()
-		if t := p.Trigger; t != nil {
-			when = fmt.Sprintf("on the first %s after %s, %s later (drawn from %s..%s)", t.On, p.At, t.After, t.MinAfter, t.MaxAfter)
-			if t.Of != "" {
-				when = fmt.Sprintf("on the first %s of %s after %s, %s later (drawn from %s..%s)", t.On, t.Of, p.At, t.After, t.MinAfter, t.MaxAfter)
-			}
-		}
-		d.run.Notes = append(d.run.Notes, fmt.Sprintf("%s %s for %s: %s (%s)", p.ID, when, p.Hold, p.How, p.Why))
-	}
+}
 
-	// Down runs on every exit path, with a context that survives Ctrl-C.
-	downed := false
-	defer func() {
-		if downed {
-			return
+// planNote says when a planned fault fires, for how long, and how it is realised.
+func planNote(p faults.Planned) string {
+	when := "at " + p.At.String()
+	if t := p.Trigger; t != nil {
+		of := ""
+		if t.Of != "" {
+			of = " of " + t.Of
 		}
-		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 60*time.Second)
-		defer cancel()
-		if derr := cl.Down(dctx); derr != nil {
-			err = errors.Join(err, fmt.Errorf("cluster down: %w", derr))
-		}
-	}()
+		when = fmt.Sprintf("on the first %s%s after %s, %s later (drawn from %s..%s)", t.On, of, p.At, t.After, t.MinAfter, t.MaxAfter)
+	}
+	return fmt.Sprintf("%s %s for %s: %s (%s)", p.ID, when, p.Hold, p.How, p.Why)
+}
 
-	d.phase(timeline.PhaseUp)
-	if err := cl.Up(ctx); err != nil {
+// up brings the cluster up and derives the load and the faults' view of it.
+func (d *drill) up(ctx context.Context, s *state) error {
+	if err := s.cl.Up(ctx); err != nil {
 		return fmt.Errorf("cluster up: %w", err)
 	}
-	eps := cl.Endpoints()
-	wcfg := WorkloadConfig(sc, eps.Router)
-	wcfg.Routers = eps.Routers
-	agents := wcfg.Agents
-	env := faults.Env{Cluster: cl, Probe: probeFor(eps), Owners: ownersOf(cl, eps),
-		Etcd: map[string]string{}, HotAgent: wcfg.HottestAgent()}
-	for r, re := range eps.Regions {
-		env.Etcd[r] = re.Etcd
+	s.eps = s.cl.Endpoints()
+	s.wcfg = WorkloadConfig(d.sc, s.eps.Router)
+	s.wcfg.Routers = s.eps.Routers
+	s.env = faults.Env{Cluster: s.cl, Probe: probeFor(s.eps), Owners: ownersOf(s.cl, s.eps),
+		Etcd: map[string]string{}, HotAgent: s.wcfg.HottestAgent()}
+	for r, re := range s.eps.Regions {
+		s.env.Etcd[r] = re.Etcd
 	}
+	return nil
+}
 
-	// One clock for the whole run, started before bring-up; the scenario's fault times are
-	// relative to the start of load, so the plan is shifted by it.
-	d.phase(timeline.PhaseLoad)
+// load drives the workload and the fault schedule on one clock, observing owners and
+// leaders meanwhile. The scenario's fault times are relative to the start of load, so the
+// plan is shifted by it. A failing load or runner is kept in s.loadErr; only an
+// interruption ends the drill here.
+func (d *drill) load(ctx context.Context, s *state) error {
 	loadStart := d.clock.Now()
-	var hist history.History
-	runner := &faults.Runner{Env: env, Clock: d.clock, Timeline: d.tl, Log: d.progress.notef,
-		Until: loadStart + sc.Workload.Duration.D()}
+	runner := &faults.Runner{Env: s.env, Clock: d.clock, Timeline: d.tl, Log: d.progress.notef,
+		Until: loadStart + d.sc.Workload.Duration.D()}
 	loadCtx, stopObserve := context.WithCancel(ctx)
 	defer stopObserve()
-	if triggered(plan) {
-		events, closeWatch, err := watchStack(loadCtx, eps.Etcd, d.clock)
+	if triggered(s.plan) {
+		events, closeWatch, err := watchStack(loadCtx, s.eps.Etcd, d.clock)
 		if err != nil {
 			return err
 		}
@@ -198,69 +253,82 @@ func (d *drill) execute(ctx context.Context) (err error) {
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
 		defer stopObserve()
-		h, err := workload.Run(gctx, wcfg, d.clock, &d.progress.stats)
-		hist = h
+		h, err := workload.Run(gctx, s.wcfg, d.clock, &d.progress.stats)
+		s.hist = h
 		if err != nil {
 			return fmt.Errorf("workload: %w", err)
 		}
 		return nil
 	})
-	g.Go(func() error { return runner.Run(gctx, shiftPlan(plan, loadStart)) })
-	g.Go(func() error { observeOwners(loadCtx, env.Owners, d.tl); return nil })
-	g.Go(func() error { observeLeaders(loadCtx, env, d.tl); return nil })
+	g.Go(func() error { return runner.Run(gctx, shiftPlan(s.plan, loadStart)) })
+	g.Go(func() error { observeOwners(loadCtx, s.env.Owners, d.tl); return nil })
+	g.Go(func() error { observeLeaders(loadCtx, s.env, d.tl); return nil })
 	loadErr := g.Wait()
-	stopObserve()
 	if ctx.Err() != nil {
-		d.run.History = hist
-		return ctx.Err()
+		return ctx.Err() // interrupted: the load's own error only repeats it
 	}
+	s.loadErr = loadErr
+	return nil
+}
 
-	d.phase(timeline.PhaseHeal)
-	if err := waitHealthy(ctx, env, sc.Topology.Regions, agents, 90*time.Second); err != nil {
-		d.run.History = hist
-		return errors.Join(loadErr, fmt.Errorf("stack did not heal: %w", err))
+// heal waits until every region serves and every agent has an owner again.
+func (d *drill) heal(ctx context.Context, s *state) error {
+	if err := waitHealthy(ctx, s.env, d.sc.Topology.Regions, s.wcfg.Agents, 90*time.Second); err != nil {
+		return fmt.Errorf("stack did not heal: %w", err)
 	}
+	return nil
+}
 
-	d.phase(timeline.PhaseFinalReads)
-	final, ferr := workload.FinalReads(ctx, wcfg, d.clock, 60*time.Second)
-	hist = append(hist, final...)
-	hist.Sort()
-	d.run.History = hist
-	if ferr != nil {
-		d.progress.notef("final reads: %v", ferr)
+// finalReads reads every register once the stack has healed (RPO, convergence).
+func (d *drill) finalReads(ctx context.Context, s *state) error {
+	final, err := workload.FinalReads(ctx, s.wcfg, d.clock, 60*time.Second)
+	s.hist = append(s.hist, final...)
+	s.hist.Sort()
+	if err != nil {
+		d.progress.notef("final reads: %v", err)
 	}
+	return nil
+}
 
-	// The healed stack must take writes again (convergence); the post-run facts are read
-	// while every service still runs (integrity, convergence).
-	d.phase(timeline.PhaseFinalWrites)
-	fw, werr := workload.FinalWrites(ctx, wcfg, d.clock)
-	hist = append(hist, fw...)
-	if werr != nil {
-		d.progress.notef("final writes: %v", werr)
+// finalWrites checks that the healed stack takes writes again (convergence).
+func (d *drill) finalWrites(ctx context.Context, s *state) error {
+	fw, err := workload.FinalWrites(ctx, s.wcfg, d.clock)
+	s.hist = append(s.hist, fw...)
+	s.hist.Sort()
+	if err != nil {
+		d.progress.notef("final writes: %v", err)
 	}
-	hist.Sort()
-	d.run.History = hist
-	d.phase(timeline.PhaseObserve)
-	d.run.Observations = observe(ctx, eps, sc.Topology.Regions, d.clock, settleFor(sc))
+	return nil
+}
 
-	d.phase(timeline.PhaseDown)
+// observe reads the post-run facts while every service still runs (integrity,
+// convergence).
+func (d *drill) observe(ctx context.Context, s *state) error {
+	d.run.Observations = observe(ctx, s.eps, d.sc.Topology.Regions, d.clock, settleFor(d.sc))
+	return nil
+}
+
+// down stops the cluster, with a context that survives Ctrl-C.
+func (d *drill) down(ctx context.Context, s *state) error {
+	s.downed = true
 	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 60*time.Second)
-	derr := cl.Down(dctx)
-	cancel()
-	downed = true
-	if derr != nil {
-		return errors.Join(loadErr, fmt.Errorf("cluster down: %w", derr))
+	defer cancel()
+	if err := s.cl.Down(dctx); err != nil {
+		return fmt.Errorf("cluster down: %w", err)
 	}
+	return nil
+}
 
-	d.phase(timeline.PhaseCheck)
+// check runs every checker over the record.
+func (d *drill) check(ctx context.Context, s *state) error {
 	d.run.Timeline = d.tl.Events()
 	d.run.Notes = append(d.run.Notes, leaderNotes(d.run.Timeline)...)
 	d.run.Results = checkers.Run(ctx, checkers.Input{
-		Scenario: d.sc, History: hist, Timeline: d.run.Timeline, ArtifactDir: d.dir,
+		Scenario: d.sc, History: s.hist, Timeline: d.run.Timeline, ArtifactDir: d.dir,
 		Observations: d.run.Observations,
 	})
 	d.run.Status = checkers.Overall(d.run.Results)
-	return loadErr
+	return nil
 }
 
 func provider(sc scenarios.Scenario) string {
