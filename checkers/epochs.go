@@ -3,7 +3,6 @@ package checkers
 import (
 	"fmt"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
@@ -59,14 +58,11 @@ func judgeEpochs(in Input, byAgent map[string][]history.Op, d *SplitBrainData) (
 	}
 	owners := map[string][]ownerSeen{}
 	for _, e := range timeline.Sorted(in.Timeline) {
-		if e.Kind != timeline.Observe || e.Name != "owner" {
+		o, ok := e.Owner()
+		if !ok || o.Region == "" || o.Epoch <= 0 {
 			continue
 		}
-		agent, region := e.Detail["agent"], e.Detail["region"]
-		epoch, err := strconv.ParseInt(e.Detail["epoch"], 10, 64)
-		if agent == "" || region == "" || err != nil || epoch <= 0 {
-			continue
-		}
+		agent, region, epoch := o.Agent, o.Region, o.Epoch
 		d.OwnerEvents++
 		if cl := claims.claim(agent, epoch, region); cl.OwnerAt == nil {
 			at := e.At

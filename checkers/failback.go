@@ -48,8 +48,9 @@ func Failback(_ context.Context, in Input) Result {
 		switch {
 		case e.Kind == timeline.Healed && e.Target != "":
 			healed[e.Target] = e.At
-		case e.Kind == timeline.Observe && e.Name == "owner":
-			agent, region := e.Detail["agent"], e.Detail["region"]
+		case e.Kind == timeline.Observe && e.Name == timeline.OwnerName:
+			o, _ := e.Owner()
+			agent, region := o.Agent, o.Region
 			home, ok := homes[agent]
 			if !ok || region == "" {
 				continue

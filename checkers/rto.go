@@ -257,14 +257,7 @@ func loadEnd(events []timeline.Event, h history.History) time.Duration {
 // affectedAgents are the agents the faulted region owned at injection.
 func affectedAgents(w timeline.Window, events []timeline.Event, h history.History) ([]string, string) {
 	if e, ok := injectEvent(w, events); ok {
-		if list, ok := e.Detail["agents"]; ok {
-			var agents []string
-			for _, a := range strings.Split(list, ",") {
-				if a = strings.TrimSpace(a); a != "" {
-					agents = append(agents, a)
-				}
-			}
-			sort.Strings(agents)
+		if agents, ok := e.Agents(); ok {
 			return agents, "inject"
 		}
 	}

@@ -77,8 +77,9 @@ func Tolerance(_ context.Context, in Input) Result {
 			}
 			d.Faults = append(d.Faults, tf)
 			open[len(d.Faults)-1] = true
-		case e.Kind == timeline.Observe && e.Name == "owner":
-			agent, region := e.Detail["agent"], e.Detail["region"]
+		case e.Kind == timeline.Observe && e.Name == timeline.OwnerName:
+			o, _ := e.Owner()
+			agent, region := o.Agent, o.Region
 			prev := owner[agent]
 			owner[agent] = region
 			for i := range open {

@@ -94,7 +94,7 @@ func TestDrillRegionOutage(t *testing.T) {
 	if inject == nil {
 		t.Fatal("no fault injected")
 	}
-	affected := strings.Split(inject.Detail["agents"], ",")
+	affected, _ := inject.Agents()
 	if len(affected) < 2 || inject.Target == "" {
 		t.Fatalf("fault hit region %q owning %v: want the busiest region", inject.Target, affected)
 	}

@@ -97,8 +97,7 @@ func observeOwners(ctx context.Context, owners func(context.Context) (map[string
 			sort.Strings(changed)
 			for _, a := range changed {
 				o := cur[a]
-				tl.Record(timeline.Event{Kind: timeline.Observe, Name: "owner", Target: o.Region,
-					Detail: map[string]string{"agent": a, "region": o.Region, "epoch": fmt.Sprint(o.Epoch)}})
+				tl.Record(timeline.OwnerSeen(timeline.Owner{Agent: a, Region: o.Region, Epoch: o.Epoch}))
 			}
 		}
 		select {

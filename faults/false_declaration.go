@@ -99,17 +99,12 @@ func (f *FalseDeclaration) Inject(ctx context.Context, env Env) (_ Record, err e
 	if err != nil {
 		return rec, fmt.Errorf("read owners before the declaration: %w", err)
 	}
+	rec.Agents = agentsOf(owners, r)
 	f.agents = map[string]int64{}
-	var names []string
-	for a, o := range owners {
-		if o.Region == r {
-			f.agents[a] = o.Epoch
-			names = append(names, a)
-		}
+	for _, a := range rec.Agents {
+		f.agents[a] = owners[a].Epoch
 	}
-	sort.Strings(names)
 	rec.Detail["lease"] = fmt.Sprintf("%x", f.lease)
-	rec.Detail["agents"] = strings.Join(names, ",")
 	if f.Stall > 0 {
 		// The controller runs inside the host process: stalling the leader's own host
 		// would stall the declaration too. Leadership moves first, the way the

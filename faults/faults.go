@@ -12,6 +12,7 @@ package faults
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -36,6 +37,22 @@ type Fault interface {
 type Record struct {
 	Target string
 	Detail map[string]string
+	// Agents are the agents the fault takes away from their owner (the target region's,
+	// read at injection), for the checkers that measure their recovery; nil when the
+	// fault does not say.
+	Agents []string
+}
+
+// agentsOf lists, sorted, the agents region owns in owners; never nil.
+func agentsOf(owners map[string]api.Owner, region string) []string {
+	out := []string{}
+	for a, o := range owners {
+		if o.Region == region {
+			out = append(out, a)
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // Env is what faults act on. Cluster is asked for capabilities by type assertion, so a

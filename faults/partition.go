@@ -168,14 +168,7 @@ func (p *Partition) Inject(ctx context.Context, env Env) (Record, error) {
 		rec.Target = region
 		if env.Owners != nil {
 			if owners, err := env.Owners(ctx); err == nil {
-				var agents []string
-				for a, o := range owners {
-					if o.Region == region {
-						agents = append(agents, a)
-					}
-				}
-				slices.Sort(agents)
-				rec.Detail["agents"] = strings.Join(agents, ",")
+				rec.Agents = agentsOf(owners, region)
 			}
 		}
 	}

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sort"
-	"strings"
 
 	"github.com/geodrill/geodrill/refstack/api"
 )
@@ -54,18 +52,12 @@ func (f *RegionOutage) Inject(ctx context.Context, env Env) (Record, error) {
 	if f.resolved, err = resolveRegion(ctx, env, f.Region); err != nil {
 		return Record{}, err
 	}
-	var agents []string
-	for a, o := range owners {
-		if o.Region == f.resolved {
-			agents = append(agents, a)
-		}
-	}
-	sort.Strings(agents)
+	agents := agentsOf(owners, f.resolved)
 	if err := rc.KillRegion(ctx, f.resolved); err != nil {
 		return Record{Target: f.resolved}, fmt.Errorf("kill region %s: %w", f.resolved, err)
 	}
-	return Record{Target: f.resolved, Detail: map[string]string{
-		"region": f.resolved, "requested": f.Region, "agents": strings.Join(agents, ","),
+	return Record{Target: f.resolved, Agents: agents, Detail: map[string]string{
+		"region": f.resolved, "requested": f.Region,
 	}}, nil
 }
 

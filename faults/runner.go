@@ -85,8 +85,12 @@ func (r *Runner) lifecycle(ctx context.Context, p Planned) (err error) {
 	for k, v := range trigger {
 		detail[k] = v
 	}
-	r.Timeline.Add(timeline.Event{At: start, Kind: timeline.Inject, Name: p.ID, Fault: p.Kind,
-		Target: rec.Target, Detail: detail})
+	ev := timeline.Event{At: start, Kind: timeline.Inject, Name: p.ID, Fault: p.Kind,
+		Target: rec.Target, Detail: detail}
+	if rec.Agents != nil {
+		ev.WithAgents(rec.Agents)
+	}
+	r.Timeline.Add(ev)
 
 	// From here on the fault may be active: recovery always runs, with a context that
 	// survives cancellation of the run.

@@ -452,16 +452,9 @@ func ownership(r *Run) map[string][]ownerSpan {
 	}
 	seen := map[string][]sighting{}
 	for _, e := range r.Timeline {
-		if e.Kind != timeline.Observe || e.Name != "owner" || e.Detail["agent"] == "" {
-			continue
+		if o, ok := e.Owner(); ok {
+			seen[o.Agent] = append(seen[o.Agent], sighting{e.At, o.Region, o.Epoch})
 		}
-		var epoch int64
-		fmt.Sscan(e.Detail["epoch"], &epoch)
-		region := e.Detail["region"]
-		if region == "" {
-			region = e.Target
-		}
-		seen[e.Detail["agent"]] = append(seen[e.Detail["agent"]], sighting{e.At, region, epoch})
 	}
 	for _, op := range r.History {
 		if op.Outcome == history.OK && op.Region != "" && op.Agent != "" {

@@ -9,6 +9,8 @@ import (
 	"io"
 	"os"
 	"sort"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
@@ -69,6 +71,64 @@ type Event struct {
 	Fault  string            `json:"fault,omitempty"`  // fault kind
 	Target string            `json:"target,omitempty"` // e.g. region name
 	Detail map[string]string `json:"detail,omitempty"`
+}
+
+// OwnerName names an Observe event that records one agent's owner as the harness saw it.
+const OwnerName = "owner"
+
+// Owner is one agent's owner at one moment: its region and epoch.
+type Owner struct {
+	Agent  string
+	Region string
+	Epoch  int64
+}
+
+// OwnerSeen is the Observe event recording o.
+func OwnerSeen(o Owner) Event {
+	return Event{Kind: Observe, Name: OwnerName, Target: o.Region,
+		Detail: map[string]string{"agent": o.Agent, "region": o.Region, "epoch": strconv.FormatInt(o.Epoch, 10)}}
+}
+
+// Owner decodes an OwnerSeen event; ok is false for any other event and for one without
+// an agent. An event written without a region names it in Target; an unreadable epoch is 0.
+func (e Event) Owner() (o Owner, ok bool) {
+	if e.Kind != Observe || e.Name != OwnerName || e.Detail["agent"] == "" {
+		return Owner{}, false
+	}
+	o = Owner{Agent: e.Detail["agent"], Region: e.Detail["region"]}
+	if o.Region == "" {
+		o.Region = e.Target
+	}
+	o.Epoch, _ = strconv.ParseInt(e.Detail["epoch"], 10, 64)
+	return o, true
+}
+
+// agentsDetail is the Detail key of the agents a fault's injection took away from their
+// owner (the region's agents at the time).
+const agentsDetail = "agents"
+
+// WithAgents records on an Inject event the agents the fault takes away.
+func (e *Event) WithAgents(agents []string) {
+	if e.Detail == nil {
+		e.Detail = map[string]string{}
+	}
+	e.Detail[agentsDetail] = strings.Join(agents, ",")
+}
+
+// Agents are the agents an Inject event says the fault takes away, sorted; ok is false
+// when the event does not say.
+func (e Event) Agents() (agents []string, ok bool) {
+	list, ok := e.Detail[agentsDetail]
+	if !ok {
+		return nil, false
+	}
+	for _, a := range strings.Split(list, ",") {
+		if a = strings.TrimSpace(a); a != "" {
+			agents = append(agents, a)
+		}
+	}
+	sort.Strings(agents)
+	return agents, true
 }
 
 // Timeline is safe for concurrent use.

@@ -30,3 +30,32 @@ func TestWindows(t *testing.T) {
 		t.Errorf("Sorted = %+v", got)
 	}
 }
+
+// An owner sighting and a fault's agents go through the timeline's Detail strings, as saved
+// runs hold them, and come back typed; other events and older spellings decode as before.
+func TestOwnerAndAgentsRoundTrip(t *testing.T) {
+	o := Owner{Agent: "agent-03", Region: "b", Epoch: 7}
+	if got, ok := OwnerSeen(o).Owner(); !ok || got != o {
+		t.Errorf("owner round trip: %+v %v, want %+v", got, ok, o)
+	}
+	old := Event{Kind: Observe, Name: OwnerName, Target: "c", Detail: map[string]string{"agent": "agent-01", "epoch": "x"}}
+	if got, ok := old.Owner(); !ok || got != (Owner{Agent: "agent-01", Region: "c"}) {
+		t.Errorf("owner without region, bad epoch: %+v %v", got, ok)
+	}
+	if _, ok := (Event{Kind: Observe, Name: "leaders"}).Owner(); ok {
+		t.Error("a leaders observation decoded as an owner")
+	}
+
+	var e Event
+	if _, ok := e.Agents(); ok {
+		t.Error("an event without agents says it has some")
+	}
+	e.WithAgents([]string{"agent-02", "agent-00"})
+	if got, ok := e.Agents(); !ok || len(got) != 2 || got[0] != "agent-00" || got[1] != "agent-02" {
+		t.Errorf("agents: %v %v", got, ok)
+	}
+	e.WithAgents([]string{})
+	if got, ok := e.Agents(); !ok || len(got) != 0 {
+		t.Errorf("no agents, said: %v %v", got, ok)
+	}
+}
