@@ -115,5 +115,5 @@ func Availability(_ context.Context, in Input) Result {
 			}
 		}
 	}
-	return Result{Checker: NameAvailability, Verdicts: []Verdict{v}, Data: mustJSON(d)}
+	return Result{Checker: NameAvailability, Verdicts: []Verdict{v}, Data: d}
 }

@@ -10,7 +10,6 @@ package checkers
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"math"
 	"sort"
@@ -151,16 +150,6 @@ func listFew(items []string, n int) string {
 		return strings.Join(items, ", ")
 	}
 	return fmt.Sprintf("%s, … (%d more)", strings.Join(items[:n], ", "), len(items)-n)
-}
-
-// mustJSON encodes checker data; the data types are plain structs without floats that can
-// be NaN or Inf, so an error here is a programming error worth surfacing in the result.
-func mustJSON(v any) json.RawMessage {
-	b, err := json.Marshal(v)
-	if err != nil {
-		b, _ = json.Marshal(map[string]string{"error": err.Error()})
-	}
-	return b
 }
 
 // nearestRank is the p-th percentile (0 < p <= 100) of sorted values by the nearest-rank

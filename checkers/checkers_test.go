@@ -64,9 +64,24 @@ func verdictFor(t *testing.T, r Result, targetPrefix string) Verdict {
 
 func decode[T any](t *testing.T, r Result) T {
 	t.Helper()
-	var d T
-	if err := json.Unmarshal(r.Data, &d); err != nil {
-		t.Fatalf("%s data: %v", r.Checker, err)
+	// Through JSON, as a saved run holds it, and back.
+	b, err := json.Marshal(r)
+	if err != nil {
+		t.Fatalf("%s: %v", r.Checker, err)
+	}
+	var saved Result
+	if err := json.Unmarshal(b, &saved); err != nil {
+		t.Fatalf("%s: %v", r.Checker, err)
+	}
+	d, ok := DataOf[T](saved)
+	if !ok {
+		t.Fatalf("%s data: not a %T in %s", r.Checker, d, b)
+	}
+	direct, ok := DataOf[T](r)
+	b1, _ := json.Marshal(direct)
+	b2, _ := json.Marshal(d)
+	if !ok || string(b1) != string(b2) {
+		t.Fatalf("%s data: %s in process, %s saved", r.Checker, b1, b2)
 	}
 	return d
 }

@@ -77,7 +77,7 @@ func Convergence(_ context.Context, in Input) Result {
 		agree.Status, agree.Measured = Unknown, "not observed"
 		agree.Detail = "the run has no observations.json"
 		rebuilt := judgeRebuild(in, &d)
-		return Result{Checker: NameConvergence, Verdicts: []Verdict{writes, agree, rebuilt}, Data: mustJSON(d)}
+		return Result{Checker: NameConvergence, Verdicts: []Verdict{writes, agree, rebuilt}, Data: d}
 	}
 	facts := obs.byAgent()
 	for _, a := range sortedAgents(facts) {
@@ -125,7 +125,7 @@ func Convergence(_ context.Context, in Input) Result {
 		agree.Status, agree.Measured = Pass, fmt.Sprintf("%d agents agree", d.Compared)
 	}
 	rebuilt := judgeRebuild(in, &d)
-	return Result{Checker: NameConvergence, Verdicts: []Verdict{writes, agree, rebuilt}, Data: mustJSON(d)}
+	return Result{Checker: NameConvergence, Verdicts: []Verdict{writes, agree, rebuilt}, Data: d}
 }
 
 func shaSummary(m map[string]string) string {

@@ -102,7 +102,7 @@ func Latency(_ context.Context, in Input) Result {
 		judgeAtMost(NameLatency, "error rate during fault", worstDuringErrorRate(d), sla.MaxErrorRateDuringFault, fmtRatio),
 		judgeAtMost(NameLatency, "error budget", budget(d.Overall, sla.ErrorBudget), sla.ErrorBudget, fmtRatio),
 	}
-	return Result{Checker: NameLatency, Verdicts: verdicts, Data: mustJSON(d)}
+	return Result{Checker: NameLatency, Verdicts: verdicts, Data: d}
 }
 
 // worstP99 is the highest p99 over the whole run and every window segment, naming where.

@@ -134,7 +134,7 @@ func Linearizability(ctx context.Context, in Input) Result {
 	return Result{
 		Checker:  NameLinearizability,
 		Verdicts: []Verdict{linearizabilityVerdict(sla, data)},
-		Data:     mustJSON(data),
+		Data:     data,
 	}
 }
 

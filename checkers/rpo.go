@@ -246,7 +246,7 @@ func RPO(_ context.Context, in Input) Result {
 	if sla.MaxLossWindow != nil {
 		verdicts = append(verdicts, lossWindowVerdict(*sla.MaxLossWindow, d))
 	}
-	return Result{Checker: NameRPO, Verdicts: verdicts, Data: mustJSON(d)}
+	return Result{Checker: NameRPO, Verdicts: verdicts, Data: d}
 }
 
 // lostBy reports whether read r proves acknowledged write w lost: w completed before r was

@@ -142,7 +142,7 @@ func RTO(_ context.Context, in Input) Result {
 	}
 
 	if len(d.Windows) == 0 {
-		return Result{Checker: NameRTO, Verdicts: noFaultVerdicts(sla), Data: mustJSON(d)}
+		return Result{Checker: NameRTO, Verdicts: noFaultVerdicts(sla), Data: d}
 	}
 	summary := fmt.Sprintf("p50 %s, p95 %s, max %s over %d agents in %d faults",
 		fmtSeconds(p50), fmtSeconds(p95), fmtSeconds(pmax), len(values), len(d.Windows))
@@ -195,7 +195,7 @@ func RTO(_ context.Context, in Input) Result {
 	}
 	judge("rto_p95", sla.RTOP95, p95)
 	judge("rto_max", sla.RTOMax, pmax)
-	return Result{Checker: NameRTO, Verdicts: verdicts, Data: mustJSON(d)}
+	return Result{Checker: NameRTO, Verdicts: verdicts, Data: d}
 }
 
 func noFaultVerdicts(sla scenarios.SLA) []Verdict {

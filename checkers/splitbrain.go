@@ -155,7 +155,7 @@ func SplitBrain(_ context.Context, in Input) Result {
 		v.Detail = listFew(items, 3)
 	}
 	shared, grow := judgeEpochs(in, byAgent, &d)
-	return Result{Checker: NameSplitBrain, Verdicts: []Verdict{v, shared, grow}, Data: mustJSON(d)}
+	return Result{Checker: NameSplitBrain, Verdicts: []Verdict{v, shared, grow}, Data: d}
 }
 
 // staleWindows walks one agent's ok ops by invoke time, tracking the newest epoch among ops

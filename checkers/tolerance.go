@@ -127,5 +127,5 @@ func Tolerance(_ context.Context, in Input) Result {
 		v.Status = Pass
 		v.Measured = fmt.Sprintf("0 of %d agents moved over %d faults to ride out", owned, len(d.Faults))
 	}
-	return Result{Checker: NameTolerance, Verdicts: []Verdict{v}, Data: mustJSON(d)}
+	return Result{Checker: NameTolerance, Verdicts: []Verdict{v}, Data: d}
 }

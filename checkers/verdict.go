@@ -63,12 +63,73 @@ type Verdict struct {
 	Detail   string  `json:"detail,omitempty"` // why, briefly
 }
 
-// Result is one checker's full output: its verdicts plus checker-specific measurements
-// kept as JSON so a saved run can be re-read without knowing every checker's types.
+// Result is one checker's full output: its verdicts plus checker-specific measurements.
 type Result struct {
+	Checker  string
+	Verdicts []Verdict
+	// Data is the checker's own measurements: its typed value (RTOData, RPOData, ...) when
+	// the checker ran in this process, the JSON it was saved as when the run was loaded from
+	// disk (json.RawMessage), so a saved run can be re-read without knowing every checker's
+	// types. Read it with DataOf; it is written as JSON either way.
+	Data any
+}
+
+// resultJSON is Result on disk.
+type resultJSON struct {
 	Checker  string          `json:"checker"`
 	Verdicts []Verdict       `json:"verdicts"`
 	Data     json.RawMessage `json:"data,omitempty"`
+}
+
+// MarshalJSON writes Data as JSON. Data that cannot be encoded (a NaN somewhere) is
+// written as {"error": ...} rather than losing the whole result.
+func (r Result) MarshalJSON() ([]byte, error) {
+	out := resultJSON{Checker: r.Checker, Verdicts: r.Verdicts}
+	switch d := r.Data.(type) {
+	case nil:
+	case json.RawMessage:
+		out.Data = d
+	default:
+		b, err := json.Marshal(d)
+		if err != nil {
+			b, _ = json.Marshal(map[string]string{"error": err.Error()})
+		}
+		out.Data = b
+	}
+	return json.Marshal(out)
+}
+
+// UnmarshalJSON keeps Data as the raw JSON it was saved as.
+func (r *Result) UnmarshalJSON(b []byte) error {
+	var in resultJSON
+	if err := json.Unmarshal(b, &in); err != nil {
+		return err
+	}
+	*r = Result{Checker: in.Checker, Verdicts: in.Verdicts}
+	if len(in.Data) > 0 {
+		r.Data = in.Data
+	}
+	return nil
+}
+
+// DataOf is r's data as a T: the value itself when the checker ran in this process, decoded
+// when the run was loaded from disk; ok is false when r holds no T.
+func DataOf[T any](r Result) (T, bool) {
+	switch d := r.Data.(type) {
+	case T:
+		return d, true
+	case *T:
+		if d != nil {
+			return *d, true
+		}
+	case json.RawMessage:
+		var v T
+		if json.Unmarshal(d, &v) == nil {
+			return v, true
+		}
+	}
+	var zero T
+	return zero, false
 }
 
 // Status is the worst of the result's verdicts.

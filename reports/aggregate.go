@@ -1,7 +1,6 @@
 package reports
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -47,8 +46,8 @@ func DrillOf(r *Run) Drill {
 	for _, res := range r.Results {
 		switch res.Checker {
 		case checkers.NameRTO:
-			var data checkers.RTOData
-			if json.Unmarshal(res.Data, &data) != nil {
+			data, ok := checkers.DataOf[checkers.RTOData](res)
+			if !ok {
 				continue
 			}
 			for _, w := range data.Windows {
@@ -62,14 +61,13 @@ func DrillOf(r *Run) Drill {
 			}
 			d.RTOP95 = data.P95
 		case checkers.NameRPO:
-			var data checkers.RPOData
-			if json.Unmarshal(res.Data, &data) != nil {
+			data, ok := checkers.DataOf[checkers.RPOData](res)
+			if !ok {
 				continue
 			}
 			d.RPOMeasured, d.LostWrites, d.LossWindow = true, data.Lost, data.LossWindowSeconds
 		case checkers.NameAvailability:
-			var data checkers.AvailabilityData
-			if json.Unmarshal(res.Data, &data) == nil {
+			if data, ok := checkers.DataOf[checkers.AvailabilityData](res); ok {
 				d.Availability = data.Overall.Availability
 			}
 		}

@@ -1,7 +1,6 @@
 package reports
 
 import (
-	"encoding/json"
 	"fmt"
 	"html"
 	"math"
@@ -68,13 +67,11 @@ func newChartInput(r *Run) chartInput {
 	for _, res := range r.Results {
 		switch res.Checker {
 		case checkers.NameRTO:
-			var d checkers.RTOData
-			if json.Unmarshal(res.Data, &d) == nil {
+			if d, ok := checkers.DataOf[checkers.RTOData](res); ok {
 				in.rto = &d
 			}
 		case checkers.NameRPO:
-			var d checkers.RPOData
-			if json.Unmarshal(res.Data, &d) == nil {
+			if d, ok := checkers.DataOf[checkers.RPOData](res); ok {
 				in.rpo = &d
 			}
 		}

@@ -70,15 +70,16 @@ func decodeResults(data []byte) (*resultsFile, error) {
 		f.Results = nil
 	}
 	for i := range f.Results {
-		if len(f.Results[i].Data) == 0 {
+		raw, ok := f.Results[i].Data.(json.RawMessage)
+		if !ok {
 			continue
 		}
 		// Indenting the file re-indented the raw data; compact it back to what was written.
 		var buf bytes.Buffer
-		if err := json.Compact(&buf, f.Results[i].Data); err != nil {
+		if err := json.Compact(&buf, raw); err != nil {
 			return nil, fmt.Errorf("result %s: %w", f.Results[i].Checker, err)
 		}
-		f.Results[i].Data = buf.Bytes()
+		f.Results[i].Data = json.RawMessage(buf.Bytes())
 	}
 	return &f, nil
 }

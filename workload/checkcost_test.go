@@ -2,7 +2,6 @@ package workload_test
 
 import (
 	"context"
-	"encoding/json"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -132,9 +131,9 @@ func TestContendedHistoryChecksFast(t *testing.T) {
 			start := time.Now()
 			r := checkers.Linearizability(context.Background(), checkers.Input{History: h})
 			took := time.Since(start)
-			var d checkers.LinearizabilityData
-			if err := json.Unmarshal(r.Data, &d); err != nil {
-				t.Fatal(err)
+			d, ok := checkers.DataOf[checkers.LinearizabilityData](r)
+			if !ok {
+				t.Fatalf("no linearizability data in %+v", r)
 			}
 			t.Logf("%d ops, %d unknown writes, %d partitions: checked in %s", d.Ops, d.UnknownWrites, d.Partitions, took.Round(time.Millisecond))
 			if r.Status() != checkers.Pass {
