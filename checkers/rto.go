@@ -13,23 +13,13 @@ import (
 	"github.com/geodrill/geodrill/workload/history"
 )
 
-// regionFaults are the fault kinds after which a region's agents must move to a new owner.
-var regionFaults = map[string]bool{"region-outage": true}
-
 // losesRegion says whether the window's fault takes its target region away from its peers,
-// so that the region's agents must move: a region outage, or a partition of the isolate
-// shape (which targets the region and lists its agents, as an outage does). Other shapes
-// leave every region a majority side to join and are not measured.
+// so that the region's agents must move (the fault says so on its Inject event: a region
+// outage, an isolated region). Other faults leave every region a majority side to join and
+// are not measured.
 func losesRegion(w timeline.Window, events []timeline.Event) bool {
-	kind := faultKind(w)
-	if regionFaults[kind] {
-		return true
-	}
-	if kind != "partition" {
-		return false
-	}
 	e, ok := injectEvent(w, events)
-	return ok && e.Detail["shape"] == "isolate"
+	return ok && e.Loss() == timeline.LossRegion
 }
 
 // injectEvent is the Inject event that opened the window.

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/geodrill/geodrill/refstack/api"
+	"github.com/geodrill/geodrill/timeline"
 )
 
 // Fault is one injected failure with its parameters resolved.
@@ -41,6 +42,8 @@ type Record struct {
 	// read at injection), for the checkers that measure their recovery; nil when the
 	// fault does not say.
 	Agents []string
+	// Loses is what the fault takes away that the stack must recover from.
+	Loses timeline.Loss
 }
 
 // agentsOf lists, sorted, the agents region owns in owners; never nil.

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/geodrill/geodrill/timeline"
 )
 
 // Partition shapes, after Jepsen's grudges.
@@ -166,6 +168,7 @@ func (p *Partition) Inject(ctx context.Context, env Env) (Record, error) {
 		// An isolated region is lost to its peers like a dead one: target it by name and
 		// list the agents it owned, as a region outage does, so failover can be measured.
 		rec.Target = region
+		rec.Loses = timeline.LossRegion
 		if env.Owners != nil {
 			if owners, err := env.Owners(ctx); err == nil {
 				rec.Agents = agentsOf(owners, region)

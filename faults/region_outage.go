@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/geodrill/geodrill/refstack/api"
+	"github.com/geodrill/geodrill/timeline"
 )
 
 // RegionOutage kills every process of a region (etcd member, object store, agent host) and
@@ -56,7 +57,7 @@ func (f *RegionOutage) Inject(ctx context.Context, env Env) (Record, error) {
 	if err := rc.KillRegion(ctx, f.resolved); err != nil {
 		return Record{Target: f.resolved}, fmt.Errorf("kill region %s: %w", f.resolved, err)
 	}
-	return Record{Target: f.resolved, Agents: agents, Detail: map[string]string{
+	return Record{Target: f.resolved, Agents: agents, Loses: timeline.LossRegion, Detail: map[string]string{
 		"region": f.resolved, "requested": f.Region,
 	}}, nil
 }

@@ -90,6 +90,7 @@ func (r *Runner) lifecycle(ctx context.Context, p Planned) (err error) {
 	if rec.Agents != nil {
 		ev.WithAgents(rec.Agents)
 	}
+	ev.WithLoss(rec.Loses)
 	r.Timeline.Add(ev)
 
 	// From here on the fault may be active: recovery always runs, with a context that

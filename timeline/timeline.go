@@ -131,6 +131,49 @@ func (e Event) Agents() (agents []string, ok bool) {
 	return agents, true
 }
 
+// Loss is what a fault takes away that the stack must recover from, recorded on its Inject
+// event by the fault itself.
+type Loss string
+
+const (
+	// LossNone: nothing the checkers measure a recovery from.
+	LossNone Loss = ""
+	// LossRegion: the target region is cut off from its peers (dead or isolated), so its
+	// agents must move to a new owner; RTO is measured.
+	LossRegion Loss = "region"
+)
+
+// lossDetail is the Detail key of an Inject event's Loss.
+const lossDetail = "loses"
+
+// WithLoss records on an Inject event what the fault takes away.
+func (e *Event) WithLoss(l Loss) {
+	if l == LossNone {
+		return
+	}
+	if e.Detail == nil {
+		e.Detail = map[string]string{}
+	}
+	e.Detail[lossDetail] = string(l)
+}
+
+// Loss is what an Inject event says its fault takes away. Runs saved before faults
+// recorded it are read the way the checkers read them then: a region outage, or a
+// partition of the isolate shape, loses its region.
+func (e Event) Loss() Loss {
+	if l, ok := e.Detail[lossDetail]; ok {
+		return Loss(l)
+	}
+	kind := e.Fault
+	if kind == "" {
+		_, kind, _ = strings.Cut(e.Name, ":")
+	}
+	if kind == "region-outage" || (kind == "partition" && e.Detail["shape"] == "isolate") {
+		return LossRegion
+	}
+	return LossNone
+}
+
 // Timeline is safe for concurrent use.
 type Timeline struct {
 	mu     sync.Mutex

@@ -59,3 +59,28 @@ func TestOwnerAndAgentsRoundTrip(t *testing.T) {
 		t.Errorf("no agents, said: %v %v", got, ok)
 	}
 }
+
+// A fault's loss is what it recorded; runs saved before faults recorded it read as the
+// checkers read them then.
+func TestLoss(t *testing.T) {
+	var e Event
+	e.WithLoss(LossRegion)
+	if e.Loss() != LossRegion {
+		t.Errorf("recorded region loss read as %q", e.Loss())
+	}
+	for _, tt := range []struct {
+		e    Event
+		want Loss
+	}{
+		{Event{Kind: Inject, Fault: "region-outage"}, LossRegion},
+		{Event{Kind: Inject, Name: "f1:region-outage"}, LossRegion},
+		{Event{Kind: Inject, Fault: "partition", Detail: map[string]string{"shape": "isolate"}}, LossRegion},
+		{Event{Kind: Inject, Fault: "partition", Detail: map[string]string{"shape": "pair"}}, LossNone},
+		{Event{Kind: Inject, Fault: "pause"}, LossNone},
+		{Event{Kind: Inject, Fault: "region-outage", Detail: map[string]string{"loses": ""}}, LossNone},
+	} {
+		if got := tt.e.Loss(); got != tt.want {
+			t.Errorf("%+v: loss %q, want %q", tt.e, got, tt.want)
+		}
+	}
+}
