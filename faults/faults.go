@@ -153,6 +153,30 @@ var Kinds = []Kind{
 	falseDeclarationKind,
 }
 
+func init() {
+	if err := checkKinds(Kinds); err != nil {
+		panic("faults: " + err.Error())
+	}
+}
+
+// checkKinds rejects a table with a nameless kind, a duplicate name or a kind missing its
+// constructor or realisation, before anything runs.
+func checkKinds(kinds []Kind) error {
+	seen := map[string]bool{}
+	for i, k := range kinds {
+		switch {
+		case k.Name == "":
+			return fmt.Errorf("kind %d of the table has no name", i+1)
+		case seen[k.Name]:
+			return fmt.Errorf("kind %q is in the table twice", k.Name)
+		case k.New == nil || k.Realise == nil:
+			return fmt.Errorf("kind %q lacks New or Realise", k.Name)
+		}
+		seen[k.Name] = true
+	}
+	return nil
+}
+
 // Names lists the kinds in table order.
 func Names() []string {
 	out := make([]string, len(Kinds))

@@ -113,3 +113,21 @@ func dedupe(calls []string) []string {
 	}
 	return out
 }
+
+// The kind table is checked at start: a duplicate name, a nameless kind or one without a
+// constructor is refused; the shipped table passes.
+func TestCheckKinds(t *testing.T) {
+	if err := checkKinds(Kinds); err != nil {
+		t.Fatal(err)
+	}
+	dup := append(slices.Clone(Kinds), Kind{Name: Kinds[0].Name, New: Kinds[0].New, Realise: Kinds[0].Realise})
+	for name, kinds := range map[string][]Kind{
+		"duplicate": dup,
+		"nameless":  {{New: Kinds[0].New, Realise: Kinds[0].Realise}},
+		"no New":    {{Name: "x", Realise: Kinds[0].Realise}},
+	} {
+		if err := checkKinds(kinds); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+}
