@@ -23,6 +23,9 @@ const briefPauseVerifyTimeout = 300 * time.Millisecond
 
 var briefPauseKind = Kind{
 	Name: "brief-pause",
+	Check: func(s Spec, c ParamCheck) {
+		checkServiceParams(s, c)
+	},
 	Realise: func(cluster any) (Realisation, string) {
 		if !canSignal(cluster) {
 			return Unavailable, "the provider cannot signal one service"

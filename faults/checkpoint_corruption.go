@@ -39,6 +39,9 @@ type CheckpointCorruption struct {
 
 var checkpointCorruptionKind = Kind{
 	Name: "checkpoint-corruption",
+	Check: func(s Spec, c ParamCheck) {
+		c.Region("region", s.Region, true)
+	},
 	Realise: func(cluster any) (Realisation, string) {
 		if _, ok := cluster.(objectStores); !ok {
 			return Unavailable, "the provider does not expose its object stores"

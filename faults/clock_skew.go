@@ -21,6 +21,9 @@ type ClockSkew struct {
 
 var clockSkewKind = Kind{
 	Name: "clock-skew",
+	Check: func(s Spec, c ParamCheck) {
+		c.Region("region", s.Region, true)
+	},
 	Realise: func(cluster any) (Realisation, string) {
 		if _, ok := cluster.(clockControl); !ok {
 			return Unavailable, "the provider cannot set an agent host's clock offset"

@@ -15,6 +15,9 @@ type EtcdMemberLoss struct {
 
 var etcdMemberLossKind = Kind{
 	Name: "etcd-member-loss",
+	Check: func(s Spec, c ParamCheck) {
+		c.Region("region", s.Region, true)
+	},
 	Realise: func(cluster any) (Realisation, string) {
 		if !canSignal(cluster) {
 			return Unavailable, "the provider cannot kill and restart one etcd member"

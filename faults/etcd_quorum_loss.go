@@ -23,6 +23,11 @@ type EtcdQuorumLoss struct {
 
 var etcdQuorumLossKind = Kind{
 	Name: "etcd-quorum-loss",
+	Check: func(s Spec, c ParamCheck) {
+		for i, r := range s.Regions {
+			c.OneOf(fmt.Sprintf("regions[%d]", i), "region", r, s.Topology, "topology.regions")
+		}
+	},
 	Realise: func(cluster any) (Realisation, string) {
 		if !canSignal(cluster) {
 			return Unavailable, "the provider cannot kill and restart etcd members"

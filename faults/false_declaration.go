@@ -47,6 +47,9 @@ type FalseDeclaration struct {
 
 var falseDeclarationKind = Kind{
 	Name: "false-declaration",
+	Check: func(s Spec, c ParamCheck) {
+		c.Region("region", s.Region, true)
+	},
 	Realise: func(cluster any) (Realisation, string) {
 		return Exact, "the controller leader declares the healthy region dead on request (" + api.DeclarePrefix() +
 			"{region}): target hints, then its host lease revoked, as for failed probes; the host keeps running"

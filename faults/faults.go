@@ -126,9 +126,31 @@ type Spec struct {
 	Trigger *Trigger
 }
 
+// ParamCheck takes the problems a kind finds in its parameters when a scenario is loaded,
+// so the user gets file, line, field and fix. field is the scenario's name for the
+// parameter, relative to the fault ("region", "path", "regions[1]"); related names other
+// scenario fields (absolute, e.g. "topology.regions") the problem depends on, so that one
+// mistake gives one message.
+type ParamCheck interface {
+	// Problem reports field as wrong; fix says what to write instead.
+	Problem(field, fix, msg string, related ...string)
+	// Needs reports field as missing, listing what it may be.
+	Needs(field string, known []string)
+	// OneOf reports field unless value is one of known (what names the field in the
+	// message), suggesting the closest on a typo; it says whether value was fine.
+	OneOf(field, what, value string, known []string, related ...string) bool
+	// Region reports field unless value is a topology region or, with selectors, a target
+	// selector (Selectors); an empty value is reported as missing.
+	Region(field, value string, selectors bool)
+}
+
 // Kind describes one fault kind: how to build it and what a cluster needs to run it.
 type Kind struct {
 	Name string
+	// Check reports, field by field, what is wrong with the parameters of s before New
+	// builds the fault (New's error is reported against the whole fault); nil checks
+	// nothing beyond New.
+	Check func(s Spec, c ParamCheck)
 	// Realise reports how the given cluster can realise this kind, and why.
 	Realise func(cluster any) (Realisation, string)
 	// New builds the fault from its spec.

@@ -76,7 +76,7 @@ func (n Nemesis) Schedule(seed int64, topology []string) ([]Spec, error) {
 		case "region-outage", "object-store-outage", "etcd-member-loss":
 			s.Region = pick(regions)
 		case "process-crash", "pause":
-			s.Service = pick([]string{"etcd", "minio", "host", "router"})
+			s.Service = pick(Services())
 			if s.Service != "router" {
 				s.Region = pick(regions)
 			}

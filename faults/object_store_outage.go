@@ -16,6 +16,9 @@ type ObjectStoreOutage struct {
 
 var objectStoreOutageKind = Kind{
 	Name: "object-store-outage",
+	Check: func(s Spec, c ParamCheck) {
+		c.Region("region", s.Region, true)
+	},
 	Realise: func(cluster any) (Realisation, string) {
 		if !canSignal(cluster) {
 			return Unavailable, "the provider cannot kill and restart one region's object store"

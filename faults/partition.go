@@ -46,6 +46,20 @@ type Partition struct {
 
 var partitionKind = Kind{
 	Name: "partition",
+	Check: func(s Spec, c ParamCheck) {
+		if !c.OneOf("shape", "partition shape", s.Shape, Shapes()) {
+			return
+		}
+		switch s.Shape {
+		case ShapeIsolate, ShapeMajorityMinority:
+			c.Region("region", s.Region, true)
+		case ShapeBridge:
+			c.Region("region", s.Region, false)
+		default:
+			c.Region("from", s.From, false)
+			c.Region("to", s.To, false)
+		}
+	},
 	Realise: func(cluster any) (Realisation, string) {
 		if _, ok := cluster.(networkControl); !ok {
 			if ic, ok := cluster.(isolateControl); ok {

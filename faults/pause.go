@@ -20,6 +20,9 @@ type Pause struct {
 
 var pauseKind = Kind{
 	Name: "pause",
+	Check: func(s Spec, c ParamCheck) {
+		checkServiceParams(s, c)
+	},
 	Realise: func(cluster any) (Realisation, string) {
 		if !canSignal(cluster) {
 			return Unavailable, "the provider cannot signal one service"

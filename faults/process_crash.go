@@ -20,6 +20,9 @@ type ProcessCrash struct {
 
 var processCrashKind = Kind{
 	Name: "process-crash",
+	Check: func(s Spec, c ParamCheck) {
+		checkServiceParams(s, c)
+	},
 	Realise: func(cluster any) (Realisation, string) {
 		if !canSignal(cluster) {
 			return Unavailable, "the provider cannot signal one service and restart it"
@@ -40,14 +43,40 @@ func canSignal(cluster any) bool {
 	return sc && sh
 }
 
+// Services a crash, a pause or a brief pause may target.
+const (
+	ServiceEtcd   = "etcd"
+	ServiceMinIO  = "minio"
+	ServiceHost   = "host"
+	ServiceRouter = "router" // global: no region
+)
+
+// Services lists them.
+func Services() []string { return []string{ServiceEtcd, ServiceMinIO, ServiceHost, ServiceRouter} }
+
+// checkServiceParams checks a scenario's service and, for a regional one, its region
+// (process-crash, pause, brief-pause).
+func checkServiceParams(s Spec, c ParamCheck) {
+	if !c.OneOf("service", "service", s.Service, Services()) {
+		return
+	}
+	if s.Service == ServiceRouter {
+		if s.Region != "" {
+			c.Problem("region", "leave region out: the router is global", "the router has no region")
+		}
+		return
+	}
+	c.Region("region", s.Region, true)
+}
+
 // checkService accepts the services a scenario may target.
 func checkService(service, region string) error {
 	switch service {
-	case "etcd", "minio", "host":
+	case ServiceEtcd, ServiceMinIO, ServiceHost:
 		if region == "" {
 			return fmt.Errorf("service %s needs a region (a name or \"busiest\")", service)
 		}
-	case "router":
+	case ServiceRouter:
 		if region != "" {
 			return errors.New("the router is global: leave region out")
 		}

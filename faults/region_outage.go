@@ -26,6 +26,13 @@ type regionControl interface {
 
 var regionOutageKind = Kind{
 	Name: "region-outage",
+	Check: func(s Spec, c ParamCheck) {
+		c.Region("region", s.Region, true)
+		if len(s.Topology) == 1 {
+			c.Problem("region", "add a region to fail over to",
+				"region-outage in a 1-region topology leaves nowhere to fail over to", "topology.regions")
+		}
+	},
 	Realise: func(cluster any) (Realisation, string) {
 		if _, ok := cluster.(regionControl); !ok {
 			return Unavailable, "the provider cannot kill and restore a region's processes"

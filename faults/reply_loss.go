@@ -76,6 +76,23 @@ type replyLossControl interface {
 
 var replyLossKind = Kind{
 	Name: "reply-loss",
+	Check: func(s Spec, c ParamCheck) {
+		c.Region("region", s.Region, true)
+		if s.Path == "" {
+			c.Needs("path", ReplyLossPaths())
+		} else {
+			c.OneOf("path", "reply-loss path", s.Path, ReplyLossPaths())
+		}
+		if s.Mode == "" {
+			c.Needs("mode", ReplyLossModes())
+		} else {
+			c.OneOf("mode", "reply-loss mode", s.Mode, ReplyLossModes())
+		}
+		if !(s.Probability > 0 && s.Probability <= 1) {
+			c.Problem("probability", "write a ratio, e.g. probability: 0.3 for 30% of replies",
+				fmt.Sprintf("probability is a ratio in (0, 1], got %g", s.Probability))
+		}
+	},
 	Realise: func(cluster any) (Realisation, string) {
 		if _, ok := cluster.(replyLossControl); !ok {
 			return Unavailable, "the provider cannot lose replies on the paths between the services"

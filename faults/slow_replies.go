@@ -50,6 +50,18 @@ type slowRepliesControl interface {
 
 var slowRepliesKind = Kind{
 	Name: "slow-replies",
+	Check: func(s Spec, c ParamCheck) {
+		c.Region("region", s.Region, true)
+		if s.Path == "" {
+			c.Needs("path", ReplyLossPaths())
+		} else {
+			c.OneOf("path", "slow-replies path", s.Path, ReplyLossPaths())
+		}
+		if s.Link.Latency <= 0 {
+			c.Problem("latency", "set how late each reply arrives, e.g. latency: 1500ms",
+				fmt.Sprintf("slow-replies needs a positive latency, got %s", s.Link.Latency))
+		}
+	},
 	Realise: func(cluster any) (Realisation, string) {
 		if _, ok := cluster.(slowRepliesControl); !ok {
 			return Unavailable, "the provider cannot delay replies on the paths between the services"

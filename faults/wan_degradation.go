@@ -16,6 +16,13 @@ type WANDegradation struct {
 
 var wanDegradationKind = Kind{
 	Name: "wan-degradation",
+	Check: func(s Spec, c ParamCheck) {
+		c.Region("from", s.From, false)
+		c.Region("to", s.To, false)
+		if !(s.Link.Loss >= 0 && s.Link.Loss <= 1) {
+			c.Problem("loss", "write a ratio, e.g. loss: 0.1 for 10%", fmt.Sprintf("loss is a ratio in 0..1, got %g", s.Link.Loss))
+		}
+	},
 	Realise: func(cluster any) (Realisation, string) {
 		if _, ok := cluster.(linkControl); !ok {
 			return Unavailable, "the provider cannot degrade links between regions; run it with provider: netns (root)"

@@ -67,7 +67,7 @@ func TestParseErrors(t *testing.T) {
 			{11, "faults[0].at", "at or beyond the end of the load", "inject before 10s"},
 		}},
 		{"fault region not in topology", base + "faults:\n  - kind: region-outage\n    region: x\n    at: 1s\n    duration: 1s\n", []wantErr{
-			{10, "faults[0].region", `fault region "x" is not in topology.regions`, "a, b, c, busiest"},
+			{10, "faults[0].region", `unknown region "x"`, "a, b, c, busiest"},
 		}},
 		{"fault region typo", base + "faults:\n  - {kind: region-outage, region: busest, at: 1s, duration: 1s}\n", []wantErr{
 			{9, "faults[0].region", `"busest"`, `did you mean "busiest"?`},
@@ -218,7 +218,7 @@ sla:
 			{2, "provider", `unknown provider "locall"`, `did you mean "local"?`},
 			{7, "stack.durabilty", `unknown field "durabilty" in stack`, `did you mean "durability"?`},
 			{9, "workload.rate", "got 0", ""},
-			{13, "faults[0].region", `fault region "d"`, ""},
+			{13, "faults[0].region", `unknown region "d"`, ""},
 			{14, "faults[0].at", "beyond the end of the load", ""},
 			{17, "sla.min_availability", "got 1.5", "min_availability: 0.8"},
 		}},
@@ -262,7 +262,7 @@ func TestTestdata(t *testing.T) {
 			`testdata/bad-duration.yaml:12: faults[0].duration: invalid duration "3"; write a number with a unit, e.g. "10s", "500ms" or "1m30s"`,
 		}},
 		{"bad-region.yaml", []string{
-			`testdata/bad-region.yaml:10: fault region "d" is not in topology.regions and is not a selector (busiest, etcd-leader, controller-leader, hottest-owner, new-owner); use one of: a, b, c, busiest, etcd-leader, controller-leader, hottest-owner, new-owner`,
+			`testdata/bad-region.yaml:10: unknown region "d"; use one of: a, b, c, busiest, etcd-leader, controller-leader, controller-follower, hottest-owner, new-owner`,
 		}},
 	}
 	for _, tt := range tests {

@@ -307,85 +307,17 @@ func (f *Fault) validate(v *validator, path string, s *Scenario) {
 	}
 }
 
-// validateParams checks the fields each kind uses, then lets the kind itself build the
-// fault so that no parameter the faults package rejects gets past validation.
+// validateParams lets the kind check its own fields (faults.Kind.Check), then build the
+// fault, so that no parameter the faults package rejects gets past validation.
 func (f *Fault) validateParams(v *validator, path string, regions []string) {
-	before := len(v.errs)
-	inTopology := func(field, value string, selectors bool) {
-		targets := slices.Clone(regions)
-		if selectors {
-			targets = append(targets, faults.Selectors()...)
-		}
-		if value == "" {
-			v.add(path+"."+field, "set "+field+": to one of: "+strings.Join(targets, ", "),
-				fmt.Sprintf("%s needs %s", f.Kind, field))
-			return
-		}
-		v.oneOf(path+"."+field, "region", value, targets, "topology.regions")
+	k, err := faults.Lookup(f.Kind)
+	if err != nil {
+		return // reported with the kind
 	}
-	switch f.Kind {
-	case "region-outage":
-		f.validateRegion(v, path, regions)
-		return
-	case "object-store-outage", "etcd-member-loss", "clock-skew", "checkpoint-corruption", "false-declaration":
-		inTopology("region", f.Region, true)
-	case "process-crash", "pause", "brief-pause":
-		if v.oneOf(path+".service", "service", f.Service, []string{"etcd", "minio", "host", "router"}) {
-			if f.Service == "router" && f.Region != "" {
-				v.add(path+".region", "leave region out: the router is global", "the router has no region")
-			} else if f.Service != "router" {
-				inTopology("region", f.Region, true)
-			}
-		}
-	case "etcd-quorum-loss":
-		for i, r := range f.Regions {
-			v.oneOf(fmt.Sprintf("%s.regions[%d]", path, i), "region", r, regions, "topology.regions")
-		}
-	case "partition":
-		if v.oneOf(path+".shape", "partition shape", f.Shape, faults.Shapes()) {
-			switch f.Shape {
-			case faults.ShapeIsolate, faults.ShapeMajorityMinority:
-				inTopology("region", f.Region, true)
-			case faults.ShapeBridge:
-				inTopology("region", f.Region, false)
-			default:
-				inTopology("from", f.From, false)
-				inTopology("to", f.To, false)
-			}
-		}
-	case "reply-loss":
-		inTopology("region", f.Region, true)
-		for _, p := range []struct {
-			field, value string
-			known        []string
-		}{{"path", f.Path, faults.ReplyLossPaths()}, {"mode", f.Mode, faults.ReplyLossModes()}} {
-			if p.value == "" {
-				v.add(path+"."+p.field, "set "+p.field+": to one of: "+strings.Join(p.known, ", "), "reply-loss needs "+p.field)
-			} else {
-				v.oneOf(path+"."+p.field, "reply-loss "+p.field, p.value, p.known)
-			}
-		}
-		if !(f.Probability > 0 && f.Probability <= 1) {
-			v.add(path+".probability", "write a ratio, e.g. probability: 0.3 for 30% of replies",
-				fmt.Sprintf("probability is a ratio in (0, 1], got %g", f.Probability))
-		}
-	case "slow-replies":
-		inTopology("region", f.Region, true)
-		if f.Path == "" {
-			v.add(path+".path", "set path: to one of: "+strings.Join(faults.ReplyLossPaths(), ", "), "slow-replies needs path")
-		} else {
-			v.oneOf(path+".path", "slow-replies path", f.Path, faults.ReplyLossPaths())
-		}
-		if f.Latency <= 0 {
-			v.add(path+".latency", "set how late each reply arrives, e.g. latency: 1500ms",
-				fmt.Sprintf("slow-replies needs a positive latency, got %s", f.Latency))
-		}
-	case "wan-degradation":
-		inTopology("from", f.From, false)
-		inTopology("to", f.To, false)
-		if !(f.Loss >= 0 && f.Loss <= 1) {
-			v.add(path+".loss", "write a ratio, e.g. loss: 0.1 for 10%", fmt.Sprintf("loss is a ratio in 0..1, got %g", f.Loss))
-		}
+	before := len(v.errs)
+	spec := f.Spec(regions)
+	if k.Check != nil {
+		k.Check(spec, paramCheck{v: v, path: path, kind: f.Kind, regions: regions})
 	}
 	if len(v.errs) > before || v.isTainted(path) {
 		return // one mistake, one message: the kind would only repeat it
@@ -395,13 +327,41 @@ func (f *Fault) validateParams(v *validator, path string, regions []string) {
 			return // a misspelled field already has its message (ofset: → offset)
 		}
 	}
-	k, err := faults.Lookup(f.Kind)
-	if err == nil {
-		_, err = k.New(f.Spec(regions))
-	}
-	if err != nil {
+	if _, err := k.New(spec); err != nil {
 		v.add(path, "fix the fault's parameters (README.md, \"Faults and providers\", lists each kind's)", err.Error())
 	}
+}
+
+// paramCheck reports a kind's parameter problems against the fault's fields in the file.
+type paramCheck struct {
+	v       *validator
+	path    string // faults[i]
+	kind    string
+	regions []string
+}
+
+func (c paramCheck) Problem(field, fix, msg string, related ...string) {
+	c.v.add(c.path+"."+field, fix, msg, related...)
+}
+
+func (c paramCheck) Needs(field string, known []string) {
+	c.v.add(c.path+"."+field, "set "+field+": to one of: "+strings.Join(known, ", "), c.kind+" needs "+field)
+}
+
+func (c paramCheck) OneOf(field, what, value string, known []string, related ...string) bool {
+	return c.v.oneOf(c.path+"."+field, what, value, known, related...)
+}
+
+func (c paramCheck) Region(field, value string, selectors bool) {
+	targets := slices.Clone(c.regions)
+	if selectors {
+		targets = append(targets, faults.Selectors()...)
+	}
+	if value == "" {
+		c.Needs(field, targets)
+		return
+	}
+	c.v.oneOf(c.path+"."+field, "region", value, targets, "topology.regions")
 }
 
 // Spec is the fault as the faults package takes it. A trigger's delay is its range's
@@ -471,27 +431,6 @@ func (n *Nemesis) validate(v *validator, s *Scenario) {
 	}
 	if _, err := n.Schedule().Schedule(s.Seed, s.Topology.Regions); err != nil {
 		v.add("nemesis", "set start < end, 0 < min_hold <= max_hold, 0 <= min_gap <= max_gap", err.Error())
-	}
-}
-
-func (f *Fault) validateRegion(v *validator, path string, regions []string) {
-	field := path + ".region"
-	targets := append(slices.Clone(regions), faults.Selectors()...)
-	switch {
-	case f.Region == "":
-		v.add(field, fmt.Sprintf("set region: to one of: %s", strings.Join(targets, ", ")),
-			fmt.Sprintf("%s needs a region", f.Kind))
-	case !slices.Contains(targets, f.Region):
-		fix := "use one of: " + strings.Join(targets, ", ")
-		if s := suggest(f.Region, targets); s != "" {
-			fix = fmt.Sprintf("did you mean %q?", s)
-		}
-		v.add(field, fix, fmt.Sprintf("fault region %q is not in topology.regions and is not a selector (%s)", f.Region, strings.Join(faults.Selectors(), ", ")),
-			"topology.regions")
-	}
-	if len(regions) == 1 {
-		v.add(field, "add a region to fail over to",
-			fmt.Sprintf("%s in a 1-region topology leaves nowhere to fail over to", f.Kind), "topology.regions")
 	}
 }
 
