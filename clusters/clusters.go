@@ -37,14 +37,6 @@ type RegionEndpoints = spec.RegionEndpoints
 // Controller configures the stack's failover controller.
 type Controller = spec.Controller
 
-// Service names for ServiceControl.Signal.
-const (
-	ServiceEtcd   = spec.ServiceEtcd
-	ServiceMinIO  = spec.ServiceMinIO
-	ServiceHost   = spec.ServiceHost
-	ServiceRouter = spec.ServiceRouter
-)
-
 // Object store credentials and bucket of the reference stack.
 const (
 	MinIOUser     = spec.MinIOUser

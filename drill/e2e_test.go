@@ -180,13 +180,13 @@ func TestStaleOwnerCannotPublish(t *testing.T) {
 		}
 
 		sc := cl.(clusters.ServiceControl)
-		if err := sc.Signal("a", clusters.ServiceHost, syscall.SIGSTOP); err != nil {
+		if err := sc.Signal("a", api.ServiceHost, syscall.SIGSTOP); err != nil {
 			return err
 		}
 		resumed := false
 		defer func() {
 			if !resumed {
-				_ = sc.Signal("a", clusters.ServiceHost, syscall.SIGCONT)
+				_ = sc.Signal("a", api.ServiceHost, syscall.SIGCONT)
 			}
 		}()
 		// Wait for another region to take the agent over with a newer epoch.
@@ -231,7 +231,7 @@ func TestStaleOwnerCannotPublish(t *testing.T) {
 			done <- result{c, b}
 		}()
 		time.Sleep(300 * time.Millisecond)
-		if err := sc.Signal("a", clusters.ServiceHost, syscall.SIGCONT); err != nil {
+		if err := sc.Signal("a", api.ServiceHost, syscall.SIGCONT); err != nil {
 			return err
 		}
 		resumed = true

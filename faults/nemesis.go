@@ -6,6 +6,8 @@ import (
 	"math/rand/v2"
 	"slices"
 	"time"
+
+	"github.com/geodrill/geodrill/refstack/api"
 )
 
 // Nemesis draws a random fault schedule from a seed: which kinds, which targets, when each
@@ -76,7 +78,7 @@ func (n Nemesis) Schedule(seed int64, topology []string) ([]Spec, error) {
 		case "region-outage", "object-store-outage", "etcd-member-loss":
 			s.Region = pick(regions)
 		case "process-crash", "pause":
-			s.Service = pick(Services())
+			s.Service = pick(api.Services())
 			if s.Service != "router" {
 				s.Region = pick(regions)
 			}

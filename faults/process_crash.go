@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"syscall"
+
+	"github.com/geodrill/geodrill/refstack/api"
 )
 
 // ProcessCrash SIGKILLs one service of a region and restarts it on recovery, with the same
@@ -43,24 +45,13 @@ func canSignal(cluster any) bool {
 	return sc && sh
 }
 
-// Services a crash, a pause or a brief pause may target.
-const (
-	ServiceEtcd   = "etcd"
-	ServiceMinIO  = "minio"
-	ServiceHost   = "host"
-	ServiceRouter = "router" // global: no region
-)
-
-// Services lists them.
-func Services() []string { return []string{ServiceEtcd, ServiceMinIO, ServiceHost, ServiceRouter} }
-
 // checkServiceParams checks a scenario's service and, for a regional one, its region
 // (process-crash, pause, brief-pause).
 func checkServiceParams(s Spec, c ParamCheck) {
-	if !c.OneOf("service", "service", s.Service, Services()) {
+	if !c.OneOf("service", "service", s.Service, api.Services()) {
 		return
 	}
-	if s.Service == ServiceRouter {
+	if s.Service == api.ServiceRouter {
 		if s.Region != "" {
 			c.Problem("region", "leave region out: the router is global", "the router has no region")
 		}
@@ -72,11 +63,11 @@ func checkServiceParams(s Spec, c ParamCheck) {
 // checkService accepts the services a scenario may target.
 func checkService(service, region string) error {
 	switch service {
-	case ServiceEtcd, ServiceMinIO, ServiceHost:
+	case api.ServiceEtcd, api.ServiceMinIO, api.ServiceHost:
 		if region == "" {
 			return fmt.Errorf("service %s needs a region (a name or \"busiest\")", service)
 		}
-	case ServiceRouter:
+	case api.ServiceRouter:
 		if region != "" {
 			return errors.New("the router is global: leave region out")
 		}

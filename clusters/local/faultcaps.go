@@ -9,10 +9,10 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/geodrill/geodrill/clusters/internal/spec"
+	"github.com/geodrill/geodrill/refstack/api"
 )
 
-// ServiceHealthy checks one service's health endpoint: spec.ServiceEtcd (which fails
+// ServiceHealthy checks one service's health endpoint: api.ServiceEtcd (which fails
 // without a quorum), ServiceMinIO, ServiceHost of region, or ServiceRouter with region "".
 // Faults use it to verify that a crash, pause or quorum loss took effect and was healed.
 func (c *Cluster) ServiceHealthy(ctx context.Context, region, service string) error {
@@ -23,18 +23,18 @@ func (c *Cluster) ServiceHealthy(ctx context.Context, region, service string) er
 	if !ok {
 		return fmt.Errorf("service health: local cluster is not up")
 	}
-	if service == spec.ServiceRouter {
+	if service == api.ServiceRouter {
 		return c.get200(ctx, eps.StatusRouter()+"/healthz")
 	}
 	if !known {
 		return fmt.Errorf("service health: no region %q", region)
 	}
 	switch service {
-	case spec.ServiceEtcd:
+	case api.ServiceEtcd:
 		return c.etcdHealthy(ctx, re.Etcd)
-	case spec.ServiceMinIO:
+	case api.ServiceMinIO:
 		return c.get200(ctx, "http://"+re.MinIO+"/minio/health/live")
-	case spec.ServiceHost:
+	case api.ServiceHost:
 		return c.get200(ctx, re.Host+"/healthz")
 	}
 	return fmt.Errorf("service health: unknown service %q (use etcd, minio, host or router)", service)

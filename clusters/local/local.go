@@ -84,7 +84,7 @@ type Cluster struct {
 // service is one long-running process of the stack and how to (re)start it.
 type service struct {
 	region string // "" for the router
-	name   string // spec.ServiceEtcd, ...
+	name   string // api.ServiceEtcd, ...
 	log    string
 	path   string
 	args   func(restart bool) []string // restart: brought back after a kill
@@ -224,17 +224,17 @@ func (c *Cluster) Up(ctx context.Context) (err error) {
 	// so it starts alongside to save time.
 	// Any process exiting during Up fails it at once, whatever is being waited for.
 	all := c.services
-	storage := append(byName(spec.ServiceEtcd), byName(spec.ServiceMinIO)...)
+	storage := append(byName(api.ServiceEtcd), byName(api.ServiceMinIO)...)
 	if err := c.startAndAwait(ctx, storage, all, false); err != nil {
 		return err
 	}
 	if err := c.register(ctx); err != nil {
 		return err
 	}
-	if err := c.startAndAwait(ctx, byName(spec.ServiceHost), all, false); err != nil {
+	if err := c.startAndAwait(ctx, byName(api.ServiceHost), all, false); err != nil {
 		return err
 	}
-	if err := c.startAndAwait(ctx, byName(spec.ServiceRouter), all, false); err != nil {
+	if err := c.startAndAwait(ctx, byName(api.ServiceRouter), all, false); err != nil {
 		return err
 	}
 	if err := c.awaitOwners(ctx); err != nil {
@@ -267,7 +267,7 @@ func (c *Cluster) prepare() error {
 	logs := filepath.Join(runDir, rundir.LogsDir)
 	dirs := []string{logs}
 	for _, r := range c.spec.Regions {
-		dirs = append(dirs, c.dataDir(runDir, r, spec.ServiceEtcd), c.dataDir(runDir, r, spec.ServiceMinIO))
+		dirs = append(dirs, c.dataDir(runDir, r, api.ServiceEtcd), c.dataDir(runDir, r, api.ServiceMinIO))
 	}
 	for _, d := range dirs {
 		// 0700: etcd warns about, and MinIO data should not have, wider permissions.
@@ -351,7 +351,7 @@ func (c *Cluster) prepare() error {
 		p, re := rp[r], eps.Regions[r]
 		addr := c.addrIn(r) // the region network's address (127.0.0.1 unless NewIn)
 		svcs = append(svcs, &service{
-			region: r, name: spec.ServiceEtcd, path: c.refstack, env: stackEnv,
+			region: r, name: api.ServiceEtcd, path: c.refstack, env: stackEnv,
 			log: filepath.Join(logs, r+"-etcd.log"),
 			args: func(restart bool) []string {
 				// After a kill the member rejoins the cluster it already belongs to.
@@ -359,7 +359,7 @@ func (c *Cluster) prepare() error {
 				if restart {
 					state = "existing"
 				}
-				return []string{"etcd", "--name", r, "--data-dir", c.dataDir(runDir, r, spec.ServiceEtcd),
+				return []string{"etcd", "--name", r, "--data-dir", c.dataDir(runDir, r, api.ServiceEtcd),
 					"--listen-client", addr(p.client), "--listen-peer", addr(p.peer),
 					"--initial-cluster", strings.Join(peers, ","), "--initial-cluster-state", state}
 			},
@@ -370,13 +370,13 @@ func (c *Cluster) prepare() error {
 		p, re := rp[r], eps.Regions[r]
 		addr := c.addrIn(r) // the region network's address (127.0.0.1 unless NewIn)
 		svcs = append(svcs, &service{
-			region: r, name: spec.ServiceMinIO, path: c.minio,
+			region: r, name: api.ServiceMinIO, path: c.minio,
 			env: []string{marker, "MINIO_ROOT_USER=" + spec.MinIOUser, "MINIO_ROOT_PASSWORD=" + spec.MinIOPassword,
 				"MINIO_UPDATE=off", "MINIO_PROMETHEUS_AUTH_TYPE=public"}, // /minio/v2/metrics/* without a token
 			log: filepath.Join(logs, r+"-minio.log"),
 			args: func(bool) []string {
 				return []string{"server", "--address", addr(p.minio), "--console-address", addr(p.console),
-					"--quiet", c.dataDir(runDir, r, spec.ServiceMinIO)}
+					"--quiet", c.dataDir(runDir, r, api.ServiceMinIO)}
 			},
 			ready: func(ctx context.Context) error { return c.get200(ctx, "http://"+re.MinIO+"/minio/health/live") },
 		})
@@ -400,7 +400,7 @@ func (c *Cluster) prepare() error {
 		args = append(args, c.spec.UnsafeArgs()...)
 		args = append(args, c.spec.Controller.Args()...)
 		svcs = append(svcs, &service{
-			region: r, name: spec.ServiceHost, path: c.refstack, env: stackEnv,
+			region: r, name: api.ServiceHost, path: c.refstack, env: stackEnv,
 			log:   filepath.Join(logs, r+"-host.log"),
 			args:  func(bool) []string { return args },
 			ready: func(ctx context.Context) error { return c.get200(ctx, re.Host+"/healthz") },
@@ -417,7 +417,7 @@ func (c *Cluster) prepare() error {
 	// The first router is the one faults on "router" act on; the others share its name, so
 	// they start and stop with it.
 	svcs = append(svcs, &service{
-		name: spec.ServiceRouter, path: c.refstack, env: stackEnv,
+		name: api.ServiceRouter, path: c.refstack, env: stackEnv,
 		log:   filepath.Join(logs, "router.log"),
 		args:  func(bool) []string { return routerArgs(routerPort) },
 		ready: func(ctx context.Context) error { return c.get200(ctx, eps.StatusRouter()+"/healthz") },
@@ -425,7 +425,7 @@ func (c *Cluster) prepare() error {
 	for i, p := range moreRouterPorts {
 		url := eps.Routers[i+1]
 		svcs = append(svcs, &service{
-			name: spec.ServiceRouter, path: c.refstack, env: stackEnv,
+			name: api.ServiceRouter, path: c.refstack, env: stackEnv,
 			log:   filepath.Join(logs, fmt.Sprintf("router-%d.log", i+2)),
 			args:  func(bool) []string { return routerArgs(p) },
 			ready: func(ctx context.Context) error { return c.get200(ctx, url+"/healthz") },
@@ -459,7 +459,7 @@ func (c *Cluster) start(s *service, restart bool) error {
 		return fmt.Errorf("%s: %w (log: %s)", s, err, s.log)
 	}
 	s.cur = ch
-	if s.name == spec.ServiceHost {
+	if s.name == api.ServiceHost {
 		c.watchHost(s.region, ch)
 	}
 	return nil
@@ -494,7 +494,7 @@ func (c *Cluster) startAndAwait(ctx context.Context, svcs, watch []*service, res
 			if err := c.await(gctx, s.String()+" to be ready", s.ready, running, s.log); err != nil {
 				return err
 			}
-			if s.name == spec.ServiceHost {
+			if s.name == api.ServiceHost {
 				if err := c.hostReady(s.region, s.cur); err != nil {
 					return err
 				}
@@ -668,9 +668,9 @@ func (c *Cluster) stopAll(ctx context.Context) error {
 			continue
 		}
 		switch s.name {
-		case spec.ServiceHost, spec.ServiceRouter:
+		case api.ServiceHost, api.ServiceRouter:
 			front = append(front, []*service{s})
-		case spec.ServiceEtcd:
+		case api.ServiceEtcd:
 			etcd = append(etcd, s)
 		default:
 			back = append(back, []*service{s})
@@ -780,7 +780,7 @@ func (c *Cluster) RestoreRegion(ctx context.Context, region string) error {
 	}
 	var storage, hosts []*service
 	for _, s := range svcs {
-		if s.name == spec.ServiceHost {
+		if s.name == api.ServiceHost {
 			hosts = append(hosts, s)
 		} else {
 			storage = append(storage, s)
@@ -797,7 +797,7 @@ func (c *Cluster) RestoreRegion(ctx context.Context, region string) error {
 	return nil
 }
 
-// Signal sends sig to the process group of one service: spec.ServiceEtcd, ServiceMinIO or
+// Signal sends sig to the process group of one service: api.ServiceEtcd, ServiceMinIO or
 // ServiceHost of region, or ServiceRouter with region "". SIGSTOP/SIGCONT make a grey
 // failure; a process killed this way comes back with RestoreRegion.
 func (c *Cluster) Signal(region, name string, sig syscall.Signal) error {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/geodrill/geodrill/clusters"
 	"github.com/geodrill/geodrill/clusters/local"
+	"github.com/geodrill/geodrill/refstack/api"
 )
 
 // stacks: the fake refstack (fast, always available) and the real one (needs bin/minio and
@@ -143,7 +144,7 @@ func TestDownStopsStoppedProcesses(t *testing.T) {
 				t.Fatal(err)
 			}
 			// A grey failure left in place: Down must still end these promptly.
-			for _, target := range [][2]string{{"a", clusters.ServiceEtcd}, {"c", clusters.ServiceHost}} {
+			for _, target := range [][2]string{{"a", api.ServiceEtcd}, {"c", api.ServiceHost}} {
 				if err := c.Signal(target[0], target[1], syscall.SIGSTOP); err != nil {
 					t.Fatal(err)
 				}
@@ -206,19 +207,19 @@ func TestKillAndRestoreRegion(t *testing.T) {
 					t.Errorf("%s answers after KillRegion", u)
 				}
 			}
-			if err := c.Signal("a", clusters.ServiceHost, syscall.SIGSTOP); err == nil {
+			if err := c.Signal("a", api.ServiceHost, syscall.SIGSTOP); err == nil {
 				t.Error("Signal to a killed service should fail")
 			}
 
 			// A grey failure elsewhere in the meantime, and its end.
-			if err := c.Signal("b", clusters.ServiceHost, syscall.SIGSTOP); err != nil {
+			if err := c.Signal("b", api.ServiceHost, syscall.SIGSTOP); err != nil {
 				t.Fatal(err)
 			}
-			waitState(t, c, "b", clusters.ServiceHost, 'T')
-			if err := c.Signal("b", clusters.ServiceHost, syscall.SIGCONT); err != nil {
+			waitState(t, c, "b", api.ServiceHost, 'T')
+			if err := c.Signal("b", api.ServiceHost, syscall.SIGCONT); err != nil {
 				t.Fatal(err)
 			}
-			waitState(t, c, "b", clusters.ServiceHost, 'S', 'R')
+			waitState(t, c, "b", api.ServiceHost, 'S', 'R')
 
 			began = time.Now()
 			if err := c.RestoreRegion(ctx, "a"); err != nil {

@@ -30,14 +30,6 @@ const (
 	Bucket        = "geodrill"
 )
 
-// Service names, as ServiceControl.Signal takes them.
-const (
-	ServiceEtcd   = "etcd"
-	ServiceMinIO  = "minio"
-	ServiceHost   = "host"
-	ServiceRouter = "router" // the one global service; its region is ""
-)
-
 // Defaults applied by WithDefaults.
 const (
 	DefaultLeaseTTL        = 2 * time.Second
