@@ -1,18 +1,18 @@
 package scenarios
 
-import "time"
+import (
+	"time"
 
-// Defaults for fields a scenario leaves out (or sets to zero).
+	"github.com/geodrill/geodrill/refstack/api"
+)
+
+// Defaults for fields a scenario leaves out (or sets to zero); the stack's own settings
+// take theirs from refstack/api.
 const (
-	DefaultProvider        = "local"
-	DefaultDurability      = "sync-geo"
-	DefaultLeaseTTL        = 2 * time.Second
-	DefaultCheckpointEvery = 200
-	// DefaultCheckpointInterval applies to async durability only.
-	DefaultCheckpointInterval = time.Second
-	DefaultKeysPerAgent       = 4
-	DefaultTimeout            = 2 * time.Second
-	DefaultCheckTimeout       = 60 * time.Second
+	DefaultProvider     = "local"
+	DefaultKeysPerAgent = 4
+	DefaultTimeout      = 2 * time.Second
+	DefaultCheckTimeout = 60 * time.Second
 
 	DefaultBurst = 1
 	// Popularity defaults: uniform; zipf's exponent; hotset's size and share.
@@ -39,16 +39,16 @@ func (s *Scenario) ApplyDefaults() {
 		s.Topology.KeysPerAgent = DefaultKeysPerAgent
 	}
 	if s.Stack.Durability == "" {
-		s.Stack.Durability = DefaultDurability
+		s.Stack.Durability = api.DefaultDurability
 	}
 	if s.Stack.LeaseTTL == 0 {
-		s.Stack.LeaseTTL = Duration(DefaultLeaseTTL)
+		s.Stack.LeaseTTL = Duration(api.DefaultLeaseTTL)
 	}
 	if s.Stack.CheckpointEvery == 0 {
-		s.Stack.CheckpointEvery = DefaultCheckpointEvery
+		s.Stack.CheckpointEvery = api.DefaultCheckpointEvery
 	}
-	if s.Stack.Durability == "async" && s.Stack.CheckpointInterval == 0 {
-		s.Stack.CheckpointInterval = Duration(DefaultCheckpointInterval)
+	if s.Stack.Durability == api.DurabilityAsync && s.Stack.CheckpointInterval == 0 {
+		s.Stack.CheckpointInterval = Duration(api.DefaultCheckpointInterval)
 	}
 	if s.Workload.Timeout == 0 {
 		s.Workload.Timeout = Duration(DefaultTimeout)

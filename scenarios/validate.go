@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/geodrill/geodrill/faults"
+	"github.com/geodrill/geodrill/refstack/api"
 	"github.com/geodrill/geodrill/refstack/bugs"
 )
 
@@ -23,11 +24,9 @@ func Providers() []string { return []string{"local", "netns", "auto"} }
 func FaultKinds() []string { return faults.Names() }
 
 // Durabilities the schema knows, and whether the reference stack implements each yet.
-func durabilities() map[string]bool { return map[string]bool{"sync-geo": true, "async": true} }
-
-// minLeaseTTL is etcd's minimum lease TTL with its default election timeout; shorter TTLs
-// are silently raised, so a scenario asking for less would not run what it says.
-const minLeaseTTL = 2 * time.Second
+func durabilities() map[string]bool {
+	return map[string]bool{api.DurabilitySyncGeo: true, api.DurabilityAsync: true}
+}
 
 var (
 	namePattern   = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
@@ -165,7 +164,7 @@ func (t *Topology) validate(v *validator, durability string) {
 		}
 		first[r] = i
 	}
-	if durability == "sync-geo" && len(t.Regions) > 0 && len(t.Regions) < 3 {
+	if durability == api.DurabilitySyncGeo && len(t.Regions) > 0 && len(t.Regions) < 3 {
 		v.add("topology.regions", "add regions until there are at least 3",
 			fmt.Sprintf("durability sync-geo needs a cross-region quorum: at least 3 regions, got %d", len(t.Regions)),
 			"stack.durability")
@@ -225,16 +224,16 @@ func (st *Stack) validate(v *validator) {
 	switch {
 	case ttl <= 0:
 		v.add("stack.lease_ttl", "leave it out for the default (2s)", fmt.Sprintf("stack.lease_ttl must be positive, got %s", ttl))
-	case ttl < minLeaseTTL:
+	case ttl < api.MinLeaseTTL:
 		v.add("stack.lease_ttl", "use lease_ttl: 2s",
-			fmt.Sprintf("stack.lease_ttl %s is below etcd's minimum lease TTL of %s", ttl, minLeaseTTL))
+			fmt.Sprintf("stack.lease_ttl %s is below etcd's minimum lease TTL of %s", ttl, api.MinLeaseTTL))
 	case ttl%time.Second != 0:
 		up := (ttl + time.Second - 1) / time.Second * time.Second
 		v.add("stack.lease_ttl", fmt.Sprintf("use lease_ttl: %s", up),
 			fmt.Sprintf("stack.lease_ttl %s is not whole seconds; etcd leases are", ttl))
 	}
 	if st.CheckpointEvery < 1 {
-		v.add("stack.checkpoint_every", fmt.Sprintf("leave it out for the default (%d)", DefaultCheckpointEvery),
+		v.add("stack.checkpoint_every", fmt.Sprintf("leave it out for the default (%d)", api.DefaultCheckpointEvery),
 			fmt.Sprintf("stack.checkpoint_every must be at least 1, got %d", st.CheckpointEvery))
 	}
 	st.validateFailover(v)
@@ -486,7 +485,7 @@ func sortedKeys[V any](m map[string]V) []string {
 
 // validateAsync checks the settings that belong to async durability.
 func (st *Stack) validateAsync(v *validator) {
-	async := st.Durability == "async"
+	async := st.Durability == api.DurabilityAsync
 	switch {
 	case st.CheckpointInterval < 0:
 		v.add("stack.checkpoint_interval", "e.g. checkpoint_interval: 1s",

@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/geodrill/geodrill/refstack/api"
 )
 
 // Name is a switch's name, hyphenated: "skip-checksum".
@@ -81,7 +83,7 @@ var Table = []Switch{
 		Area:       "durability",
 		Breaks:     "writes are acknowledged before the cross-region commit",
 		Readers:    []Component{Host},
-		Durability: "sync-geo",
+		Durability: api.DurabilitySyncGeo,
 		Exposed:    "region-outage of the owner's region: whatever was acknowledged but not flushed is lost",
 		Caught:     "linearizability",
 	},
@@ -102,7 +104,7 @@ var Table = []Switch{
 		Area:       "shipping",
 		Breaks:     "checkpoints are replicated to other regions (async: kept in the owner's region only)",
 		Readers:    []Component{Host},
-		Durability: "async",
+		Durability: api.DurabilityAsync,
 		Exposed:    "region-outage of the owner's region (async)",
 		Caught:     "integrity",
 	},
@@ -242,7 +244,7 @@ var Table = []Switch{
 		Area:       "shipping",
 		Breaks:     "a region is recorded as holding a checkpoint only after the copy is there (a failed copy is recorded as held and never retried)",
 		Readers:    []Component{Host},
-		Durability: "async",
+		Durability: api.DurabilityAsync,
 		Exposed:    "a destination region's object store down while the owner ships (object-store-outage, region-outage of a non-owner), then a failover that restores there",
 		Caught:     "integrity (a listed copy is missing); rpo/linearizability when a restore needs it",
 	},
@@ -253,7 +255,7 @@ var Table = []Switch{
 		Area:       "fail-back",
 		Breaks:     "the home host restores checkpoint plus log tail on fail-back (it restores the checkpoint only, losing the writes since)",
 		Readers:    []Component{Host},
-		Durability: "sync-geo",
+		Durability: api.DurabilitySyncGeo,
 		Exposed:    "any fail-back (manual or auto) of an agent with writes after its newest checkpoint",
 		Caught:     "linearizability, rpo",
 	},
@@ -417,7 +419,7 @@ func (s Set) Union(t Set) Set {
 // sync-geo), as an error saying so.
 func (s Set) CheckDurability(durability string) error {
 	if durability == "" {
-		durability = "sync-geo"
+		durability = api.DefaultDurability
 	}
 	for _, o := range s.on {
 		sw, _ := Lookup(string(o.Name))

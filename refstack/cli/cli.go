@@ -180,13 +180,13 @@ func runHost(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.StringVar(&c.MinIOUser, "minio-user", "geodrill", "MinIO access key")
 	fs.StringVar(&c.MinIOPassword, "minio-password", "geodrill-secret", "MinIO secret key")
 	fs.StringVar(&c.Bucket, "bucket", "geodrill", "checkpoint bucket, created in every region")
-	fs.DurationVar(&c.LeaseTTL, "lease-ttl", host.DefaultLeaseTTL, "ownership lease TTL (etcd rounds up to whole seconds)")
-	fs.IntVar(&c.CheckpointEvery, "checkpoint-every", host.DefaultCheckpointEvery, "log entries between checkpoints")
+	fs.DurationVar(&c.LeaseTTL, "lease-ttl", api.DefaultLeaseTTL, "ownership lease TTL (etcd rounds up to whole seconds)")
+	fs.IntVar(&c.CheckpointEvery, "checkpoint-every", api.DefaultCheckpointEvery, "log entries between checkpoints")
 	unsafeFlag(fs, &c.Bugs)
 	fs.StringVar(&c.Durability, "durability", api.DurabilitySyncGeo,
 		"sync-geo (ack after the etcd quorum commit; RPO 0) or async (ack from memory, checkpoint every --checkpoint-interval, ship to the other regions)")
-	fs.DurationVar(&c.CheckpointInterval, "checkpoint-interval", host.DefaultCheckpointInterval, "async: how often each agent's checkpoint chain gets a new link")
-	fs.IntVar(&c.ChainLength, "chain-length", host.DefaultChainLength, "deltas after a full checkpoint before the next full")
+	fs.DurationVar(&c.CheckpointInterval, "checkpoint-interval", api.DefaultCheckpointInterval, "async: how often each agent's checkpoint chain gets a new link")
+	fs.IntVar(&c.ChainLength, "chain-length", api.DefaultChainLength, "deltas after a full checkpoint before the next full")
 	var cc controller.Config
 	var runController bool
 	fs.BoolVar(&runController, "controller", true, "run a failover controller in this process (one leader is elected among all hosts)")

@@ -72,37 +72,28 @@ type Config struct {
 	Controller *controller.Config
 }
 
-// Defaults.
-const (
-	DefaultLeaseTTL        = 2 * time.Second
-	DefaultCheckpointEvery = 200
-
-	DefaultCheckpointInterval = time.Second
-	DefaultChainLength        = 8
-)
-
 func (c *Config) setDefaults() {
 	def := func(d *time.Duration, v time.Duration) {
 		if *d <= 0 {
 			*d = v
 		}
 	}
-	def(&c.LeaseTTL, DefaultLeaseTTL)
+	def(&c.LeaseTTL, api.DefaultLeaseTTL)
 	def(&c.ClaimStep, 400*time.Millisecond)
 	def(&c.ReconcileEvery, 500*time.Millisecond)
 	def(&c.FlushEvery, 500*time.Millisecond)
 	def(&c.OpTimeout, 2*time.Second)
 	def(&c.RestoreTimeout, 15*time.Second)
 	def(&c.RestoreBackoff, 5*time.Second)
-	def(&c.CheckpointInterval, DefaultCheckpointInterval)
+	def(&c.CheckpointInterval, api.DefaultCheckpointInterval)
 	if c.Durability == "" {
-		c.Durability = api.DurabilitySyncGeo
+		c.Durability = api.DefaultDurability
 	}
 	if c.ChainLength == 0 {
-		c.ChainLength = DefaultChainLength
+		c.ChainLength = api.DefaultChainLength
 	}
 	if c.CheckpointEvery == 0 {
-		c.CheckpointEvery = DefaultCheckpointEvery
+		c.CheckpointEvery = api.DefaultCheckpointEvery
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.NewJSONHandler(os.Stderr, nil))

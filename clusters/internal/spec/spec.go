@@ -30,12 +30,6 @@ const (
 	Bucket        = "geodrill"
 )
 
-// Defaults applied by WithDefaults.
-const (
-	DefaultLeaseTTL        = 2 * time.Second
-	DefaultCheckpointEvery = 200
-)
-
 // Spec is the topology and stack settings a provider brings up.
 type Spec struct {
 	// Regions in preference order; each gets an etcd member, a MinIO and an agent host.
@@ -45,7 +39,7 @@ type Spec struct {
 	// Placement gives how many agents start in each region; the rest are spread
 	// round-robin (see api.Placement).
 	Placement map[string]int
-	// LeaseTTL of the hosts' ownership leases; 0 means DefaultLeaseTTL.
+	// LeaseTTL of the hosts' ownership leases; 0 means api.DefaultLeaseTTL.
 	LeaseTTL time.Duration
 	// CheckpointEvery: a checkpoint after this many log entries; 0 means the default.
 	CheckpointEvery int
@@ -123,10 +117,10 @@ var regionName = regexp.MustCompile(`^[a-z][a-z0-9-]{0,30}$`)
 // WithDefaults fills the zero values that have a default.
 func (s Spec) WithDefaults() Spec {
 	if s.LeaseTTL == 0 {
-		s.LeaseTTL = DefaultLeaseTTL
+		s.LeaseTTL = api.DefaultLeaseTTL
 	}
 	if s.CheckpointEvery == 0 {
-		s.CheckpointEvery = DefaultCheckpointEvery
+		s.CheckpointEvery = api.DefaultCheckpointEvery
 	}
 	return s
 }
