@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"os"
 	"strings"
 	"syscall"
 	"time"
@@ -95,15 +96,35 @@ type Provider struct {
 	New   func(spec Spec) (Cluster, error)
 	// Usable is nil when this machine can run the provider, else why not; nil func: always.
 	Usable func() error
+	// Cleanup removes what a killed harness left behind with this provider (the processes
+	// of runDirs, namespaces, links), saying what it removed; nil: nothing to clean.
+	Cleanup func(ctx context.Context, runDirs []string, say func(string)) error
+}
+
+// Cleanup runs every provider's cleanup, the last provider first (local kills a run's
+// processes before netns removes the namespaces they ran in), and joins their errors.
+func Cleanup(ctx context.Context, runDirs []string, say func(string)) error {
+	ps := Providers()
+	var errs []error
+	for i := len(ps) - 1; i >= 0; i-- {
+		if ps[i].Cleanup == nil {
+			continue
+		}
+		if err := ps[i].Cleanup(ctx, runDirs, say); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", ps[i].Name, err))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // Providers is every provider, in the order "auto" tries them.
 func Providers() []Provider {
 	return []Provider{
 		{
-			Name:   "netns",
-			About:  "root: one network namespace per region, exact pairwise partitions with nftables",
-			Usable: netns.Available,
+			Name:    "netns",
+			About:   "root: one network namespace per region, exact pairwise partitions with nftables",
+			Usable:  netns.Available,
+			Cleanup: netnsCleanup,
 			New: func(s Spec) (Cluster, error) {
 				c, err := netns.New(s)
 				if err != nil {
@@ -113,8 +134,9 @@ func Providers() []Provider {
 			},
 		},
 		{
-			Name:  "local",
-			About: "rootless child processes on 127.0.0.1 with free ports; logs in the run dir",
+			Name:    "local",
+			About:   "rootless child processes on 127.0.0.1 with free ports; logs in the run dir",
+			Cleanup: localCleanup,
 			New: func(s Spec) (Cluster, error) {
 				c, err := local.New(s)
 				if err != nil {
@@ -124,6 +146,37 @@ func Providers() []Provider {
 			},
 		},
 	}
+}
+
+// localCleanup kills the processes each run directory's pid files name.
+func localCleanup(_ context.Context, runDirs []string, say func(string)) error {
+	for _, dir := range runDirs {
+		pids, err := local.KillLeftovers(dir)
+		if err != nil {
+			return fmt.Errorf("%s: %w", dir, err)
+		}
+		say(fmt.Sprintf("%s: killed %d leftover processes %v", dir, len(pids), pids))
+	}
+	return nil
+}
+
+// netnsCleanup removes geodrill's network namespaces, bridges and veths (their nftables
+// rules live inside the namespaces and go with them); only root can have made them.
+func netnsCleanup(ctx context.Context, _ []string, say func(string)) error {
+	if os.Geteuid() != 0 {
+		say("not root: skipping network namespaces (only the netns provider, as root, creates them)")
+		return nil
+	}
+	removed, err := netns.Cleanup(ctx)
+	if len(removed) > 0 {
+		say("removed " + strings.Join(removed, ", "))
+	} else if err == nil {
+		say("no geodrill namespaces or links left")
+	}
+	if err != nil {
+		return fmt.Errorf("%w (remove them by hand with `ip netns del` / `ip link del`)", err)
+	}
+	return nil
 }
 
 // The local provider offers every capability; the compiler keeps it that way.
