@@ -1,6 +1,7 @@
 // Package clusters is where a reference stack runs: a small Cluster interface (up,
 // endpoints, down), the separate capabilities a fault asks for by type assertion
-// (ProcessControl, ServiceControl, Observer), and the explicit table of providers.
+// (declared once, in package faults, where they are used; Observer here, for the drill),
+// and the explicit table of providers.
 //
 // Providers live in subpackages (clusters/local, ...). The shared data types are defined in
 // clusters/internal/spec so providers can use them without importing this package, which
@@ -14,12 +15,12 @@ import (
 	"net/http"
 	"os"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/geodrill/geodrill/clusters/internal/spec"
 	"github.com/geodrill/geodrill/clusters/local"
 	"github.com/geodrill/geodrill/clusters/netns"
+	"github.com/geodrill/geodrill/faults"
 	"github.com/geodrill/geodrill/refstack/api"
 )
 
@@ -54,23 +55,6 @@ type Cluster interface {
 	// Down stops everything Up started. It is idempotent and safe after a failed Up; it
 	// still cleans up when ctx is already cancelled (it then skips the graceful wait).
 	Down(ctx context.Context) error
-}
-
-// ProcessControl kills and restores a whole region: a datacenter outage.
-type ProcessControl interface {
-	// KillRegion SIGKILLs every process of the region (etcd, MinIO, host) and returns once
-	// they have exited.
-	KillRegion(ctx context.Context, region string) error
-	// RestoreRegion restarts whatever of the region is not running, with the same ports and
-	// data, and returns once it is ready again.
-	RestoreRegion(ctx context.Context, region string) error
-}
-
-// ServiceControl signals one service, e.g. SIGSTOP/SIGCONT for a grey failure.
-type ServiceControl interface {
-	// Signal sends sig to service (ServiceEtcd, ServiceMinIO, ServiceHost; ServiceRouter
-	// with region "") of region.
-	Signal(region, service string, sig syscall.Signal) error
 }
 
 // Observer reads what the stack reports about itself.
@@ -179,13 +163,35 @@ func netnsCleanup(ctx context.Context, _ []string, say func(string)) error {
 	return nil
 }
 
-// The local provider offers every capability; the compiler keeps it that way.
-var _ interface {
-	Cluster
-	ProcessControl
-	ServiceControl
-	Observer
-} = (*local.Cluster)(nil)
+// What each provider can do, kept so by the compiler: the fault capabilities it offers
+// (each fault kind's Realise asks for them by type assertion) and the owner view.
+var (
+	_ interface {
+		Cluster
+		Observer
+		faults.RegionControl
+		faults.ServiceControl
+		faults.ServiceHealth
+		faults.IsolateControl
+		faults.LinkControl
+		faults.ClockControl
+		faults.ObjectStores
+		faults.ReplyLossControl
+		faults.SlowRepliesControl
+	} = (*local.Cluster)(nil)
+	_ interface {
+		Cluster
+		Observer
+		faults.RegionControl
+		faults.ServiceControl
+		faults.ServiceHealth
+		faults.NetworkControl
+		faults.LinkControl
+		faults.ClockControl
+		faults.ObjectStores
+		faults.ReplyLossControl
+	} = (*netns.Cluster)(nil)
+)
 
 // Resolve names the provider that name stands for here: "" and "auto" become the first
 // usable provider (netns as root with ip and nft, else local); other names are returned.

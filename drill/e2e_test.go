@@ -20,6 +20,7 @@ import (
 	"github.com/geodrill/geodrill/checkers"
 	"github.com/geodrill/geodrill/clusters"
 	"github.com/geodrill/geodrill/drill"
+	"github.com/geodrill/geodrill/faults"
 	"github.com/geodrill/geodrill/refstack/api"
 	"github.com/geodrill/geodrill/scenarios"
 	"github.com/geodrill/geodrill/timeline"
@@ -179,7 +180,7 @@ func TestStaleOwnerCannotPublish(t *testing.T) {
 			return fmt.Errorf("write before pause: %d %s", code, body)
 		}
 
-		sc := cl.(clusters.ServiceControl)
+		sc := cl.(faults.ServiceControl)
 		if err := sc.Signal("a", api.ServiceHost, syscall.SIGSTOP); err != nil {
 			return err
 		}

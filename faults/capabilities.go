@@ -9,14 +9,14 @@ import (
 // The capabilities below are what fault kinds ask a cluster for, by type assertion; a
 // provider implements only what it can do, and each kind's Realise says what follows.
 
-// serviceControl signals one service and brings back whatever of a region is not running.
-type serviceControl interface {
+// ServiceControl signals one service and brings back whatever of a region is not running.
+type ServiceControl interface {
 	Signal(region, service string, sig syscall.Signal) error
 	RestoreRegion(ctx context.Context, region string) error
 }
 
-// serviceHealth checks one service of a region ("" and "router" for the router).
-type serviceHealth interface {
+// ServiceHealth checks one service of a region ("" and "router" for the router).
+type ServiceHealth interface {
 	ServiceHealthy(ctx context.Context, region, service string) error
 }
 
@@ -26,9 +26,9 @@ type Cut struct {
 	To   string `json:"to"`
 }
 
-// networkControl installs and removes packet drops between regions. id names the set of
+// NetworkControl installs and removes packet drops between regions. id names the set of
 // cuts so overlapping faults heal independently.
-type networkControl interface {
+type NetworkControl interface {
 	Partition(ctx context.Context, id string, cuts []Cut) error
 	Heal(ctx context.Context, id string) error
 	// Reachable dials from inside region from to a service of region to: nil when it
@@ -36,9 +36,9 @@ type networkControl interface {
 	Reachable(ctx context.Context, from, to string) error
 }
 
-// isolateControl cuts one region off approximately, on a provider without per-pair packet
+// IsolateControl cuts one region off approximately, on a provider without per-pair packet
 // control (the local provider's proxies). id names the cut so it heals independently.
-type isolateControl interface {
+type IsolateControl interface {
 	// IsolateHow says what the isolation cuts and what it cannot.
 	IsolateHow() string
 	Isolate(ctx context.Context, id, region string) error
@@ -59,8 +59,8 @@ type Link struct {
 	BandwidthKbit int `json:"bandwidth_kbit,omitempty"`
 }
 
-// linkControl degrades links between regions.
-type linkControl interface {
+// LinkControl degrades links between regions.
+type LinkControl interface {
 	// LinkRealisation says how faithfully the provider can produce l.
 	LinkRealisation(l Link) (Realisation, string)
 	Degrade(ctx context.Context, id string, l Link) error
@@ -69,8 +69,8 @@ type linkControl interface {
 	Degraded(ctx context.Context, id string) error
 }
 
-// clockControl sets the offset of a region's agent host clock at runtime.
-type clockControl interface {
+// ClockControl sets the offset of a region's agent host clock at runtime.
+type ClockControl interface {
 	SetClockOffset(ctx context.Context, region string, offset time.Duration) error
 	ClockOffset(ctx context.Context, region string) (time.Duration, error)
 }

@@ -14,9 +14,9 @@ import (
 	"github.com/minio/minio-go/v7/pkg/credentials"
 )
 
-// objectStores is the capability checkpoint-corruption needs: where a region's object store
+// ObjectStores is the capability checkpoint-corruption needs: where a region's object store
 // answers and the credentials and bucket of the checkpoints.
-type objectStores interface {
+type ObjectStores interface {
 	ObjectStore(region string) (addr, user, password, bucket string, err error)
 }
 
@@ -43,7 +43,7 @@ var checkpointCorruptionKind = Kind{
 		c.Region("region", s.Region, true)
 	},
 	Realise: func(cluster any) (Realisation, string) {
-		if _, ok := cluster.(objectStores); !ok {
+		if _, ok := cluster.(ObjectStores); !ok {
 			return Unavailable, "the provider does not expose its object stores"
 		}
 		return Exact, "every checkpoint object in the region's bucket rewritten with wrong values (valid JSON, wrong sha256); originals put back on recovery"
@@ -64,7 +64,7 @@ func (f *CheckpointCorruption) Inject(ctx context.Context, env Env) (Record, err
 	}
 	f.resolved = r
 	rec := Record{Target: "checkpoints " + r, Detail: map[string]string{"region": r}}
-	addr, user, password, bucket, err := env.Cluster.(objectStores).ObjectStore(r)
+	addr, user, password, bucket, err := env.Cluster.(ObjectStores).ObjectStore(r)
 	if err != nil {
 		return rec, err
 	}

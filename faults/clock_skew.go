@@ -25,7 +25,7 @@ var clockSkewKind = Kind{
 		c.Region("region", s.Region, true)
 	},
 	Realise: func(cluster any) (Realisation, string) {
-		if _, ok := cluster.(clockControl); !ok {
+		if _, ok := cluster.(ClockControl); !ok {
 			return Unavailable, "the provider cannot set an agent host's clock offset"
 		}
 		return Exact, "the agent host reads time through a clock whose offset is set at runtime (PUT /clock)"
@@ -49,7 +49,7 @@ func (f *ClockSkew) Inject(ctx context.Context, env Env) (Record, error) {
 	}
 	f.resolved = r
 	rec := Record{Target: r, Detail: map[string]string{"region": r, "offset": f.Offset.String()}}
-	if err := env.Cluster.(clockControl).SetClockOffset(ctx, r, f.Offset); err != nil {
+	if err := env.Cluster.(ClockControl).SetClockOffset(ctx, r, f.Offset); err != nil {
 		return rec, fmt.Errorf("skew host %s: %w", r, err)
 	}
 	return rec, nil
@@ -62,14 +62,14 @@ func (f *ClockSkew) Verify(ctx context.Context, env Env) error {
 
 // Recover sets the offset back to zero.
 func (f *ClockSkew) Recover(ctx context.Context, env Env) error {
-	return env.Cluster.(clockControl).SetClockOffset(ctx, f.resolved, 0)
+	return env.Cluster.(ClockControl).SetClockOffset(ctx, f.resolved, 0)
 }
 
 // VerifyHealed reads a zero offset back from the host.
 func (f *ClockSkew) VerifyHealed(ctx context.Context, env Env) error { return f.offsetIs(ctx, env, 0) }
 
 func (f *ClockSkew) offsetIs(ctx context.Context, env Env, want time.Duration) error {
-	got, err := env.Cluster.(clockControl).ClockOffset(ctx, f.resolved)
+	got, err := env.Cluster.(ClockControl).ClockOffset(ctx, f.resolved)
 	if err != nil {
 		return fmt.Errorf("read clock offset of host %s: %w", f.resolved, err)
 	}

@@ -53,7 +53,7 @@ var etcdQuorumLossKind = Kind{
 // Inject kills the members.
 func (f *EtcdQuorumLoss) Inject(ctx context.Context, env Env) (Record, error) {
 	rec := Record{Target: strings.Join(f.Regions, ","), Detail: map[string]string{"regions": strings.Join(f.Regions, ",")}}
-	sc := env.Cluster.(serviceControl)
+	sc := env.Cluster.(ServiceControl)
 	for _, r := range f.Regions {
 		if err := sc.Signal(r, "etcd", syscall.SIGKILL); err != nil {
 			return rec, fmt.Errorf("kill etcd %s: %w", r, err)
@@ -80,7 +80,7 @@ func (f *EtcdQuorumLoss) Verify(ctx context.Context, env Env) error {
 
 // Recover restarts every killed member at once.
 func (f *EtcdQuorumLoss) Recover(ctx context.Context, env Env) error {
-	sc := env.Cluster.(serviceControl)
+	sc := env.Cluster.(ServiceControl)
 	var (
 		wg   sync.WaitGroup
 		mu   sync.Mutex
@@ -104,7 +104,7 @@ func (f *EtcdQuorumLoss) Recover(ctx context.Context, env Env) error {
 // VerifyHealed checks that every member is healthy again.
 func (f *EtcdQuorumLoss) VerifyHealed(ctx context.Context, env Env) error {
 	for _, r := range append(slices.Clone(f.Regions), others(f.Topology, f.Regions...)...) {
-		if err := env.Cluster.(serviceHealth).ServiceHealthy(ctx, r, "etcd"); err != nil {
+		if err := env.Cluster.(ServiceHealth).ServiceHealthy(ctx, r, "etcd"); err != nil {
 			return err
 		}
 	}

@@ -119,14 +119,14 @@ func (f *FalseDeclaration) Inject(ctx context.Context, env Env) (_ Record, err e
 		if moved {
 			rec.Detail["controller_leader_moved_from"] = r
 		}
-		if err := env.Cluster.(serviceControl).Signal(r, "host", syscall.SIGSTOP); err != nil {
+		if err := env.Cluster.(ServiceControl).Signal(r, "host", syscall.SIGSTOP); err != nil {
 			return rec, fmt.Errorf("stall the host of %s: %w", r, err)
 		}
 		// Continued whatever happens next: a stall that outlived the fault would be
 		// another fault.
 		defer func() {
 			sleepFor(context.WithoutCancel(ctx), f.Stall)
-			if cerr := env.Cluster.(serviceControl).Signal(r, "host", syscall.SIGCONT); cerr != nil {
+			if cerr := env.Cluster.(ServiceControl).Signal(r, "host", syscall.SIGCONT); cerr != nil {
 				err = errors.Join(err, fmt.Errorf("continue the host of %s: %w", r, cerr))
 			}
 		}()

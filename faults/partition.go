@@ -40,7 +40,7 @@ type Partition struct {
 
 	id   string
 	cuts []Cut
-	// isolated is the region cut off through isolateControl (no per-pair cuts).
+	// isolated is the region cut off through IsolateControl (no per-pair cuts).
 	isolated string
 }
 
@@ -61,8 +61,8 @@ var partitionKind = Kind{
 		}
 	},
 	Realise: func(cluster any) (Realisation, string) {
-		if _, ok := cluster.(networkControl); !ok {
-			if ic, ok := cluster.(isolateControl); ok {
+		if _, ok := cluster.(NetworkControl); !ok {
+			if ic, ok := cluster.(IsolateControl); ok {
 				return Approximate, ic.IsolateHow() // other shapes: unavailable, by (*Partition).Realise
 			}
 			return Unavailable, partitionNeedsPackets
@@ -107,10 +107,10 @@ const partitionNeedsPackets = "partitions need per-pair packet control: an etcd 
 // Realise refines the kind's answer per shape: a provider that can only isolate one region
 // approximately cannot run the other shapes.
 func (p *Partition) Realise(cluster any) (Realisation, string) {
-	if _, ok := cluster.(networkControl); ok {
+	if _, ok := cluster.(NetworkControl); ok {
 		return partitionKind.Realise(cluster)
 	}
-	ic, ok := cluster.(isolateControl)
+	ic, ok := cluster.(IsolateControl)
 	if !ok {
 		return Unavailable, partitionNeedsPackets
 	}
@@ -189,30 +189,30 @@ func (p *Partition) Inject(ctx context.Context, env Env) (Record, error) {
 			}
 		}
 	}
-	if ic, ok := env.Cluster.(isolateControl); ok && !isNetworkControl(env.Cluster) {
+	if ic, ok := env.Cluster.(IsolateControl); ok && !isNetworkControl(env.Cluster) {
 		p.isolated = region
 		if err := ic.Isolate(ctx, p.id, region); err != nil {
 			return rec, fmt.Errorf("partition %s: %w", p.id, err)
 		}
 		return rec, nil
 	}
-	if err := env.Cluster.(networkControl).Partition(ctx, p.id, p.cuts); err != nil {
+	if err := env.Cluster.(NetworkControl).Partition(ctx, p.id, p.cuts); err != nil {
 		return rec, fmt.Errorf("partition %s: %w", p.id, err)
 	}
 	return rec, nil
 }
 
 func isNetworkControl(cluster any) bool {
-	_, ok := cluster.(networkControl)
+	_, ok := cluster.(NetworkControl)
 	return ok
 }
 
 // Verify dials across every cut and expects each dial to fail.
 func (p *Partition) Verify(ctx context.Context, env Env) error {
 	if p.isolated != "" {
-		return env.Cluster.(isolateControl).Isolated(ctx, p.id)
+		return env.Cluster.(IsolateControl).Isolated(ctx, p.id)
 	}
-	nc := env.Cluster.(networkControl)
+	nc := env.Cluster.(NetworkControl)
 	for _, c := range p.cuts {
 		if err := nc.Reachable(ctx, c.From, c.To); err == nil {
 			return fmt.Errorf("%s still reaches %s", c.From, c.To)
@@ -227,20 +227,20 @@ func (p *Partition) Recover(ctx context.Context, env Env) error {
 		return nil
 	}
 	if p.isolated != "" {
-		return env.Cluster.(isolateControl).Heal(ctx, p.id)
+		return env.Cluster.(IsolateControl).Heal(ctx, p.id)
 	}
-	return env.Cluster.(networkControl).Heal(ctx, p.id)
+	return env.Cluster.(NetworkControl).Heal(ctx, p.id)
 }
 
 // VerifyHealed dials across every former cut and expects each dial to connect.
 func (p *Partition) VerifyHealed(ctx context.Context, env Env) error {
 	if p.isolated != "" {
-		if env.Cluster.(isolateControl).Isolated(ctx, p.id) == nil {
+		if env.Cluster.(IsolateControl).Isolated(ctx, p.id) == nil {
 			return fmt.Errorf("region %s is still isolated after healing", p.isolated)
 		}
 		return nil
 	}
-	nc := env.Cluster.(networkControl)
+	nc := env.Cluster.(NetworkControl)
 	for _, c := range p.cuts {
 		if err := nc.Reachable(ctx, c.From, c.To); err != nil {
 			return fmt.Errorf("%s does not reach %s after healing: %w", c.From, c.To, err)

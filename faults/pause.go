@@ -45,7 +45,7 @@ func (f *Pause) Inject(ctx context.Context, env Env) (Record, error) {
 	}
 	f.resolved = r
 	rec := Record{Target: target(r, f.Service), Detail: map[string]string{"service": f.Service, "region": r}}
-	if err := env.Cluster.(serviceControl).Signal(r, f.Service, syscall.SIGSTOP); err != nil {
+	if err := env.Cluster.(ServiceControl).Signal(r, f.Service, syscall.SIGSTOP); err != nil {
 		return rec, fmt.Errorf("pause %s: %w", rec.Target, err)
 	}
 	return rec, nil
@@ -58,7 +58,7 @@ func (f *Pause) Verify(ctx context.Context, env Env) error {
 
 // Recover resumes the service.
 func (f *Pause) Recover(ctx context.Context, env Env) error {
-	if err := env.Cluster.(serviceControl).Signal(f.resolved, f.Service, syscall.SIGCONT); err != nil {
+	if err := env.Cluster.(ServiceControl).Signal(f.resolved, f.Service, syscall.SIGCONT); err != nil {
 		return fmt.Errorf("resume %s: %w", target(f.resolved, f.Service), err)
 	}
 	return nil
@@ -66,5 +66,5 @@ func (f *Pause) Recover(ctx context.Context, env Env) error {
 
 // VerifyHealed checks that the service answers again.
 func (f *Pause) VerifyHealed(ctx context.Context, env Env) error {
-	return env.Cluster.(serviceHealth).ServiceHealthy(ctx, f.resolved, f.Service)
+	return env.Cluster.(ServiceHealth).ServiceHealthy(ctx, f.resolved, f.Service)
 }

@@ -40,8 +40,8 @@ var processCrashKind = Kind{
 }
 
 func canSignal(cluster any) bool {
-	_, sc := cluster.(serviceControl)
-	_, sh := cluster.(serviceHealth)
+	_, sc := cluster.(ServiceControl)
+	_, sh := cluster.(ServiceHealth)
 	return sc && sh
 }
 
@@ -85,7 +85,7 @@ func (f *ProcessCrash) Inject(ctx context.Context, env Env) (Record, error) {
 	}
 	f.resolved = r
 	rec := Record{Target: target(r, f.Service), Detail: map[string]string{"service": f.Service, "region": r}}
-	if err := env.Cluster.(serviceControl).Signal(r, f.Service, syscall.SIGKILL); err != nil {
+	if err := env.Cluster.(ServiceControl).Signal(r, f.Service, syscall.SIGKILL); err != nil {
 		return rec, fmt.Errorf("kill %s: %w", rec.Target, err)
 	}
 	return rec, nil
@@ -98,12 +98,12 @@ func (f *ProcessCrash) Verify(ctx context.Context, env Env) error {
 
 // Recover restarts whatever of the region is not running.
 func (f *ProcessCrash) Recover(ctx context.Context, env Env) error {
-	return env.Cluster.(serviceControl).RestoreRegion(ctx, f.resolved)
+	return env.Cluster.(ServiceControl).RestoreRegion(ctx, f.resolved)
 }
 
 // VerifyHealed checks that the service answers again.
 func (f *ProcessCrash) VerifyHealed(ctx context.Context, env Env) error {
-	return env.Cluster.(serviceHealth).ServiceHealthy(ctx, f.resolved, f.Service)
+	return env.Cluster.(ServiceHealth).ServiceHealthy(ctx, f.resolved, f.Service)
 }
 
 func target(region, service string) string {
@@ -114,7 +114,7 @@ func target(region, service string) string {
 }
 
 func serviceDown(ctx context.Context, env Env, region, service string) error {
-	if err := env.Cluster.(serviceHealth).ServiceHealthy(ctx, region, service); err == nil {
+	if err := env.Cluster.(ServiceHealth).ServiceHealthy(ctx, region, service); err == nil {
 		return fmt.Errorf("%s still answers its health check", target(region, service))
 	}
 	return nil

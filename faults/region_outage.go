@@ -18,8 +18,8 @@ type RegionOutage struct {
 	resolved string
 }
 
-// regionControl is what a cluster must offer to run a region outage.
-type regionControl interface {
+// RegionControl is what a cluster must offer to run a region outage.
+type RegionControl interface {
 	KillRegion(ctx context.Context, region string) error
 	RestoreRegion(ctx context.Context, region string) error
 }
@@ -34,7 +34,7 @@ var regionOutageKind = Kind{
 		}
 	},
 	Realise: func(cluster any) (Realisation, string) {
-		if _, ok := cluster.(regionControl); !ok {
+		if _, ok := cluster.(RegionControl); !ok {
 			return Unavailable, "the provider cannot kill and restore a region's processes"
 		}
 		return Exact, "SIGKILL of every process of the region; restart with the same data"
@@ -49,7 +49,7 @@ var regionOutageKind = Kind{
 
 // Inject resolves the target and kills the region.
 func (f *RegionOutage) Inject(ctx context.Context, env Env) (Record, error) {
-	rc, ok := env.Cluster.(regionControl)
+	rc, ok := env.Cluster.(RegionControl)
 	if !ok {
 		return Record{}, errors.New("cluster cannot kill regions")
 	}
@@ -76,7 +76,7 @@ func (f *RegionOutage) Verify(ctx context.Context, env Env) error {
 
 // Recover restarts the region's processes.
 func (f *RegionOutage) Recover(ctx context.Context, env Env) error {
-	rc, ok := env.Cluster.(regionControl)
+	rc, ok := env.Cluster.(RegionControl)
 	if !ok {
 		return errors.New("cluster cannot restore regions")
 	}

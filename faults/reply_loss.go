@@ -58,9 +58,9 @@ type ReplyLoss struct {
 	id string
 }
 
-// replyLossControl loses replies on the internal paths of a region. id names what one
+// ReplyLossControl loses replies on the internal paths of a region. id names what one
 // fault installed, so overlapping faults heal independently.
-type replyLossControl interface {
+type ReplyLossControl interface {
 	// ReplyLossRealisation says how faithfully the provider loses replies on path in mode.
 	ReplyLossRealisation(path, mode string) (Realisation, string)
 	// LoseReplies installs the loss for l (its Region resolved).
@@ -94,7 +94,7 @@ var replyLossKind = Kind{
 		}
 	},
 	Realise: func(cluster any) (Realisation, string) {
-		if _, ok := cluster.(replyLossControl); !ok {
+		if _, ok := cluster.(ReplyLossControl); !ok {
 			return Unavailable, "the provider cannot lose replies on the paths between the services"
 		}
 		return Exact, "" // refined per path and mode by (*ReplyLoss).Realise
@@ -120,7 +120,7 @@ var replyLossKind = Kind{
 
 // Realise asks the provider about this path and mode.
 func (f *ReplyLoss) Realise(cluster any) (Realisation, string) {
-	rc, ok := cluster.(replyLossControl)
+	rc, ok := cluster.(ReplyLossControl)
 	if !ok {
 		return Unavailable, "the provider cannot lose replies on the paths between the services"
 	}
@@ -139,7 +139,7 @@ func (f *ReplyLoss) Inject(ctx context.Context, env Env) (Record, error) {
 	rec := Record{Target: r + ":" + f.Path, Detail: map[string]string{
 		"region": r, "path": f.Path, "mode": f.Mode, "probability": fmt.Sprint(f.Probability),
 	}}
-	if err := env.Cluster.(replyLossControl).LoseReplies(ctx, f.id, l); err != nil {
+	if err := env.Cluster.(ReplyLossControl).LoseReplies(ctx, f.id, l); err != nil {
 		return rec, fmt.Errorf("lose replies on %s: %w", rec.Target, err)
 	}
 	f.Region = r
@@ -148,7 +148,7 @@ func (f *ReplyLoss) Inject(ctx context.Context, env Env) (Record, error) {
 
 // Verify checks that the loss is installed where the replies pass.
 func (f *ReplyLoss) Verify(ctx context.Context, env Env) error {
-	return env.Cluster.(replyLossControl).LosingReplies(ctx, f.id)
+	return env.Cluster.(ReplyLossControl).LosingReplies(ctx, f.id)
 }
 
 // Recover removes the loss.
@@ -156,12 +156,12 @@ func (f *ReplyLoss) Recover(ctx context.Context, env Env) error {
 	if f.id == "" {
 		return nil
 	}
-	return env.Cluster.(replyLossControl).RestoreReplies(ctx, f.id)
+	return env.Cluster.(ReplyLossControl).RestoreReplies(ctx, f.id)
 }
 
 // VerifyHealed checks that nothing is installed any more and that the path answers.
 func (f *ReplyLoss) VerifyHealed(ctx context.Context, env Env) error {
-	rc := env.Cluster.(replyLossControl)
+	rc := env.Cluster.(ReplyLossControl)
 	if err := rc.LosingReplies(ctx, f.id); err == nil {
 		return fmt.Errorf("replies on %s of region %s are still being lost", f.Path, f.Region)
 	}

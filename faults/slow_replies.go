@@ -32,9 +32,9 @@ type SlowReplies struct {
 	id string
 }
 
-// slowRepliesControl delays replies on the internal paths of a region. id names what one
+// SlowRepliesControl delays replies on the internal paths of a region. id names what one
 // fault installed, so overlapping faults heal independently.
-type slowRepliesControl interface {
+type SlowRepliesControl interface {
 	// SlowRepliesRealisation says how faithfully the provider delays replies on path.
 	SlowRepliesRealisation(path string) (Realisation, string)
 	// SlowReplies installs the delay for s (its Region resolved).
@@ -63,7 +63,7 @@ var slowRepliesKind = Kind{
 		}
 	},
 	Realise: func(cluster any) (Realisation, string) {
-		if _, ok := cluster.(slowRepliesControl); !ok {
+		if _, ok := cluster.(SlowRepliesControl); !ok {
 			return Unavailable, "the provider cannot delay replies on the paths between the services"
 		}
 		return Exact, "" // refined per path by (*SlowReplies).Realise
@@ -85,7 +85,7 @@ var slowRepliesKind = Kind{
 
 // Realise asks the provider about this path.
 func (f *SlowReplies) Realise(cluster any) (Realisation, string) {
-	sc, ok := cluster.(slowRepliesControl)
+	sc, ok := cluster.(SlowRepliesControl)
 	if !ok {
 		return Unavailable, "the provider cannot delay replies on the paths between the services"
 	}
@@ -104,7 +104,7 @@ func (f *SlowReplies) Inject(ctx context.Context, env Env) (Record, error) {
 	rec := Record{Target: r + ":" + f.Path, Detail: map[string]string{
 		"region": r, "path": f.Path, "latency": f.Latency.String(),
 	}}
-	if err := env.Cluster.(slowRepliesControl).SlowReplies(ctx, f.id, s); err != nil {
+	if err := env.Cluster.(SlowRepliesControl).SlowReplies(ctx, f.id, s); err != nil {
 		return rec, fmt.Errorf("slow replies on %s: %w", rec.Target, err)
 	}
 	f.Region = r
@@ -114,7 +114,7 @@ func (f *SlowReplies) Inject(ctx context.Context, env Env) (Record, error) {
 // Verify checks that the delay is installed and measures it: a fresh request's reply must
 // take at least nine tenths of the latency.
 func (f *SlowReplies) Verify(ctx context.Context, env Env) error {
-	sc := env.Cluster.(slowRepliesControl)
+	sc := env.Cluster.(SlowRepliesControl)
 	if err := sc.RepliesSlowed(ctx, f.id); err != nil {
 		return err
 	}
@@ -134,13 +134,13 @@ func (f *SlowReplies) Recover(ctx context.Context, env Env) error {
 	if f.id == "" {
 		return nil
 	}
-	return env.Cluster.(slowRepliesControl).RestoreReplies(ctx, f.id)
+	return env.Cluster.(SlowRepliesControl).RestoreReplies(ctx, f.id)
 }
 
 // VerifyHealed checks that nothing is installed any more and that a reply comes back in
 // well under the latency.
 func (f *SlowReplies) VerifyHealed(ctx context.Context, env Env) error {
-	sc := env.Cluster.(slowRepliesControl)
+	sc := env.Cluster.(SlowRepliesControl)
 	if err := sc.RepliesSlowed(ctx, f.id); err == nil {
 		return fmt.Errorf("replies on %s of region %s are still delayed", f.Path, f.Region)
 	}

@@ -24,7 +24,7 @@ var wanDegradationKind = Kind{
 		}
 	},
 	Realise: func(cluster any) (Realisation, string) {
-		if _, ok := cluster.(linkControl); !ok {
+		if _, ok := cluster.(LinkControl); !ok {
 			return Unavailable, "the provider cannot degrade links between regions; run it with provider: netns (root)"
 		}
 		return Exact, "" // refined per link by (*WANDegradation).Realise
@@ -50,7 +50,7 @@ var wanDegradationKind = Kind{
 
 // Realise asks the provider about this link's parameters (latency needs netem, ...).
 func (f *WANDegradation) Realise(cluster any) (Realisation, string) {
-	lc, ok := cluster.(linkControl)
+	lc, ok := cluster.(LinkControl)
 	if !ok {
 		return Unavailable, "the provider cannot degrade links between regions"
 	}
@@ -65,7 +65,7 @@ func (f *WANDegradation) Inject(ctx context.Context, env Env) (Record, error) {
 		"latency": l.Latency.String(), "jitter": l.Jitter.String(),
 		"loss": fmt.Sprint(l.Loss), "bandwidth_kbit": fmt.Sprint(l.BandwidthKbit),
 	}}
-	if err := env.Cluster.(linkControl).Degrade(ctx, f.id, l); err != nil {
+	if err := env.Cluster.(LinkControl).Degrade(ctx, f.id, l); err != nil {
 		return rec, fmt.Errorf("degrade %s: %w", rec.Target, err)
 	}
 	return rec, nil
@@ -74,7 +74,7 @@ func (f *WANDegradation) Inject(ctx context.Context, env Env) (Record, error) {
 // Verify asks the provider whether the degradation is installed where the packets pass
 // (it reads the rules back from the kernel, not from its own bookkeeping).
 func (f *WANDegradation) Verify(ctx context.Context, env Env) error {
-	return env.Cluster.(linkControl).Degraded(ctx, f.id)
+	return env.Cluster.(LinkControl).Degraded(ctx, f.id)
 }
 
 // Recover removes the degradation.
@@ -82,12 +82,12 @@ func (f *WANDegradation) Recover(ctx context.Context, env Env) error {
 	if f.id == "" {
 		return nil
 	}
-	return env.Cluster.(linkControl).Restore(ctx, f.id)
+	return env.Cluster.(LinkControl).Restore(ctx, f.id)
 }
 
 // VerifyHealed checks that the provider reports nothing installed for the link.
 func (f *WANDegradation) VerifyHealed(ctx context.Context, env Env) error {
-	if err := env.Cluster.(linkControl).Degraded(ctx, f.id); err == nil {
+	if err := env.Cluster.(LinkControl).Degraded(ctx, f.id); err == nil {
 		return fmt.Errorf("link %s-%s is still degraded", f.Link.From, f.Link.To)
 	}
 	return nil
