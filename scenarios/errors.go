@@ -27,12 +27,20 @@ func (e *Error) Error() string {
 	case e.Line > 0:
 		fmt.Fprintf(&b, "line %d: ", e.Line)
 	}
-	b.WriteString(e.Msg)
+	b.WriteString(cut(e.Msg))
 	if e.Fix != "" {
 		b.WriteString("; ")
-		b.WriteString(e.Fix)
+		b.WriteString(cut(e.Fix))
 	}
 	return b.String()
+}
+
+// cut shortens a message that repeats a long value from the file.
+func cut(s string) string {
+	if len(s) <= maxMessage {
+		return s
+	}
+	return fmt.Sprintf("%s… (%d bytes in all)", strings.ToValidUTF8(s[:maxMessage], ""), len(s))
 }
 
 // Errors returns the *Error values inside err (one, or several joined), in order.

@@ -15,13 +15,47 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-// Load reads, strictly decodes, defaults and validates a scenario file.
+// Load reads, strictly decodes, defaults and validates a scenario file. Only a regular file
+// of at most MaxFileSize bytes is read: a FIFO would block, /dev/zero would never end.
 func Load(path string) (*Scenario, error) {
-	data, err := os.ReadFile(path)
+	data, err := readFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("scenario: %w", err)
+		return nil, err
 	}
 	return Parse(path, data)
+}
+
+// readFile reads a scenario file, refusing what is not a regular file of bounded size; its
+// errors are *Error, naming the file and the fix.
+func readFile(path string) ([]byte, error) {
+	st, err := os.Stat(path)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return nil, &Error{File: path, Msg: "no such file", Fix: "check the path (harness list shows the scenarios)"}
+	case err != nil:
+		return nil, &Error{File: path, Msg: "cannot read: " + err.Error(), Fix: "check the path and its permissions"}
+	case st.IsDir():
+		return nil, &Error{File: path, Msg: "is a directory", Fix: "name a scenario file in it (harness list " + path + ")"}
+	case !st.Mode().IsRegular():
+		return nil, &Error{File: path, Msg: fmt.Sprintf("is not a regular file (%s)", st.Mode().Type()),
+			Fix: "copy the scenario into a file and name that"}
+	case st.Size() > MaxFileSize:
+		return nil, &Error{File: path, Msg: fmt.Sprintf("is %d bytes, above the limit of %d", st.Size(), MaxFileSize),
+			Fix: "a scenario is a few kilobytes; check that this is the file you meant"}
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, &Error{File: path, Msg: "cannot read: " + err.Error(), Fix: "check the path and its permissions"}
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
+	if err != nil {
+		return nil, &Error{File: path, Msg: "cannot read: " + err.Error(), Fix: "check the file"}
+	}
+	if len(data) > MaxFileSize {
+		return nil, &Error{File: path, Msg: fmt.Sprintf("grew above the limit of %d bytes while read", MaxFileSize)}
+	}
+	return data, nil
 }
 
 // Parse strictly decodes a scenario, applies defaults and validates it. file names the

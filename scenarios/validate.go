@@ -121,8 +121,13 @@ func (s *Scenario) validate(v *validator) {
 	s.Topology.validate(v, s.Stack.Durability)
 	s.Stack.validate(v)
 	s.Workload.validate(v, s.Topology)
-	for i, f := range s.Faults {
-		f.validate(v, fmt.Sprintf("faults[%d]", i), s)
+	s.validateLimits(v)
+	if len(s.Faults) <= MaxFaults { // past it, one message says so, not one per fault
+		for i, f := range s.Faults {
+			f.validate(v, fmt.Sprintf("faults[%d]", i), s)
+		}
+		s.validateOverlaps(v)
+		s.validateHolds(v)
 	}
 	if s.Nemesis != nil {
 		s.Nemesis.validate(v, s)
