@@ -80,10 +80,13 @@ func Run(ctx context.Context, opts Options) (run *reports.Run, err error) {
 			err = errors.Join(err, &HarnessError{fmt.Errorf("write report: %w", werr)})
 		}
 	}()
-	if err := d.execute(ctx); err != nil {
-		if ctx.Err() != nil {
-			return run, &HarnessError{fmt.Errorf("interrupted: faults recovered, cluster stopped, partial report kept: %w", context.Cause(ctx))}
-		}
+	err = d.execute(ctx)
+	if ctx.Err() != nil {
+		// Interrupted at any phase, the checks included: their verdicts are not to be
+		// trusted, and the run says why.
+		return run, &HarnessError{fmt.Errorf("interrupted: faults recovered, cluster stopped, partial report kept: %w", context.Cause(ctx))}
+	}
+	if err != nil {
 		var he *HarnessError
 		if errors.As(err, &he) {
 			return run, err

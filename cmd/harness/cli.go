@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"strings"
 	"text/tabwriter"
@@ -107,9 +108,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	default:
 		err = usageError{fmt.Sprintf("unknown command %q", args[0])}
 	}
+	if errors.Is(err, flag.ErrHelp) {
+		fmt.Fprint(stdout, usage)
+		return exitPass
+	}
 	code := exitCode(err)
 	if err != nil && code != exitCheck {
-		fmt.Fprintf(stderr, "harness: %v\n", err)
+		fmt.Fprintf(stderr, "harness: %s\n", strings.TrimPrefix(err.Error(), "harness: "))
 		if code == exitUsage {
 			var ue usageError
 			if errors.As(err, &ue) {
@@ -126,6 +131,9 @@ func parse(fs *flag.FlagSet, args []string) ([]string, error) {
 	var pos []string
 	for len(args) > 0 {
 		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, err // -h asks for the usage: not a mistake
+			}
 			return nil, usageError{err.Error()}
 		}
 		args = fs.Args()
@@ -154,6 +162,9 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	if *repeat < 1 {
 		return usageError{fmt.Sprintf("--repeat %d: must be at least 1, e.g. --repeat 5", *repeat)}
+	}
+	if st, err := os.Stat(*out); err == nil && !st.IsDir() {
+		return usageError{fmt.Sprintf("--out %s: is a file, not a directory for run directories", *out)}
 	}
 	seedSet := false
 	fs.Visit(func(f *flag.Flag) { seedSet = seedSet || f.Name == "seed" })

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 
 	"github.com/geodrill/geodrill/clusters"
 )
@@ -12,6 +13,11 @@ import (
 // bridges and veths (their nftables rules live inside the namespaces and go with them),
 // and, for each RUN_DIR given, the processes started for it.
 func cmdDown(ctx context.Context, args []string, stdout io.Writer) error {
+	for _, dir := range args {
+		if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+			return usageError{fmt.Sprintf("down %s: not a run directory (give the directories under runs/ that a killed harness left)", dir)}
+		}
+	}
 	err := clusters.Cleanup(ctx, args, func(msg string) { fmt.Fprintln(stdout, msg) })
 	if err != nil {
 		return fmt.Errorf("down: %w", err)

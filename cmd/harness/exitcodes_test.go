@@ -1,0 +1,51 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+)
+
+// Input mistakes exit 2 and say what was wrong, once ("harness: " is not doubled); asking
+// for help exits 0 with the usage on stdout.
+func TestExitCodesForInputMistakes(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "file")
+	if err := os.WriteFile(file, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	fifo := filepath.Join(dir, "fifo.yaml")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	scenario := filepath.Join("..", "..", "scenarios", "region-outage.yaml")
+	for _, tc := range []struct {
+		name string
+		args []string
+		code int
+		want string
+	}{
+		{"run -h", []string{"run", "-h"}, exitPass, ""},
+		{"missing scenario", []string{"run", filepath.Join(dir, "nope.yaml")}, exitUsage, "no such file"},
+		{"a directory", []string{"validate", dir}, exitUsage, "is a directory"},
+		{"a FIFO", []string{"validate", fifo}, exitUsage, "is not a regular file"},
+		{"--out on a file", []string{"run", "--out", file, scenario}, exitUsage, "--out " + file + ": is a file"},
+		{"down on a mistyped path", []string{"down", filepath.Join(dir, "runz")}, exitUsage, "not a run directory"},
+	} {
+		var out, errOut bytes.Buffer
+		code := run(context.Background(), tc.args, &out, &errOut)
+		if code != tc.code || !strings.Contains(errOut.String(), tc.want) {
+			t.Errorf("%s: exit %d, want %d and %q\nstderr: %s", tc.name, code, tc.code, tc.want, errOut.String())
+		}
+		if strings.Contains(errOut.String(), "harness: harness:") {
+			t.Errorf("%s: doubled prefix: %s", tc.name, errOut.String())
+		}
+		if tc.code == exitPass && !strings.Contains(out.String(), "usage: harness") {
+			t.Errorf("%s: no usage on stdout: %q", tc.name, out.String())
+		}
+	}
+}
