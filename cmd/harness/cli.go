@@ -40,6 +40,8 @@ commands:
                        against the scenario that exposes it)
       --repeat N       run each scenario N times with seeds seed, seed+1, ... and print the
                        RTO distribution, RPO worst case and pass rate over the drills
+      --keep-data      keep the services' data (etcd, MinIO; about 190 MB) of a drill that
+                       passed; a drill that did not pass always keeps it
       --json           print the results as JSON on stdout (one drill: its results; more:
                        {"runs": [...], "aggregates": [...]}); progress stays on stderr
   check RUN_DIR...   re-run every checker on saved runs, without a cluster, and compare
@@ -153,6 +155,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	unsafe := fs.String("unsafe", "", "")
 	repeat := fs.Int("repeat", 1, "")
 	asJSON := fs.Bool("json", false, "")
+	keepData := fs.Bool("keep-data", false, "")
 	files, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -196,7 +199,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	for i, sc := range scs {
 		var drills []*reports.Run
 		for k := 0; k < *repeat; k++ {
-			opts := drill.Options{Scenario: sc, OutBase: *out, BinDir: binDir, Progress: stderr}
+			opts := drill.Options{Scenario: sc, OutBase: *out, BinDir: binDir, Progress: stderr, KeepData: *keepData}
 			if seedSet || *repeat > 1 {
 				s := sc.Seed
 				if seedSet {
