@@ -287,6 +287,11 @@ func (d *drill) load(ctx context.Context, s *state) error {
 
 // heal waits until every region serves and every agent has an owner again.
 func (d *drill) heal(ctx context.Context, s *state) error {
+	if errors.Is(s.loadErr, faults.ErrNotRecovered) {
+		// A recovery failed for good (a port taken while the region was down, say): the
+		// stack will not heal by waiting.
+		return errors.New("stack cannot heal: a fault was not recovered (see above)")
+	}
 	if err := waitHealthy(ctx, s.env, d.sc.Topology.Regions, s.wcfg.Agents, 90*time.Second); err != nil {
 		return fmt.Errorf("stack did not heal: %w", err)
 	}

@@ -114,14 +114,18 @@ func (r *Runner) lifecycle(ctx context.Context, p Planned) (err error) {
 	return nil
 }
 
+// ErrNotRecovered is wrapped by a fault whose recovery failed or did not heal: the stack
+// is left with the fault in place, so waiting for it to heal is pointless.
+var ErrNotRecovered = errors.New("fault not recovered")
+
 func (r *Runner) recover(ctx context.Context, p Planned, rec Record, env Env) error {
 	r.logf("recover %s", p.ID)
 	r.Timeline.Record(timeline.Event{Kind: timeline.Recover, Name: p.ID, Fault: p.Kind, Target: rec.Target})
 	if err := p.Fault.Recover(ctx, env); err != nil {
-		return fmt.Errorf("recover: %w", err)
+		return fmt.Errorf("%w: recover: %w", ErrNotRecovered, err)
 	}
 	if err := r.poll(ctx, attemptTimeout(p.Fault), func(c context.Context) error { return p.Fault.VerifyHealed(c, env) }); err != nil {
-		return fmt.Errorf("not healed after recovery: %w", err)
+		return fmt.Errorf("%w: not healed after recovery: %w", ErrNotRecovered, err)
 	}
 	r.Timeline.Record(timeline.Event{Kind: timeline.Healed, Name: p.ID, Fault: p.Kind, Target: rec.Target})
 	r.logf("%s healed", p.ID)

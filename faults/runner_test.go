@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -14,10 +15,11 @@ import (
 // stepFault records the lifecycle calls the runner makes; it exercises the runner's own
 // state machine, not a system under test.
 type stepFault struct {
-	mu        sync.Mutex
-	calls     []string
-	verifyErr error
-	injectErr error
+	mu         sync.Mutex
+	calls      []string
+	verifyErr  error
+	injectErr  error
+	recoverErr error
 }
 
 func (f *stepFault) add(s string) { f.mu.Lock(); f.calls = append(f.calls, s); f.mu.Unlock() }
@@ -26,7 +28,7 @@ func (f *stepFault) Inject(context.Context, Env) (Record, error) {
 	return Record{Target: "a"}, f.injectErr
 }
 func (f *stepFault) Verify(context.Context, Env) error       { f.add("verify"); return f.verifyErr }
-func (f *stepFault) Recover(context.Context, Env) error      { f.add("recover"); return nil }
+func (f *stepFault) Recover(context.Context, Env) error      { f.add("recover"); return f.recoverErr }
 func (f *stepFault) VerifyHealed(context.Context, Env) error { f.add("healed"); return nil }
 
 func TestRunnerLifecycle(t *testing.T) {
@@ -129,5 +131,17 @@ func TestCheckKinds(t *testing.T) {
 		if err := checkKinds(kinds); err == nil {
 			t.Errorf("%s: accepted", name)
 		}
+	}
+}
+
+// A recovery that fails is reported as ErrNotRecovered, so the drill does not wait for a
+// stack that cannot heal.
+func TestRunnerReportsAFailedRecovery(t *testing.T) {
+	clock := timeline.NewClock()
+	r := &Runner{Clock: clock, Timeline: timeline.New(clock), VerifyTimeout: 200 * time.Millisecond}
+	f := &stepFault{recoverErr: errors.New("listen tcp 127.0.0.1:9000: bind: address already in use")}
+	err := r.Run(context.Background(), []Planned{{ID: "f1:step", Kind: "step", Hold: 10 * time.Millisecond, Fault: f}})
+	if !errors.Is(err, ErrNotRecovered) || !strings.Contains(err.Error(), "address already in use") {
+		t.Errorf("err %v, want ErrNotRecovered with the cause", err)
 	}
 }

@@ -523,8 +523,8 @@ func (c *Cluster) await(ctx context.Context, what string, check func(context.Con
 		}
 		for _, w := range watch {
 			if !w.child.running() {
-				return fmt.Errorf("%s exited (%v) while waiting for %s; last lines of %s:\n%s",
-					w.svc, exitText(w.child.err), what, w.svc.log, logTail(w.svc.log, 20))
+				return fmt.Errorf("%s%s exited (%v) while waiting for %s; last lines of %s:\n%s",
+					rootCause(w.svc.log), w.svc, exitText(w.child.err), what, w.svc.log, logTail(w.svc.log, 20))
 			}
 		}
 		select {
@@ -536,7 +536,7 @@ func (c *Cluster) await(ctx context.Context, what string, check func(context.Con
 			for _, l := range logs {
 				fmt.Fprintf(&tails, "\nlast lines of %s:\n%s", l, logTail(l, 10))
 			}
-			return fmt.Errorf("gave up waiting for %s (%w); last check: %v%s", what, ctx.Err(), err, tails.String())
+			return fmt.Errorf("%sgave up waiting for %s (%w); last check: %v%s", rootCause(logs...), what, ctx.Err(), err, tails.String())
 		case <-time.After(delay):
 		}
 		delay = min(delay*2, 500*time.Millisecond)
@@ -569,7 +569,7 @@ func (c *Cluster) register(ctx context.Context) error {
 	select {
 	case <-ch.done:
 		if ch.err != nil {
-			return fmt.Errorf("register failed (%v); last lines of %s:\n%s", ch.err, log, logTail(log, 20))
+			return fmt.Errorf("%sregister failed (%v); last lines of %s:\n%s", rootCause(log), ch.err, log, logTail(log, 20))
 		}
 		return nil
 	case <-t.C:
