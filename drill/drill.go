@@ -75,6 +75,15 @@ func Run(ctx context.Context, opts Options) (run *reports.Run, err error) {
 	defer p.stop()
 
 	d := &drill{sc: &sc, opts: opts, clock: clock, tl: tl, dir: dir, progress: p, run: run}
+	// The history and timeline go to journals as they grow, so a harness killed outright
+	// leaves them behind; a written report replaces them.
+	hj, herr := rundir.OpenJournal(dir, rundir.HistoryJournal)
+	tj, terr := rundir.OpenJournal(dir, rundir.TimelineJournal)
+	if jerr := errors.Join(herr, terr); jerr != nil {
+		p.notef("no journals, the record stays in memory until the end: %v", jerr)
+	}
+	d.journal = hj
+	tl.Stream(func(e timeline.Event) { tj.Add(e) })
 	defer func() {
 		run.Duration = clock.Now()
 		run.Timeline = tl.Events()
@@ -82,8 +91,12 @@ func Run(ctx context.Context, opts Options) (run *reports.Run, err error) {
 			run.HarnessError = err.Error()
 			run.Status = checkers.Worst(run.Status, checkers.Unknown)
 		}
+		tl.Stream(nil)
 		if werr := reports.Write(run); werr != nil {
 			err = errors.Join(err, &HarnessError{fmt.Errorf("write report: %w", werr)})
+			_, _ = hj.Close(), tj.Close()
+		} else if jerr := errors.Join(hj.Remove(), tj.Remove()); jerr != nil {
+			p.notef("remove the journals: %v", jerr)
 		}
 		if err == nil && run.Status == checkers.Pass && !opts.KeepData {
 			if rerr := os.RemoveAll(filepath.Join(dir, rundir.DataDir)); rerr != nil {
@@ -115,6 +128,14 @@ type drill struct {
 	dir      string
 	progress *progress
 	run      *reports.Run
+	journal  *rundir.Journal // the history as it grows; nil without one
+}
+
+// record journals ops as they are settled.
+func (d *drill) record(ops ...history.Op) {
+	for _, op := range ops {
+		d.journal.Add(op)
+	}
 }
 
 func (d *drill) phase(name string) {
@@ -238,6 +259,7 @@ func (d *drill) up(ctx context.Context, s *state) error {
 	s.eps = s.cl.Endpoints()
 	s.wcfg = WorkloadConfig(d.sc, s.eps.Router)
 	s.wcfg.Routers = s.eps.Routers
+	s.wcfg.Record = func(op history.Op) { d.record(op) }
 	s.env = faults.Env{Cluster: s.cl, Probe: probeFor(s.eps), Owners: ownersOf(s.cl, s.eps),
 		Etcd: map[string]string{}, HotAgent: s.wcfg.HottestAgent()}
 	for r, re := range s.eps.Regions {
@@ -301,6 +323,7 @@ func (d *drill) heal(ctx context.Context, s *state) error {
 // finalReads reads every register once the stack has healed (RPO, convergence).
 func (d *drill) finalReads(ctx context.Context, s *state) error {
 	final, err := workload.FinalReads(ctx, s.wcfg, d.clock, 60*time.Second)
+	d.record(final...)
 	s.hist = append(s.hist, final...)
 	s.hist.Sort()
 	if err != nil {
@@ -312,6 +335,7 @@ func (d *drill) finalReads(ctx context.Context, s *state) error {
 // finalWrites checks that the healed stack takes writes again (convergence).
 func (d *drill) finalWrites(ctx context.Context, s *state) error {
 	fw, err := workload.FinalWrites(ctx, s.wcfg, d.clock)
+	d.record(fw...)
 	s.hist = append(s.hist, fw...)
 	s.hist.Sort()
 	if err != nil {

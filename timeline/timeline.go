@@ -179,6 +179,15 @@ type Timeline struct {
 	mu     sync.Mutex
 	clock  *Clock
 	events []Event
+	// sink, when set, gets every event as it is added (a journal in the run directory).
+	sink func(Event)
+}
+
+// Stream passes every event added from now on to sink as well, in the order added.
+func (t *Timeline) Stream(sink func(Event)) {
+	t.mu.Lock()
+	t.sink = sink
+	t.mu.Unlock()
 }
 
 // New returns an empty timeline on clock.
@@ -187,9 +196,7 @@ func New(clock *Clock) *Timeline { return &Timeline{clock: clock} }
 // Record appends an event stamped now.
 func (t *Timeline) Record(e Event) Event {
 	e.At = t.clock.Now()
-	t.mu.Lock()
-	t.events = append(t.events, e)
-	t.mu.Unlock()
+	t.Add(e)
 	return e
 }
 
@@ -198,6 +205,9 @@ func (t *Timeline) Record(e Event) Event {
 func (t *Timeline) Add(e Event) {
 	t.mu.Lock()
 	t.events = append(t.events, e)
+	if t.sink != nil {
+		t.sink(e)
+	}
 	t.mu.Unlock()
 }
 

@@ -72,6 +72,9 @@ type Config struct {
 	// key), at the same average rate: up to Burst ops contend on a register. 0 or 1: one op
 	// at a time, each to its own draw.
 	Burst int
+	// Record, when set, gets every op of Run as it is settled (a journal in the run
+	// directory), in completion order.
+	Record func(history.Op)
 }
 
 // HottestAgent names the agent with the most random ops: by rule the first of Agents, under
@@ -212,6 +215,9 @@ func Run(ctx context.Context, cfg Config, clock *timeline.Clock, stats *Stats) (
 			})
 			stats.add(op.Outcome)
 			h = append(h, op)
+			if cfg.Record != nil {
+				cfg.Record(op)
+			}
 		}
 	}
 

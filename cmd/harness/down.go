@@ -1,12 +1,15 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 
 	"github.com/geodrill/geodrill/clusters"
+	"github.com/geodrill/geodrill/rundir"
 )
 
 // cmdDown removes what a killed harness left behind: the netns provider's namespaces,
@@ -19,6 +22,16 @@ func cmdDown(ctx context.Context, args []string, stdout io.Writer) error {
 		}
 	}
 	err := clusters.Cleanup(ctx, args, func(msg string) { fmt.Fprintln(stdout, msg) })
+	for _, dir := range args {
+		for _, name := range []string{rundir.HistoryJournal, rundir.TimelineJournal} {
+			b, rerr := os.ReadFile(filepath.Join(dir, name))
+			if rerr != nil {
+				continue
+			}
+			fmt.Fprintf(stdout, "%s: the run did not finish; %s holds its record up to then (%d lines)\n",
+				dir, name, bytes.Count(b, []byte("\n")))
+		}
+	}
 	if err != nil {
 		return fmt.Errorf("down: %w", err)
 	}
