@@ -16,7 +16,7 @@ CHROMIUM      ?= /usr/bin/chromium
 export GEODRILL_BIN := $(BIN)
 export GOTOOLCHAIN  := local
 
-.PHONY: all build scenario test selftest failover lint vet fmt-check staticcheck chaos netns-tools clean bench report-check FORCE
+.PHONY: all build scenario test fuzz selftest failover lint vet fmt-check staticcheck chaos netns-tools clean bench report-check FORCE
 
 all: build
 
@@ -45,6 +45,19 @@ scenario: build
 
 test: build $(CHROMIUM) netns-tools
 	GEODRILL_REQUIRE_INTEGRATION=1 GEODRILL_REQUIRE_CHROMIUM=1 GOTRACEBACK=all $(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...
+	$(MAKE) fuzz
+
+# Fuzz the readers of what users and saved runs hand us (the scenario decoder, the history
+# and timeline readers), each for FUZZTIME from the seed corpus in the repository; a crash
+# is saved under the package's testdata/fuzz/ and fails the target.
+FUZZTIME     ?= 10s
+FUZZ_TARGETS := ./scenarios:FuzzParse ./timeline:FuzzReadJSONL ./workload/history:FuzzReadJSONL
+fuzz:
+	@for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; fn=$${t##*:}; \
+		echo "fuzz $$fn in $$pkg for $(FUZZTIME)"; \
+		$(GO) test -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+	done
 
 # The bug matrix: the healthy stack and every unsafe switch in selftest/matrix.go over the default
 # suite (scenarios/selftest/) and SEEDS seeds, through the real CLI on real processes (about

@@ -272,8 +272,13 @@ func Load(path string) ([]Event, error) {
 		return nil, fmt.Errorf("timeline: %w", err)
 	}
 	defer f.Close()
+	return ReadJSONL(f, path)
+}
+
+// ReadJSONL reads events written by WriteJSONL; name labels errors with their line.
+func ReadJSONL(r io.Reader, name string) ([]Event, error) {
 	var out []Event
-	sc := bufio.NewScanner(f)
+	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 1<<20), 1<<24)
 	for n := 1; sc.Scan(); n++ {
 		if len(sc.Bytes()) == 0 {
@@ -281,9 +286,12 @@ func Load(path string) ([]Event, error) {
 		}
 		var e Event
 		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
-			return nil, fmt.Errorf("%s: line %d: %w", path, n, err)
+			return nil, fmt.Errorf("%s: line %d: %w", name, n, err)
 		}
 		out = append(out, e)
 	}
-	return out, sc.Err()
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	return out, nil
 }
