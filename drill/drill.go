@@ -199,6 +199,9 @@ func (d *drill) execute(ctx context.Context) (err error) {
 // provider cannot realise fails the run now.
 func (d *drill) prepare() (*state, error) {
 	sc := d.sc
+	if err := checkMachine(sc, readMachine()); err != nil {
+		return nil, err
+	}
 	cl, err := clusters.New(provider(*sc), clusterSpec(sc, d.opts.BinDir, d.dir, d.progress.note))
 	if err != nil {
 		return nil, err
