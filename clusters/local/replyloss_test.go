@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/geodrill/geodrill/clusters/local"
 	"github.com/geodrill/geodrill/faults"
 	"github.com/geodrill/geodrill/refstack/api"
 )
@@ -23,20 +24,7 @@ func TestReplyLossLosesRepliesToRequestsThatTookEffect(t *testing.T) {
 	c, _ := upCluster(t, context.Background(), realBin(t))
 	ctx := context.Background()
 	router := c.Endpoints().Router
-	owners, err := c.Owners(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	agent := ""
-	for a, o := range owners {
-		if o.Region == "a" {
-			agent = a
-			break
-		}
-	}
-	if agent == "" {
-		t.Fatalf("no agent owned by region a: %v", owners)
-	}
+	agent := agentOwnedBy(t, c, "a")
 	client := &http.Client{Timeout: 10 * time.Second}
 	do := func(method, key, body string) (int, string, api.Response) {
 		t.Helper()
@@ -125,4 +113,20 @@ func TestReplyLossLosesRepliesToRequestsThatTookEffect(t *testing.T) {
 	if err := c.PathWorks(ctx, faults.PathRouterHost, "a"); err != nil {
 		t.Errorf("router -> host path after the host restarted: %v", err)
 	}
+}
+
+// agentOwnedBy is some agent region owns now.
+func agentOwnedBy(t *testing.T, c *local.Cluster, region string) string {
+	t.Helper()
+	owners, err := c.Owners(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for a, o := range owners {
+		if o.Region == region {
+			return a
+		}
+	}
+	t.Fatalf("no agent owned by region %s: %v", region, owners)
+	return ""
 }

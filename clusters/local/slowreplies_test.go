@@ -17,20 +17,7 @@ import (
 func TestSlowRepliesDelaysTheAnswersNotTheRequests(t *testing.T) {
 	c, _ := upCluster(t, context.Background(), realBin(t))
 	ctx := context.Background()
-	owners, err := c.Owners(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	agent := ""
-	for a, o := range owners {
-		if o.Region == "a" {
-			agent = a
-			break
-		}
-	}
-	if agent == "" {
-		t.Fatalf("no agent owned by region a: %v", owners)
-	}
+	agent := agentOwnedBy(t, c, "a")
 	put := func(key, value string) (int, time.Duration) {
 		t.Helper()
 		req, _ := http.NewRequestWithContext(ctx, http.MethodPut, c.Endpoints().Router+"/agents/"+agent+"/kv/"+key, strings.NewReader(value))
