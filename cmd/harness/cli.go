@@ -64,6 +64,12 @@ type usageError struct{ msg string }
 
 func (e usageError) Error() string { return e.msg }
 
+// inputError is bad input that is not a misuse of the command line (a corrupt run
+// directory): exit 2 like a usageError, without the usage text.
+type inputError struct{ msg string }
+
+func (e inputError) Error() string { return e.msg }
+
 // checkFailed means the drill ran and a verdict was not pass.
 type checkFailed struct{ status checkers.Status }
 
@@ -71,12 +77,13 @@ func (e checkFailed) Error() string { return "verdict: " + e.status.String() }
 
 func exitCode(err error) int {
 	var ue usageError
+	var ie inputError
 	var se *scenarios.Error
 	var cf checkFailed
 	switch {
 	case err == nil:
 		return exitPass
-	case errors.As(err, &ue), errors.As(err, &se):
+	case errors.As(err, &ue), errors.As(err, &ie), errors.As(err, &se):
 		return exitUsage
 	case errors.As(err, &cf):
 		return exitCheck
@@ -268,7 +275,9 @@ func cmdCheck(ctx context.Context, args []string, stdout io.Writer) error {
 	for _, dir := range dirs {
 		r, err := reports.Load(dir)
 		if err != nil {
-			return err
+			// A run directory that cannot be read, whichever of its files is at fault, is
+			// bad input: exit 2, like a corrupt scenario.
+			return inputError{fmt.Sprintf("%v (give a run directory a finished harness run wrote)", err)}
 		}
 		saved := r.Results
 		r.Results = checkers.Run(ctx, checkers.Input{Scenario: r.Scenario, History: r.History, Timeline: r.Timeline, Observations: r.Observations})

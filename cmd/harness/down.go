@@ -18,7 +18,7 @@ import (
 func cmdDown(ctx context.Context, args []string, stdout io.Writer) error {
 	for _, dir := range args {
 		if st, err := os.Stat(dir); err != nil || !st.IsDir() {
-			return usageError{fmt.Sprintf("down %s: not a run directory (give the directories under runs/ that a killed harness left)", dir)}
+			return inputError{fmt.Sprintf("down %s: not a run directory (give the directories under runs/ that a killed harness left)", dir)}
 		}
 	}
 	err := clusters.Cleanup(ctx, args, func(msg string) { fmt.Fprintln(stdout, msg) })

@@ -49,3 +49,17 @@ func TestExitCodesForInputMistakes(t *testing.T) {
 		}
 	}
 }
+
+// A run directory with any corrupt file is bad input to check: exit 2, whichever file.
+func TestCheckCorruptRunExits2(t *testing.T) {
+	for _, file := range []string{"scenario.yaml", "history.jsonl", "timeline.jsonl", "results.json"} {
+		dir := savedCopy(t, t.TempDir(), "pass")
+		if err := os.WriteFile(filepath.Join(dir, file), []byte("{not json: ["), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		var out, errOut bytes.Buffer
+		if code := run(context.Background(), []string{"check", dir}, &out, &errOut); code != exitUsage {
+			t.Errorf("corrupt %s: exit %d, want %d\n%s", file, code, exitUsage, errOut.String())
+		}
+	}
+}
