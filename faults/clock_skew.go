@@ -21,6 +21,13 @@ type ClockSkew struct {
 
 var clockSkewKind = Kind{
 	Name: "clock-skew",
+	Draw: func(s *Spec, d Draws) {
+		s.Region = d.Pick(d.Regions())
+		s.Offset = time.Duration(d.IntN(120)-60) * time.Second
+		if s.Offset == 0 {
+			s.Offset = time.Second
+		}
+	},
 	Check: func(s Spec, c ParamCheck) {
 		c.Region("region", s.Region, true)
 	},

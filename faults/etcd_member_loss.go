@@ -15,6 +15,9 @@ type EtcdMemberLoss struct {
 
 var etcdMemberLossKind = Kind{
 	Name: "etcd-member-loss",
+	Draw: func(s *Spec, d Draws) {
+		s.Region = d.Pick(d.Regions())
+	},
 	Check: func(s Spec, c ParamCheck) {
 		c.Region("region", s.Region, true)
 	},

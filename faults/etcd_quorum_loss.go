@@ -23,6 +23,11 @@ type EtcdQuorumLoss struct {
 
 var etcdQuorumLossKind = Kind{
 	Name: "etcd-quorum-loss",
+	Draw: func(s *Spec, d Draws) {
+		for _, i := range d.Perm(len(d.Topology))[:majority(len(d.Topology))] {
+			s.Regions = append(s.Regions, d.Topology[i])
+		}
+	},
 	Check: func(s Spec, c ParamCheck) {
 		for i, r := range s.Regions {
 			c.OneOf(fmt.Sprintf("regions[%d]", i), "region", r, s.Topology, "topology.regions")

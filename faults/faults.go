@@ -151,6 +151,9 @@ type Kind struct {
 	// builds the fault (New's error is reported against the whole fault); nil checks
 	// nothing beyond New.
 	Check func(s Spec, c ParamCheck)
+	// Draw, when set, lets the nemesis draw the kind: it fills s's target and parameters
+	// from d (At, Duration and Topology are set).
+	Draw func(s *Spec, d Draws)
 	// Realise reports how the given cluster can realise this kind, and why.
 	Realise func(cluster any) (Realisation, string)
 	// New builds the fault from its spec.

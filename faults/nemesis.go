@@ -6,8 +6,6 @@ import (
 	"math/rand/v2"
 	"slices"
 	"time"
-
-	"github.com/geodrill/geodrill/refstack/api"
 )
 
 // Nemesis draws a random fault schedule from a seed: which kinds, which targets, when each
@@ -25,10 +23,42 @@ type Nemesis struct {
 	MinGap, MaxGap   time.Duration
 }
 
-// NemesisKinds are the kinds the nemesis can draw targets for.
+// NemesisKinds are the kinds the nemesis can draw targets for: those with a Draw, in table
+// order.
 func NemesisKinds() []string {
-	return []string{"region-outage", "process-crash", "pause", "partition", "wan-degradation",
-		"object-store-outage", "etcd-member-loss", "etcd-quorum-loss", "clock-skew"}
+	var out []string
+	for _, k := range Kinds {
+		if k.Draw != nil {
+			out = append(out, k.Name)
+		}
+	}
+	return out
+}
+
+// Draws is the nemesis's seeded randomness, handed to a kind's Draw to pick its target and
+// parameters. Every draw comes from the one stream, so the same seed gives the same
+// schedule.
+type Draws struct {
+	rng      *rand.Rand
+	Topology []string
+}
+
+// Pick draws one of xs.
+func (d Draws) Pick(xs []string) string { return xs[d.rng.IntN(len(xs))] }
+
+// Regions is every region plus the busiest selector, what most kinds pick a target from.
+func (d Draws) Regions() []string { return append(slices.Clone(d.Topology), SelectBusiest) }
+
+// Perm draws a permutation of 0..n-1.
+func (d Draws) Perm(n int) []int { return d.rng.Perm(n) }
+
+// IntN draws from 0..n-1.
+func (d Draws) IntN(n int) int { return d.rng.IntN(n) }
+
+// TwoRegions draws an ordered pair of different regions.
+func (d Draws) TwoRegions() (from, to string) {
+	perm := d.rng.Perm(len(d.Topology))
+	return d.Topology[perm[0]], d.Topology[perm[1]]
 }
 
 // Schedule draws the fault specs for topology from seed.
@@ -38,7 +68,7 @@ func (n Nemesis) Schedule(seed int64, topology []string) ([]Spec, error) {
 		kinds = NemesisKinds()
 	}
 	for _, k := range kinds {
-		if !slices.Contains(NemesisKinds(), k) {
+		if !slices.Contains(NemesisKinds(), k) { // a kind without a Draw
 			return nil, fmt.Errorf("nemesis cannot schedule kind %q (use %v)", k, NemesisKinds())
 		}
 	}
@@ -73,44 +103,8 @@ func (n Nemesis) Schedule(seed int64, topology []string) ([]Spec, error) {
 			return out, nil
 		}
 		s := Spec{Kind: pick(kinds), At: at, Duration: hold, Topology: slices.Clone(topology)}
-		regions := append(slices.Clone(topology), "busiest")
-		switch s.Kind {
-		case "region-outage", "object-store-outage", "etcd-member-loss":
-			s.Region = pick(regions)
-		case "process-crash", "pause":
-			s.Service = pick(api.Services())
-			if s.Service != "router" {
-				s.Region = pick(regions)
-			}
-		case "partition":
-			s.Shape = pick(Shapes())
-			switch s.Shape {
-			case ShapeIsolate, ShapeMajorityMinority:
-				s.Region = pick(regions)
-			case ShapeBridge:
-				s.Region = pick(topology)
-			case ShapePair, ShapeOneWay:
-				perm := rng.Perm(len(topology))
-				s.From, s.To = topology[perm[0]], topology[perm[1]]
-			}
-		case "wan-degradation":
-			perm := rng.Perm(len(topology))
-			s.From, s.To = topology[perm[0]], topology[perm[1]]
-			// Loss and bandwidth only: they are exact wherever links can be degraded at
-			// all, while latency needs netem, which some kernels lack.
-			s.Link = Link{Loss: float64(5+rng.IntN(26)) / 100, BandwidthKbit: 1000 * (1 + rng.IntN(20))}
-		case "etcd-quorum-loss":
-			perm := rng.Perm(len(topology))
-			for _, i := range perm[:majority(len(topology))] {
-				s.Regions = append(s.Regions, topology[i])
-			}
-		case "clock-skew":
-			s.Region = pick(regions)
-			s.Offset = time.Duration(rng.IntN(120)-60) * time.Second
-			if s.Offset == 0 {
-				s.Offset = time.Second
-			}
-		}
+		k, _ := Lookup(s.Kind) // every kind in kinds has a Draw: checked above
+		k.Draw(&s, Draws{rng: rng, Topology: topology})
 		out = append(out, s)
 		at += hold + between(n.MinGap, n.MaxGap)
 	}

@@ -16,6 +16,9 @@ type ObjectStoreOutage struct {
 
 var objectStoreOutageKind = Kind{
 	Name: "object-store-outage",
+	Draw: func(s *Spec, d Draws) {
+		s.Region = d.Pick(d.Regions())
+	},
 	Check: func(s Spec, c ParamCheck) {
 		c.Region("region", s.Region, true)
 	},

@@ -46,6 +46,17 @@ type Partition struct {
 
 var partitionKind = Kind{
 	Name: "partition",
+	Draw: func(s *Spec, d Draws) {
+		s.Shape = d.Pick(Shapes())
+		switch s.Shape {
+		case ShapeIsolate, ShapeMajorityMinority:
+			s.Region = d.Pick(d.Regions())
+		case ShapeBridge:
+			s.Region = d.Pick(d.Topology)
+		case ShapePair, ShapeOneWay:
+			s.From, s.To = d.TwoRegions()
+		}
+	},
 	Check: func(s Spec, c ParamCheck) {
 		if !c.OneOf("shape", "partition shape", s.Shape, Shapes()) {
 			return

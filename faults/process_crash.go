@@ -22,6 +22,12 @@ type ProcessCrash struct {
 
 var processCrashKind = Kind{
 	Name: "process-crash",
+	Draw: func(s *Spec, d Draws) {
+		s.Service = d.Pick(api.Services())
+		if s.Service != api.ServiceRouter {
+			s.Region = d.Pick(d.Regions())
+		}
+	},
 	Check: func(s Spec, c ParamCheck) {
 		checkServiceParams(s, c)
 	},

@@ -26,6 +26,9 @@ type RegionControl interface {
 
 var regionOutageKind = Kind{
 	Name: "region-outage",
+	Draw: func(s *Spec, d Draws) {
+		s.Region = d.Pick(d.Regions())
+	},
 	Check: func(s Spec, c ParamCheck) {
 		c.Region("region", s.Region, true)
 		if len(s.Topology) == 1 {

@@ -16,6 +16,12 @@ type WANDegradation struct {
 
 var wanDegradationKind = Kind{
 	Name: "wan-degradation",
+	Draw: func(s *Spec, d Draws) {
+		s.From, s.To = d.TwoRegions()
+		// Loss and bandwidth only: they are exact wherever links can be degraded at all,
+		// while latency needs netem, which some kernels lack.
+		s.Link = Link{Loss: float64(5+d.IntN(26)) / 100, BandwidthKbit: 1000 * (1 + d.IntN(20))}
+	},
 	Check: func(s Spec, c ParamCheck) {
 		c.Region("from", s.From, false)
 		c.Region("to", s.To, false)
