@@ -26,7 +26,7 @@ type ObjectStores interface {
 // truth. A restore must refuse these copies and use another region's. Recovery puts every
 // original back.
 type CheckpointCorruption struct {
-	Region string `json:"region"` // a region name or "busiest"
+	Region string // a region name or "busiest"
 
 	resolved  string
 	cli       *minio.Client

@@ -12,9 +12,9 @@ import (
 // measured by the etcd leader, so a skewed host must change nothing that matters.
 type ClockSkew struct {
 	// Region is a region name or "busiest".
-	Region string `json:"region"`
+	Region string
 	// Offset is added to the host's clock; negative puts it behind.
-	Offset time.Duration `json:"offset"`
+	Offset time.Duration
 
 	resolved string
 }

@@ -16,9 +16,9 @@ import (
 // none of them can finish starting until a quorum is back.
 type EtcdQuorumLoss struct {
 	// Regions lose their member; empty means the first majority of the topology.
-	Regions []string `json:"regions"`
+	Regions []string
 	// Topology is every region, to check that the chosen ones are a majority.
-	Topology []string `json:"-"`
+	Topology []string
 }
 
 var etcdQuorumLossKind = Kind{

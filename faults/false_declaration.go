@@ -37,8 +37,8 @@ import (
 // again when they need an owner; the moved agents stay where they went (fail-back is the
 // stack's own policy).
 type FalseDeclaration struct {
-	Region string        `json:"region"` // a region name or a selector
-	Stall  time.Duration `json:"stall,omitempty"`
+	Region string // a region name or a selector
+	Stall  time.Duration
 
 	resolved string
 	lease    int64

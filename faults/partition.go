@@ -28,15 +28,15 @@ func Shapes() []string {
 // router and the harness) keep reaching every region: the interesting case is an owner cut
 // from its peers that still receives requests and must stop acknowledging them.
 type Partition struct {
-	Shape string `json:"shape"`
+	Shape string
 	// Region: isolate and majority-minority (the cut-off side; a name or "busiest"),
 	// bridge (the region both sides still reach).
-	Region string `json:"region,omitempty"`
+	Region string
 	// From, To: pair and one-way.
-	From string `json:"from,omitempty"`
-	To   string `json:"to,omitempty"`
+	From string
+	To   string
 	// Topology is every region.
-	Topology []string `json:"-"`
+	Topology []string
 
 	id   string
 	cuts []Cut

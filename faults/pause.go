@@ -13,9 +13,9 @@ import (
 // and a paused owner wakes up believing it still owns its agents.
 type Pause struct {
 	// Region is a region name or "busiest"; "" with Service "router" is the router.
-	Region string `json:"region"`
+	Region string
 	// Service is etcd, minio, host or router.
-	Service string `json:"service"`
+	Service string
 
 	resolved string
 }

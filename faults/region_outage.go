@@ -13,7 +13,7 @@ import (
 // restores them on recovery: a datacenter losing power.
 type RegionOutage struct {
 	// Region is a region name or a selector (Selectors), resolved at injection.
-	Region string `json:"region"`
+	Region string
 
 	resolved string
 }

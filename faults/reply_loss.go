@@ -43,17 +43,17 @@ func ReplyLossModes() []string { return []string{ReplyReset, ReplyDrop} }
 // fault where a request is lost after it took effect.
 type ReplyLoss struct {
 	// Path is router-host, host-etcd or host-objectstore.
-	Path string `json:"path"`
+	Path string
 	// Region is a region name or "busiest" in the scenario; the resolved name once injected.
-	Region string `json:"region"`
+	Region string
 	// Probability that each reply (each read of the server's bytes, usually one whole
 	// response) is lost, in (0, 1].
-	Probability float64 `json:"probability"`
+	Probability float64
 	// Mode is reset or drop.
-	Mode string `json:"mode"`
+	Mode string
 	// Seed draws which replies are lost. It fixes the sequence of draws, not which request
 	// meets which draw: that depends on the order replies arrive in.
-	Seed uint64 `json:"seed"`
+	Seed uint64
 
 	id string
 }

@@ -23,11 +23,11 @@ const MaxSlowReplies = 10 * time.Second
 // a slow one keeps it open.
 type SlowReplies struct {
 	// Path is router-host, host-etcd or host-objectstore.
-	Path string `json:"path"`
+	Path string
 	// Region is a region name or a selector in the scenario; the resolved name once injected.
-	Region string `json:"region"`
+	Region string
 	// Latency is added to every reply on the path, 1ms to MaxSlowReplies.
-	Latency time.Duration `json:"latency"`
+	Latency time.Duration
 
 	id string
 }

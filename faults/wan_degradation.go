@@ -9,7 +9,7 @@ import (
 // WANDegradation degrades the link between two regions, in both directions: added latency
 // with jitter, packet loss, a bandwidth cap.
 type WANDegradation struct {
-	Link Link `json:"link"`
+	Link Link
 
 	id string
 }
