@@ -46,7 +46,8 @@ type FalseDeclaration struct {
 }
 
 var falseDeclarationKind = Kind{
-	Name: "false-declaration",
+	Name:            "false-declaration",
+	NeedsController: true,
 	Check: func(s Spec, c ParamCheck) {
 		c.Region("region", s.Region, true)
 	},

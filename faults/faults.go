@@ -151,6 +151,9 @@ type Kind struct {
 	// builds the fault (New's error is reported against the whole fault); nil checks
 	// nothing beyond New.
 	Check func(s Spec, c ParamCheck)
+	// NeedsController: the kind works through the stack's failover controller, so a stack
+	// without one cannot run it.
+	NeedsController bool
 	// Draw, when set, lets the nemesis draw the kind: it fills s's target and parameters
 	// from d (At, Duration and Topology are set).
 	Draw func(s *Spec, d Draws)

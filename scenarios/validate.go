@@ -293,9 +293,9 @@ func (f *Fault) validate(v *validator, path string, s *Scenario) {
 		v.add(path+".region", "add a trigger: (new-owner is the region a triggering event names), or name a region",
 			fmt.Sprintf("region %q needs a trigger", faults.SelectNewOwner), path+".trigger")
 	}
-	if f.Kind == "false-declaration" && s.Stack.Controller.Disabled {
+	if k, err := faults.Lookup(f.Kind); err == nil && k.NeedsController && s.Stack.Controller.Disabled {
 		v.add(path+".kind", "enable the controller (remove stack.controller.disabled)",
-			"false-declaration is filed with the failover controller, which is disabled", "stack.controller.disabled")
+			f.Kind+" is filed with the failover controller, which is disabled", "stack.controller.disabled")
 	}
 	if f.At < 0 {
 		v.add(path+".at", "use an offset from the start of the load, e.g. at: 10s",
