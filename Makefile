@@ -61,7 +61,7 @@ fuzz:
 
 # The bug matrix: the healthy stack and every unsafe switch in selftest/matrix.go over the default
 # suite (scenarios/selftest/) and SEEDS seeds, through the real CLI on real processes (about
-# 150 drills of ~25s, a little over an hour on 2 cores; not part of make test). Each switch
+# 145 drills of ~30s, about 1h20m on 2 cores; not part of make test). Each switch
 # must be caught on at least 4 of 5 seeds and the healthy stack must pass every drill.
 # ONLY=a,b,healthy runs some rows.
 # The observed table is written to runs/selftest/matrix.md (and matrix.json).
