@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"syscall"
-
-	"github.com/geodrill/geodrill/refstack/api"
 )
 
 // Pause freezes one service with SIGSTOP and thaws it with SIGCONT: the grey failure. The
@@ -22,12 +20,7 @@ type Pause struct {
 
 var pauseKind = Kind{
 	Name: "pause",
-	Draw: func(s *Spec, d Draws) {
-		s.Service = d.Pick(api.Services())
-		if s.Service != api.ServiceRouter {
-			s.Region = d.Pick(d.Regions())
-		}
-	},
+	Draw: drawService,
 	Check: func(s Spec, c ParamCheck) {
 		checkServiceParams(s, c)
 	},

@@ -22,12 +22,7 @@ type ProcessCrash struct {
 
 var processCrashKind = Kind{
 	Name: "process-crash",
-	Draw: func(s *Spec, d Draws) {
-		s.Service = d.Pick(api.Services())
-		if s.Service != api.ServiceRouter {
-			s.Region = d.Pick(d.Regions())
-		}
-	},
+	Draw: drawService,
 	Check: func(s Spec, c ParamCheck) {
 		checkServiceParams(s, c)
 	},
@@ -49,6 +44,14 @@ func canSignal(cluster any) bool {
 	_, sc := cluster.(ServiceControl)
 	_, sh := cluster.(ServiceHealth)
 	return sc && sh
+}
+
+// drawService draws a service and, for a regional one, its region (process-crash, pause).
+func drawService(s *Spec, d Draws) {
+	s.Service = d.Pick(api.Services())
+	if s.Service != api.ServiceRouter {
+		s.Region = d.Pick(d.Regions())
+	}
 }
 
 // checkServiceParams checks a scenario's service and, for a regional one, its region

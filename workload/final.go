@@ -35,15 +35,9 @@ const (
 // ids from FinalReadBase up. The history is returned even with an error: the error wraps
 // ErrNoFinalRead when some keys have no ok read, and the context's error when ctx ended.
 func FinalReads(ctx context.Context, cfg Config, clock *timeline.Clock, deadline time.Duration) (history.History, error) {
-	cfg, err := cfg.withDefaults()
+	cfg, err := cfg.forFinal(clock)
 	if err != nil {
 		return nil, err
-	}
-	if err := cfg.validateTargets(); err != nil {
-		return nil, err
-	}
-	if clock == nil {
-		return nil, errors.New("workload: nil clock")
 	}
 
 	stop := time.Now().Add(deadline)
@@ -110,6 +104,21 @@ func FinalReads(ctx context.Context, cfg Config, clock *timeline.Clock, deadline
 		errs = append(errs, fmt.Errorf("workload: final reads: %w", context.Cause(ctx)))
 	}
 	return h, errors.Join(errs...)
+}
+
+// forFinal is cfg with its defaults, checked for the final reads and writes.
+func (c Config) forFinal(clock *timeline.Clock) (Config, error) {
+	c, err := c.withDefaults()
+	if err != nil {
+		return c, err
+	}
+	if err := c.validateTargets(); err != nil {
+		return c, err
+	}
+	if clock == nil {
+		return c, errors.New("workload: nil clock")
+	}
+	return c, nil
 }
 
 type finalReader struct {
@@ -215,15 +224,9 @@ const (
 // attempt is an op with Final set, with ids from finalWriteBase up; the convergence checker
 // judges them, and the RPO checker leaves them out (the final reads came before them).
 func FinalWrites(ctx context.Context, cfg Config, clock *timeline.Clock) (history.History, error) {
-	cfg, err := cfg.withDefaults()
+	cfg, err := cfg.forFinal(clock)
 	if err != nil {
 		return nil, err
-	}
-	if err := cfg.validateTargets(); err != nil {
-		return nil, err
-	}
-	if clock == nil {
-		return nil, errors.New("workload: nil clock")
 	}
 	tracker := newConnTracker()
 	client, transport := newClient(cfg.Timeout, 1, tracker)
