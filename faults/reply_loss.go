@@ -22,6 +22,16 @@ func ReplyLossPaths() []string {
 	return []string{PathRouterHost, PathHostEtcd, PathHostObjectStore}
 }
 
+// checkPath checks the path field of a kind that acts on one internal path (reply-loss,
+// slow-replies).
+func checkPath(kind, path string, c ParamCheck) {
+	if path == "" {
+		c.Needs("path", ReplyLossPaths())
+		return
+	}
+	c.OneOf("path", kind+" path", path, ReplyLossPaths())
+}
+
 // How a lost reply ends its connection.
 const (
 	ReplyReset = "reset" // the connection is torn down instead of the reply arriving
@@ -78,11 +88,7 @@ var replyLossKind = Kind{
 	Name: "reply-loss",
 	Check: func(s Spec, c ParamCheck) {
 		c.Region("region", s.Region, true)
-		if s.Path == "" {
-			c.Needs("path", ReplyLossPaths())
-		} else {
-			c.OneOf("path", "reply-loss path", s.Path, ReplyLossPaths())
-		}
+		checkPath("reply-loss", s.Path, c)
 		if s.Mode == "" {
 			c.Needs("mode", ReplyLossModes())
 		} else {

@@ -52,11 +52,7 @@ var slowRepliesKind = Kind{
 	Name: "slow-replies",
 	Check: func(s Spec, c ParamCheck) {
 		c.Region("region", s.Region, true)
-		if s.Path == "" {
-			c.Needs("path", ReplyLossPaths())
-		} else {
-			c.OneOf("path", "slow-replies path", s.Path, ReplyLossPaths())
-		}
+		checkPath("slow-replies", s.Path, c)
 		if s.Link.Latency <= 0 {
 			c.Problem("latency", "set how late each reply arrives, e.g. latency: 1500ms",
 				fmt.Sprintf("slow-replies needs a positive latency, got %s", s.Link.Latency))

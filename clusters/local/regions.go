@@ -29,20 +29,34 @@ func (c *Cluster) region(region string) ([]*service, error) {
 	return out, nil
 }
 
+// regionOp begins an operation on region: one at a time per region, bounded by the
+// cluster's operation timeout. It returns the region's services, the operation's context
+// and done, which ends it.
+func (c *Cluster) regionOp(ctx context.Context, region string) ([]*service, context.Context, func(), error) {
+	unlock := func() {}
+	if l, ok := c.regionOps[region]; ok {
+		l.Lock()
+		unlock = l.Unlock
+	}
+	ctx, cancel := c.opContext(ctx)
+	done := func() { cancel(); unlock() }
+	svcs, err := c.region(region)
+	if err != nil {
+		done()
+		return nil, nil, nil, err
+	}
+	return svcs, ctx, done, nil
+}
+
 // KillRegion SIGKILLs the region's etcd member, MinIO and host all at once, as a power
 // loss would, and returns once every one of them has exited and been reaped. Region ""
 // is the router.
 func (c *Cluster) KillRegion(ctx context.Context, region string) error {
-	if l, ok := c.regionOps[region]; ok {
-		l.Lock()
-		defer l.Unlock()
-	}
-	ctx, cancel := c.opContext(ctx)
-	defer cancel()
-	svcs, err := c.region(region)
+	svcs, ctx, done, err := c.regionOp(ctx, region)
 	if err != nil {
 		return fmt.Errorf("kill region: %w", err)
 	}
+	defer done()
 	var victims []*child
 	c.mu.Lock()
 	for _, s := range svcs {
@@ -73,16 +87,11 @@ func (c *Cluster) KillRegion(ctx context.Context, region string) error {
 // once etcd, MinIO and the host answer their health checks. It also brings back a single
 // service that crashed or was SIGKILLed through Signal. Region "" is the router.
 func (c *Cluster) RestoreRegion(ctx context.Context, region string) error {
-	if l, ok := c.regionOps[region]; ok {
-		l.Lock()
-		defer l.Unlock()
-	}
-	ctx, cancel := c.opContext(ctx)
-	defer cancel()
-	svcs, err := c.region(region)
+	svcs, ctx, done, err := c.regionOp(ctx, region)
 	if err != nil {
 		return fmt.Errorf("restore region: %w", err)
 	}
+	defer done()
 	var storage, hosts []*service
 	for _, s := range svcs {
 		if s.name == api.ServiceHost {
