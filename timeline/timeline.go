@@ -58,11 +58,6 @@ const (
 	PhaseCheck       = "check"
 )
 
-// Phases lists the drill phases in order.
-func Phases() []string {
-	return []string{PhaseUp, PhaseLoad, PhaseHeal, PhaseFinalReads, PhaseFinalWrites, PhaseObserve, PhaseDown, PhaseCheck}
-}
-
 // Event is one timeline entry.
 type Event struct {
 	At     time.Duration     `json:"at_ns"`
