@@ -21,10 +21,10 @@ const ExpectNoFailover = "no-failover"
 // briefPauseVerifyTimeout: a stopped service has not answered its health check within this.
 const briefPauseVerifyTimeout = 300 * time.Millisecond
 
-var briefPauseKind = Kind{
+var briefPauseKind = KindOf[ServiceParams]{
 	Name: "brief-pause",
-	Check: func(s Spec, c ParamCheck) {
-		checkServiceParams(s, c)
+	Check: func(s Spec, p *ServiceParams, c ParamCheck) {
+		checkServiceParams(s, p, c)
 	},
 	Realise: func(cluster any) (Realisation, string) {
 		if !canSignal(cluster) {
@@ -32,12 +32,12 @@ var briefPauseKind = Kind{
 		}
 		return Exact, "SIGSTOP of the service's process group for the hold, plus the up to 300ms it takes to see it stopped; SIGCONT on recovery"
 	},
-	New: func(s Spec) (Fault, error) {
-		p, err := pauseKind.New(s)
+	New: func(s Spec, p *ServiceParams) (Fault, error) {
+		f, err := pauseKind.New(s, p)
 		if err != nil {
 			return nil, err
 		}
-		return &BriefPause{Pause: *p.(*Pause)}, nil
+		return &BriefPause{Pause: *f.(*Pause)}, nil
 	},
 }
 

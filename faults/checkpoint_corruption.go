@@ -37,9 +37,9 @@ type CheckpointCorruption struct {
 	done      chan struct{}
 }
 
-var checkpointCorruptionKind = Kind{
+var checkpointCorruptionKind = KindOf[NoParams]{
 	Name: "checkpoint-corruption",
-	Check: func(s Spec, c ParamCheck) {
+	Check: func(s Spec, _ *NoParams, c ParamCheck) {
 		c.Region("region", s.Region, true)
 	},
 	Realise: func(cluster any) (Realisation, string) {
@@ -48,7 +48,7 @@ var checkpointCorruptionKind = Kind{
 		}
 		return Exact, "every checkpoint object in the region's bucket rewritten with wrong values (valid JSON, wrong sha256); originals put back on recovery"
 	},
-	New: func(s Spec) (Fault, error) {
+	New: func(s Spec, _ *NoParams) (Fault, error) {
 		if s.Region == "" {
 			return nil, errors.New("checkpoint-corruption needs a region (a name or \"busiest\")")
 		}

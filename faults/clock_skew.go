@@ -19,16 +19,22 @@ type ClockSkew struct {
 	resolved string
 }
 
-var clockSkewKind = Kind{
+// ClockSkewParams are a clock-skew's parameters.
+type ClockSkewParams struct {
+	// Offset is added to the agent host's clock.
+	Offset time.Duration `yaml:"offset"`
+}
+
+var clockSkewKind = KindOf[ClockSkewParams]{
 	Name: "clock-skew",
-	Draw: func(s *Spec, d Draws) {
+	Draw: func(s *Spec, p *ClockSkewParams, d Draws) {
 		s.Region = d.Pick(d.Regions())
-		s.Offset = time.Duration(d.IntN(120)-60) * time.Second
-		if s.Offset == 0 {
-			s.Offset = time.Second
+		p.Offset = time.Duration(d.IntN(120)-60) * time.Second
+		if p.Offset == 0 {
+			p.Offset = time.Second
 		}
 	},
-	Check: func(s Spec, c ParamCheck) {
+	Check: func(s Spec, _ *ClockSkewParams, c ParamCheck) {
 		c.Region("region", s.Region, true)
 	},
 	Realise: func(cluster any) (Realisation, string) {
@@ -37,14 +43,14 @@ var clockSkewKind = Kind{
 		}
 		return Exact, "the agent host reads time through a clock whose offset is set at runtime (PUT /clock)"
 	},
-	New: func(s Spec) (Fault, error) {
+	New: func(s Spec, p *ClockSkewParams) (Fault, error) {
 		if s.Region == "" {
 			return nil, errors.New("clock-skew needs a region (a name or \"busiest\")")
 		}
-		if s.Offset == 0 {
+		if p.Offset == 0 {
 			return nil, errors.New("clock-skew needs a non-zero offset, e.g. offset: 30s")
 		}
-		return &ClockSkew{Region: s.Region, Offset: s.Offset}, nil
+		return &ClockSkew{Region: s.Region, Offset: p.Offset}, nil
 	},
 }
 

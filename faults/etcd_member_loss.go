@@ -13,12 +13,12 @@ type EtcdMemberLoss struct {
 	ProcessCrash // Region: a region name or "busiest"
 }
 
-var etcdMemberLossKind = Kind{
+var etcdMemberLossKind = KindOf[NoParams]{
 	Name: "etcd-member-loss",
-	Draw: func(s *Spec, d Draws) {
+	Draw: func(s *Spec, _ *NoParams, d Draws) {
 		s.Region = d.Pick(d.Regions())
 	},
-	Check: func(s Spec, c ParamCheck) {
+	Check: func(s Spec, _ *NoParams, c ParamCheck) {
 		c.Region("region", s.Region, true)
 	},
 	Realise: func(cluster any) (Realisation, string) {
@@ -27,7 +27,7 @@ var etcdMemberLossKind = Kind{
 		}
 		return Exact, "SIGKILL of the region's etcd member; it rejoins with its data on recovery"
 	},
-	New: func(s Spec) (Fault, error) {
+	New: func(s Spec, _ *NoParams) (Fault, error) {
 		if s.Region == "" {
 			return nil, errors.New("etcd-member-loss needs a region (a name or \"busiest\")")
 		}

@@ -21,15 +21,21 @@ type EtcdQuorumLoss struct {
 	Topology []string
 }
 
-var etcdQuorumLossKind = Kind{
+// QuorumLossParams are an etcd-quorum-loss's parameters.
+type QuorumLossParams struct {
+	// Regions whose members die; empty means the first majority of the topology.
+	Regions []string `yaml:"regions" fault:"target"`
+}
+
+var etcdQuorumLossKind = KindOf[QuorumLossParams]{
 	Name: "etcd-quorum-loss",
-	Draw: func(s *Spec, d Draws) {
+	Draw: func(s *Spec, p *QuorumLossParams, d Draws) {
 		for _, i := range d.Perm(len(d.Topology))[:majority(len(d.Topology))] {
-			s.Regions = append(s.Regions, d.Topology[i])
+			p.Regions = append(p.Regions, d.Topology[i])
 		}
 	},
-	Check: func(s Spec, c ParamCheck) {
-		for i, r := range s.Regions {
+	Check: func(s Spec, p *QuorumLossParams, c ParamCheck) {
+		for i, r := range p.Regions {
 			c.OneOf(fmt.Sprintf("regions[%d]", i), "region", r, s.Topology, "topology.regions")
 		}
 	},
@@ -39,8 +45,8 @@ var etcdQuorumLossKind = Kind{
 		}
 		return Exact, "SIGKILL of a majority of etcd members; restarted together on recovery"
 	},
-	New: func(s Spec) (Fault, error) {
-		regions := slices.Clone(s.Regions)
+	New: func(s Spec, p *QuorumLossParams) (Fault, error) {
+		regions := slices.Clone(p.Regions)
 		if len(regions) == 0 {
 			if len(s.Topology) == 0 {
 				return nil, errors.New("etcd-quorum-loss needs regions, or a topology to pick a majority from")

@@ -45,24 +45,31 @@ type FalseDeclaration struct {
 	agents   map[string]int64 // agent -> epoch the region served at injection
 }
 
-var falseDeclarationKind = Kind{
+// FalseDeclarationParams are a false-declaration's parameters.
+type FalseDeclarationParams struct {
+	// Stall is how long the host process is stopped while the declaration lands (a
+	// sub-second stall the controller's probes would not notice); 0 is none.
+	Stall time.Duration `yaml:"stall"`
+}
+
+var falseDeclarationKind = KindOf[FalseDeclarationParams]{
 	Name:            "false-declaration",
 	NeedsController: true,
-	Check: func(s Spec, c ParamCheck) {
+	Check: func(s Spec, _ *FalseDeclarationParams, c ParamCheck) {
 		c.Region("region", s.Region, true)
 	},
 	Realise: func(cluster any) (Realisation, string) {
 		return Exact, "the controller leader declares the healthy region dead on request (" + api.DeclarePrefix() +
 			"{region}): target hints, then its host lease revoked, as for failed probes; the host keeps running"
 	},
-	New: func(s Spec) (Fault, error) {
+	New: func(s Spec, p *FalseDeclarationParams) (Fault, error) {
 		if s.Region == "" {
 			return nil, errors.New("false-declaration needs a region (a name or a selector such as \"busiest\")")
 		}
-		if s.Stall < 0 {
-			return nil, fmt.Errorf("false-declaration stall %s: want a positive duration, or none", s.Stall)
+		if p.Stall < 0 {
+			return nil, fmt.Errorf("false-declaration stall %s: want a positive duration, or none", p.Stall)
 		}
-		return &FalseDeclaration{Region: s.Region, Stall: s.Stall}, nil
+		return &FalseDeclaration{Region: s.Region, Stall: p.Stall}, nil
 	},
 }
 

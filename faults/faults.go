@@ -91,8 +91,8 @@ const (
 	Unavailable Realisation = "unavailable"
 )
 
-// Spec is a fault as a scenario states it. Kind picks which of the parameter fields
-// matter; each kind's New copies them into its typed params struct.
+// Spec is a fault as a scenario states it: what every kind has, plus the kind's own typed
+// parameters.
 type Spec struct {
 	Kind     string
 	Region   string
@@ -101,29 +101,13 @@ type Spec struct {
 
 	// Topology is every region, in preference order (for shapes that need the whole set).
 	Topology []string
-	// Service: process-crash and pause (etcd, minio, host, router).
-	Service string
-	// Regions: etcd-quorum-loss (the regions losing their member; empty means a majority).
-	Regions []string
-	// Shape, From, To: partition; From, To: wan-degradation.
-	Shape string
-	From  string
-	To    string
-	// Link: wan-degradation (its From and To are taken from the fields above); its
-	// Latency: slow-replies.
-	Link Link
-	// Offset: clock-skew.
-	Offset time.Duration
-	// Path, Probability, Mode: reply-loss; Path: slow-replies.
-	Path        string
-	Probability float64
-	Mode        string
 	// Seed is the scenario seed, for kinds that draw at random while they are held.
 	Seed int64
-	// Stall: false-declaration, how long the host is stopped while the declaration lands.
-	Stall time.Duration
 	// Trigger, when set, injects the fault on a stack event after At instead of at At.
 	Trigger *Trigger
+	// Params are the kind's own parameters: a pointer to the struct its Kind.Params makes
+	// (*PartitionParams for a partition); nil means all zero.
+	Params any
 }
 
 // ParamCheck takes the problems a kind finds in its parameters when a scenario is loaded,
@@ -144,12 +128,16 @@ type ParamCheck interface {
 	Region(field, value string, selectors bool)
 }
 
-// Kind describes one fault kind: how to build it and what a cluster needs to run it.
+// Kind describes one fault kind with its parameters erased, as the table holds it; a kind's
+// file writes it as a KindOf with typed parameters.
 type Kind struct {
 	Name string
+	// Params makes a new, zero parameters value (a pointer to the kind's params struct, whose
+	// yaml tags name the scenario fields written beside kind, region, at, duration and
+	// trigger).
+	Params func() any
 	// Check reports, field by field, what is wrong with the parameters of s before New
-	// builds the fault (New's error is reported against the whole fault); nil checks
-	// nothing beyond New.
+	// builds the fault (New's error is reported against the whole fault).
 	Check func(s Spec, c ParamCheck)
 	// NeedsController: the kind works through the stack's failover controller, so a stack
 	// without one cannot run it.
@@ -165,20 +153,20 @@ type Kind struct {
 
 // Kinds is every fault kind geodrill knows, in one explicit table.
 var Kinds = []Kind{
-	regionOutageKind,
-	processCrashKind,
-	pauseKind,
-	briefPauseKind,
-	partitionKind,
-	wanDegradationKind,
-	objectStoreOutageKind,
-	etcdMemberLossKind,
-	etcdQuorumLossKind,
-	clockSkewKind,
-	checkpointCorruptionKind,
-	replyLossKind,
-	slowRepliesKind,
-	falseDeclarationKind,
+	regionOutageKind.Kind(),
+	processCrashKind.Kind(),
+	pauseKind.Kind(),
+	briefPauseKind.Kind(),
+	partitionKind.Kind(),
+	wanDegradationKind.Kind(),
+	objectStoreOutageKind.Kind(),
+	etcdMemberLossKind.Kind(),
+	etcdQuorumLossKind.Kind(),
+	clockSkewKind.Kind(),
+	checkpointCorruptionKind.Kind(),
+	replyLossKind.Kind(),
+	slowRepliesKind.Kind(),
+	falseDeclarationKind.Kind(),
 }
 
 func init() {
@@ -197,8 +185,8 @@ func checkKinds(kinds []Kind) error {
 			return fmt.Errorf("kind %d of the table has no name", i+1)
 		case seen[k.Name]:
 			return fmt.Errorf("kind %q is in the table twice", k.Name)
-		case k.New == nil || k.Realise == nil:
-			return fmt.Errorf("kind %q lacks New or Realise", k.Name)
+		case k.New == nil || k.Realise == nil || k.Check == nil || k.Params == nil:
+			return fmt.Errorf("kind %q lacks New, Realise, Check or Params", k.Name)
 		}
 		seen[k.Name] = true
 	}

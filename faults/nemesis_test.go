@@ -79,7 +79,7 @@ func TestPartitionShapes(t *testing.T) {
 		{ShapeMajorityMinority, "c", "", "", []Cut{{"c", "a"}, {"a", "c"}, {"c", "b"}, {"b", "c"}}},
 	}
 	for _, tc := range tests {
-		f, err := partitionKind.New(Spec{Shape: tc.shape, Region: tc.region, From: tc.from, To: tc.to, Topology: topo})
+		f, err := partitionKind.New(Spec{Region: tc.region, Topology: topo}, &PartitionParams{Shape: tc.shape, From: tc.from, To: tc.to})
 		if err != nil {
 			t.Fatalf("%s: %v", tc.shape, err)
 		}
@@ -92,7 +92,7 @@ func TestPartitionShapes(t *testing.T) {
 
 func TestPlanNamesProviderForUnavailableFault(t *testing.T) {
 	// A cluster with no capabilities: every kind is unavailable and says why.
-	_, err := Plan([]Spec{{Kind: "partition", Shape: ShapeIsolate, Region: "a", Topology: []string{"a", "b", "c"},
+	_, err := Plan([]Spec{{Kind: "partition", Params: &PartitionParams{Shape: ShapeIsolate}, Region: "a", Topology: []string{"a", "b", "c"},
 		Duration: time.Second}}, struct{}{}, "local")
 	if err == nil {
 		t.Fatal("want an error for a partition on a provider without network control")

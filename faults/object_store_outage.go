@@ -14,12 +14,12 @@ type ObjectStoreOutage struct {
 	ProcessCrash // Region: a region name or "busiest"
 }
 
-var objectStoreOutageKind = Kind{
+var objectStoreOutageKind = KindOf[NoParams]{
 	Name: "object-store-outage",
-	Draw: func(s *Spec, d Draws) {
+	Draw: func(s *Spec, _ *NoParams, d Draws) {
 		s.Region = d.Pick(d.Regions())
 	},
-	Check: func(s Spec, c ParamCheck) {
+	Check: func(s Spec, _ *NoParams, c ParamCheck) {
 		c.Region("region", s.Region, true)
 	},
 	Realise: func(cluster any) (Realisation, string) {
@@ -28,7 +28,7 @@ var objectStoreOutageKind = Kind{
 		}
 		return Exact, "SIGKILL of the region's MinIO; restarted with the same data on recovery"
 	},
-	New: func(s Spec) (Fault, error) {
+	New: func(s Spec, _ *NoParams) (Fault, error) {
 		if s.Region == "" {
 			return nil, errors.New("object-store-outage needs a region (a name or \"busiest\")")
 		}

@@ -44,31 +44,41 @@ type Partition struct {
 	isolated string
 }
 
-var partitionKind = Kind{
+// PartitionParams are a partition's parameters; the cut-off or bridging side is the fault's
+// region.
+type PartitionParams struct {
+	// Shape: isolate, pair, one-way, bridge or majority-minority.
+	Shape string `yaml:"shape" fault:"target"`
+	// From, To: the two regions of pair and one-way.
+	From string `yaml:"from" fault:"target"`
+	To   string `yaml:"to" fault:"target"`
+}
+
+var partitionKind = KindOf[PartitionParams]{
 	Name: "partition",
-	Draw: func(s *Spec, d Draws) {
-		s.Shape = d.Pick(Shapes())
-		switch s.Shape {
+	Draw: func(s *Spec, p *PartitionParams, d Draws) {
+		p.Shape = d.Pick(Shapes())
+		switch p.Shape {
 		case ShapeIsolate, ShapeMajorityMinority:
 			s.Region = d.Pick(d.Regions())
 		case ShapeBridge:
 			s.Region = d.Pick(d.Topology)
 		case ShapePair, ShapeOneWay:
-			s.From, s.To = d.TwoRegions()
+			p.From, p.To = d.TwoRegions()
 		}
 	},
-	Check: func(s Spec, c ParamCheck) {
-		if !c.OneOf("shape", "partition shape", s.Shape, Shapes()) {
+	Check: func(s Spec, p *PartitionParams, c ParamCheck) {
+		if !c.OneOf("shape", "partition shape", p.Shape, Shapes()) {
 			return
 		}
-		switch s.Shape {
+		switch p.Shape {
 		case ShapeIsolate, ShapeMajorityMinority:
 			c.Region("region", s.Region, true)
 		case ShapeBridge:
 			c.Region("region", s.Region, false)
 		default:
-			c.Region("from", s.From, false)
-			c.Region("to", s.To, false)
+			c.Region("from", p.From, false)
+			c.Region("to", p.To, false)
 		}
 	},
 	Realise: func(cluster any) (Realisation, string) {
@@ -83,15 +93,15 @@ var partitionKind = Kind{
 		}
 		return Exact, "packets dropped between the regions"
 	},
-	New: func(s Spec) (Fault, error) {
-		p := &Partition{Shape: s.Shape, Region: s.Region, From: s.From, To: s.To, Topology: s.Topology}
+	New: func(s Spec, pp *PartitionParams) (Fault, error) {
+		p := &Partition{Shape: pp.Shape, Region: s.Region, From: pp.From, To: pp.To, Topology: s.Topology}
 		if len(s.Topology) < 2 {
 			return nil, errors.New("a partition needs at least 2 regions")
 		}
-		switch s.Shape {
+		switch p.Shape {
 		case ShapeIsolate, ShapeMajorityMinority:
 			if s.Region == "" {
-				return nil, fmt.Errorf("partition %s needs region (a name or \"busiest\")", s.Shape)
+				return nil, fmt.Errorf("partition %s needs region (a name or \"busiest\")", p.Shape)
 			}
 		case ShapeBridge:
 			if s.Region == "" || s.Region == "busiest" {
@@ -101,11 +111,11 @@ var partitionKind = Kind{
 				return nil, errors.New("partition bridge needs at least 3 regions")
 			}
 		case ShapePair, ShapeOneWay:
-			if s.From == "" || s.To == "" || s.From == s.To {
-				return nil, fmt.Errorf("partition %s needs two different regions in from and to", s.Shape)
+			if p.From == "" || p.To == "" || p.From == p.To {
+				return nil, fmt.Errorf("partition %s needs two different regions in from and to", p.Shape)
 			}
 		default:
-			return nil, fmt.Errorf("unknown partition shape %q (use %s)", s.Shape, strings.Join(Shapes(), ", "))
+			return nil, fmt.Errorf("unknown partition shape %q (use %s)", p.Shape, strings.Join(Shapes(), ", "))
 		}
 		return p, nil
 	},

@@ -23,24 +23,24 @@ func TestPartitionRealisedPerShapeWithoutPacketControl(t *testing.T) {
 		want    Realisation
 		wantErr string
 	}{
-		{spec: Spec{Shape: ShapeIsolate, Region: "busiest"}, want: Approximate},
-		{spec: Spec{Shape: ShapePair, From: "a", To: "b"}, wantErr: "provider: netns"},
-		{spec: Spec{Shape: ShapeMajorityMinority, Region: "a"}, wantErr: "only approximate the isolate shape"},
+		{spec: Spec{Params: &PartitionParams{Shape: ShapeIsolate}, Region: "busiest"}, want: Approximate},
+		{spec: Spec{Params: &PartitionParams{Shape: ShapePair, From: "a", To: "b"}}, wantErr: "provider: netns"},
+		{spec: Spec{Params: &PartitionParams{Shape: ShapeMajorityMinority}, Region: "a"}, wantErr: "only approximate the isolate shape"},
 	}
 	for _, tc := range tests {
 		tc.spec.Kind, tc.spec.Topology, tc.spec.Duration = "partition", topo, time.Second
 		plan, err := Plan([]Spec{tc.spec}, isolateOnly{}, "local")
 		if tc.wantErr != "" {
 			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
-				t.Errorf("%s: err %v, want one containing %q", tc.spec.Shape, err, tc.wantErr)
+				t.Errorf("%s: err %v, want one containing %q", tc.spec.Params.(*PartitionParams).Shape, err, tc.wantErr)
 			}
 			continue
 		}
 		if err != nil {
-			t.Fatalf("%s: %v", tc.spec.Shape, err)
+			t.Fatalf("%s: %v", tc.spec.Params.(*PartitionParams).Shape, err)
 		}
 		if plan[0].How != tc.want || plan[0].Why != "proxies blackholed" {
-			t.Errorf("%s: realised %s (%s), want %s", tc.spec.Shape, plan[0].How, plan[0].Why, tc.want)
+			t.Errorf("%s: realised %s (%s), want %s", tc.spec.Params.(*PartitionParams).Shape, plan[0].How, plan[0].Why, tc.want)
 		}
 	}
 }

@@ -18,11 +18,11 @@ type Pause struct {
 	resolved string
 }
 
-var pauseKind = Kind{
+var pauseKind = KindOf[ServiceParams]{
 	Name: "pause",
 	Draw: drawService,
-	Check: func(s Spec, c ParamCheck) {
-		checkServiceParams(s, c)
+	Check: func(s Spec, p *ServiceParams, c ParamCheck) {
+		checkServiceParams(s, p, c)
 	},
 	Realise: func(cluster any) (Realisation, string) {
 		if !canSignal(cluster) {
@@ -30,11 +30,11 @@ var pauseKind = Kind{
 		}
 		return Exact, "SIGSTOP of the service's process group; SIGCONT on recovery"
 	},
-	New: func(s Spec) (Fault, error) {
-		if err := checkService(s.Service, s.Region); err != nil {
+	New: func(s Spec, p *ServiceParams) (Fault, error) {
+		if err := checkService(p.Service, s.Region); err != nil {
 			return nil, err
 		}
-		return &Pause{Region: s.Region, Service: s.Service}, nil
+		return &Pause{Region: s.Region, Service: p.Service}, nil
 	},
 }
 

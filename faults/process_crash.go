@@ -20,11 +20,11 @@ type ProcessCrash struct {
 	resolved string
 }
 
-var processCrashKind = Kind{
+var processCrashKind = KindOf[ServiceParams]{
 	Name: "process-crash",
 	Draw: drawService,
-	Check: func(s Spec, c ParamCheck) {
-		checkServiceParams(s, c)
+	Check: func(s Spec, p *ServiceParams, c ParamCheck) {
+		checkServiceParams(s, p, c)
 	},
 	Realise: func(cluster any) (Realisation, string) {
 		if !canSignal(cluster) {
@@ -32,11 +32,11 @@ var processCrashKind = Kind{
 		}
 		return Exact, "SIGKILL of the service's process group; restarted with the same ports and data"
 	},
-	New: func(s Spec) (Fault, error) {
-		if err := checkService(s.Service, s.Region); err != nil {
+	New: func(s Spec, p *ServiceParams) (Fault, error) {
+		if err := checkService(p.Service, s.Region); err != nil {
 			return nil, err
 		}
-		return &ProcessCrash{Region: s.Region, Service: s.Service}, nil
+		return &ProcessCrash{Region: s.Region, Service: p.Service}, nil
 	},
 }
 
@@ -46,21 +46,28 @@ func canSignal(cluster any) bool {
 	return sc && sh
 }
 
+// ServiceParams are the parameters of the kinds that act on one service (process-crash,
+// pause, brief-pause).
+type ServiceParams struct {
+	// Service is etcd, minio, host or router.
+	Service string `yaml:"service" fault:"target"`
+}
+
 // drawService draws a service and, for a regional one, its region (process-crash, pause).
-func drawService(s *Spec, d Draws) {
-	s.Service = d.Pick(api.Services())
-	if s.Service != api.ServiceRouter {
+func drawService(s *Spec, p *ServiceParams, d Draws) {
+	p.Service = d.Pick(api.Services())
+	if p.Service != api.ServiceRouter {
 		s.Region = d.Pick(d.Regions())
 	}
 }
 
 // checkServiceParams checks a scenario's service and, for a regional one, its region
 // (process-crash, pause, brief-pause).
-func checkServiceParams(s Spec, c ParamCheck) {
-	if !c.OneOf("service", "service", s.Service, api.Services()) {
+func checkServiceParams(s Spec, p *ServiceParams, c ParamCheck) {
+	if !c.OneOf("service", "service", p.Service, api.Services()) {
 		return
 	}
-	if s.Service == api.ServiceRouter {
+	if p.Service == api.ServiceRouter {
 		if s.Region != "" {
 			c.Problem("region", "leave region out: the router is global", "the router has no region")
 		}

@@ -24,12 +24,12 @@ type RegionControl interface {
 	RestoreRegion(ctx context.Context, region string) error
 }
 
-var regionOutageKind = Kind{
+var regionOutageKind = KindOf[NoParams]{
 	Name: "region-outage",
-	Draw: func(s *Spec, d Draws) {
+	Draw: func(s *Spec, _ *NoParams, d Draws) {
 		s.Region = d.Pick(d.Regions())
 	},
-	Check: func(s Spec, c ParamCheck) {
+	Check: func(s Spec, _ *NoParams, c ParamCheck) {
 		c.Region("region", s.Region, true)
 		if len(s.Topology) == 1 {
 			c.Problem("region", "add a region to fail over to",
@@ -42,7 +42,7 @@ var regionOutageKind = Kind{
 		}
 		return Exact, "SIGKILL of every process of the region; restart with the same data"
 	},
-	New: func(s Spec) (Fault, error) {
+	New: func(s Spec, _ *NoParams) (Fault, error) {
 		if s.Region == "" {
 			return nil, errors.New("region-outage needs a region (a name or \"busiest\")")
 		}

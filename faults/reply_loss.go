@@ -84,19 +84,30 @@ type ReplyLossControl interface {
 	PathWorks(ctx context.Context, path, region string) error
 }
 
-var replyLossKind = Kind{
+// ReplyLossParams are a reply-loss's parameters; the region is the one whose path loses
+// replies.
+type ReplyLossParams struct {
+	// Path: router-host, host-etcd or host-objectstore.
+	Path string `yaml:"path" fault:"target"`
+	// Probability of losing each reply, (0, 1].
+	Probability float64 `yaml:"probability"`
+	// Mode: reset or drop.
+	Mode string `yaml:"mode"`
+}
+
+var replyLossKind = KindOf[ReplyLossParams]{
 	Name: "reply-loss",
-	Check: func(s Spec, c ParamCheck) {
+	Check: func(s Spec, p *ReplyLossParams, c ParamCheck) {
 		c.Region("region", s.Region, true)
-		checkPath("reply-loss", s.Path, c)
-		if s.Mode == "" {
+		checkPath("reply-loss", p.Path, c)
+		if p.Mode == "" {
 			c.Needs("mode", ReplyLossModes())
 		} else {
-			c.OneOf("mode", "reply-loss mode", s.Mode, ReplyLossModes())
+			c.OneOf("mode", "reply-loss mode", p.Mode, ReplyLossModes())
 		}
-		if !(s.Probability > 0 && s.Probability <= 1) {
+		if !(p.Probability > 0 && p.Probability <= 1) {
 			c.Problem("probability", "write a ratio, e.g. probability: 0.3 for 30% of replies",
-				fmt.Sprintf("probability is a ratio in (0, 1], got %g", s.Probability))
+				fmt.Sprintf("probability is a ratio in (0, 1], got %g", p.Probability))
 		}
 	},
 	Realise: func(cluster any) (Realisation, string) {
@@ -105,21 +116,21 @@ var replyLossKind = Kind{
 		}
 		return Exact, "" // refined per path and mode by (*ReplyLoss).Realise
 	},
-	New: func(s Spec) (Fault, error) {
+	New: func(s Spec, p *ReplyLossParams) (Fault, error) {
 		switch {
-		case !slices.Contains(ReplyLossPaths(), s.Path):
-			return nil, fmt.Errorf("reply-loss path %q: use one of %s", s.Path, strings.Join(ReplyLossPaths(), ", "))
-		case !slices.Contains(ReplyLossModes(), s.Mode):
-			return nil, fmt.Errorf("reply-loss mode %q: use one of %s", s.Mode, strings.Join(ReplyLossModes(), ", "))
-		case !(s.Probability > 0 && s.Probability <= 1):
-			return nil, fmt.Errorf("reply-loss probability is a ratio in (0, 1], got %g", s.Probability)
+		case !slices.Contains(ReplyLossPaths(), p.Path):
+			return nil, fmt.Errorf("reply-loss path %q: use one of %s", p.Path, strings.Join(ReplyLossPaths(), ", "))
+		case !slices.Contains(ReplyLossModes(), p.Mode):
+			return nil, fmt.Errorf("reply-loss mode %q: use one of %s", p.Mode, strings.Join(ReplyLossModes(), ", "))
+		case !(p.Probability > 0 && p.Probability <= 1):
+			return nil, fmt.Errorf("reply-loss probability is a ratio in (0, 1], got %g", p.Probability)
 		case s.Region == "":
 			return nil, errors.New("reply-loss needs a region (a name or \"busiest\")")
 		}
 		// One stream per fault: the scenario seed mixed with what the fault targets.
 		h := fnv.New64a()
-		fmt.Fprintf(h, "reply-loss/%s/%s/%s/%s", s.Path, s.Region, s.Mode, s.At)
-		return &ReplyLoss{Path: s.Path, Region: s.Region, Probability: s.Probability, Mode: s.Mode,
+		fmt.Fprintf(h, "reply-loss/%s/%s/%s/%s", p.Path, s.Region, p.Mode, s.At)
+		return &ReplyLoss{Path: p.Path, Region: s.Region, Probability: p.Probability, Mode: p.Mode,
 			Seed: uint64(s.Seed) ^ h.Sum64()}, nil
 	},
 }

@@ -9,23 +9,24 @@ import (
 // region; each fault draws from a stream of its own (the scenario seed mixed with its
 // target), and a provider without the capability cannot plan it.
 func TestReplyLossSpec(t *testing.T) {
-	good := Spec{Kind: "reply-loss", Region: "busiest", Path: PathRouterHost, Mode: ReplyReset, Probability: 0.3, Seed: 7}
+	good := Spec{Kind: "reply-loss", Region: "busiest", Seed: 7}
+	goodP := ReplyLossParams{Path: PathRouterHost, Mode: ReplyReset, Probability: 0.3}
 	for _, tc := range []struct {
 		name string
-		edit func(*Spec)
+		edit func(*Spec, *ReplyLossParams)
 		want string // "" means valid
 	}{
-		{"valid", func(*Spec) {}, ""},
-		{"every reply", func(s *Spec) { s.Probability = 1 }, ""},
-		{"unknown path", func(s *Spec) { s.Path = "router-etcd" }, `path "router-etcd"`},
-		{"unknown mode", func(s *Spec) { s.Mode = "rst" }, `mode "rst"`},
-		{"no probability", func(s *Spec) { s.Probability = 0 }, "probability"},
-		{"percentage", func(s *Spec) { s.Probability = 30 }, "probability"},
-		{"no region", func(s *Spec) { s.Region = "" }, "needs a region"},
+		{"valid", func(*Spec, *ReplyLossParams) {}, ""},
+		{"every reply", func(_ *Spec, p *ReplyLossParams) { p.Probability = 1 }, ""},
+		{"unknown path", func(_ *Spec, p *ReplyLossParams) { p.Path = "router-etcd" }, `path "router-etcd"`},
+		{"unknown mode", func(_ *Spec, p *ReplyLossParams) { p.Mode = "rst" }, `mode "rst"`},
+		{"no probability", func(_ *Spec, p *ReplyLossParams) { p.Probability = 0 }, "probability"},
+		{"percentage", func(_ *Spec, p *ReplyLossParams) { p.Probability = 30 }, "probability"},
+		{"no region", func(s *Spec, _ *ReplyLossParams) { s.Region = "" }, "needs a region"},
 	} {
-		s := good
-		tc.edit(&s)
-		_, err := replyLossKind.New(s)
+		s, p := good, goodP
+		tc.edit(&s, &p)
+		_, err := replyLossKind.New(s, &p)
 		switch {
 		case tc.want == "" && err != nil:
 			t.Errorf("%s: %v", tc.name, err)
@@ -35,14 +36,15 @@ func TestReplyLossSpec(t *testing.T) {
 	}
 
 	seed := func(s Spec) uint64 {
-		f, err := replyLossKind.New(s)
+		f, err := replyLossKind.Kind().New(s)
 		if err != nil {
 			t.Fatal(err)
 		}
 		return f.(*ReplyLoss).Seed
 	}
+	good.Params = &goodP
 	etcd := good
-	etcd.Path = PathHostEtcd
+	etcd.Params = &ReplyLossParams{Path: PathHostEtcd, Mode: goodP.Mode, Probability: goodP.Probability}
 	other := good
 	other.Seed = 8
 	again := good

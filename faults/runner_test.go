@@ -117,16 +117,19 @@ func dedupe(calls []string) []string {
 }
 
 // The kind table is checked at start: a duplicate name, a nameless kind or one without a
-// constructor is refused; the shipped table passes.
+// constructor or parameters is refused; the shipped table passes.
 func TestCheckKinds(t *testing.T) {
 	if err := checkKinds(Kinds); err != nil {
 		t.Fatal(err)
 	}
-	dup := append(slices.Clone(Kinds), Kind{Name: Kinds[0].Name, New: Kinds[0].New, Realise: Kinds[0].Realise})
+	named := func(name string) Kind { k := Kinds[0]; k.Name = name; return k }
+	noParams := named("x")
+	noParams.Params = nil
 	for name, kinds := range map[string][]Kind{
-		"duplicate": dup,
-		"nameless":  {{New: Kinds[0].New, Realise: Kinds[0].Realise}},
-		"no New":    {{Name: "x", Realise: Kinds[0].Realise}},
+		"duplicate": append(slices.Clone(Kinds), Kinds[0]),
+		"nameless":  {named("")},
+		"no New":    {{Name: "x", Realise: Kinds[0].Realise, Check: Kinds[0].Check, Params: Kinds[0].Params}},
+		"no Params": {noParams},
 	} {
 		if err := checkKinds(kinds); err == nil {
 			t.Errorf("%s: accepted", name)

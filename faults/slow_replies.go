@@ -48,14 +48,23 @@ type SlowRepliesControl interface {
 	PathRoundTrip(ctx context.Context, path, region string) (time.Duration, error)
 }
 
-var slowRepliesKind = Kind{
+// SlowRepliesParams are a slow-replies's parameters; the region is the one whose path is
+// slow.
+type SlowRepliesParams struct {
+	// Path: router-host, host-etcd or host-objectstore.
+	Path string `yaml:"path" fault:"target"`
+	// Latency is how late each reply arrives.
+	Latency time.Duration `yaml:"latency"`
+}
+
+var slowRepliesKind = KindOf[SlowRepliesParams]{
 	Name: "slow-replies",
-	Check: func(s Spec, c ParamCheck) {
+	Check: func(s Spec, p *SlowRepliesParams, c ParamCheck) {
 		c.Region("region", s.Region, true)
-		checkPath("slow-replies", s.Path, c)
-		if s.Link.Latency <= 0 {
+		checkPath("slow-replies", p.Path, c)
+		if p.Latency <= 0 {
 			c.Problem("latency", "set how late each reply arrives, e.g. latency: 1500ms",
-				fmt.Sprintf("slow-replies needs a positive latency, got %s", s.Link.Latency))
+				fmt.Sprintf("slow-replies needs a positive latency, got %s", p.Latency))
 		}
 	},
 	Realise: func(cluster any) (Realisation, string) {
@@ -64,18 +73,16 @@ var slowRepliesKind = Kind{
 		}
 		return Exact, "" // refined per path by (*SlowReplies).Realise
 	},
-	New: func(s Spec) (Fault, error) {
+	New: func(s Spec, p *SlowRepliesParams) (Fault, error) {
 		switch {
-		case !slices.Contains(ReplyLossPaths(), s.Path):
-			return nil, fmt.Errorf("slow-replies path %q: use one of %s", s.Path, strings.Join(ReplyLossPaths(), ", "))
-		case !(s.Link.Latency >= time.Millisecond && s.Link.Latency <= MaxSlowReplies):
-			return nil, fmt.Errorf("slow-replies latency %s: want a delay of 1ms to %s", s.Link.Latency, MaxSlowReplies)
-		case s.Link.Jitter != 0 || s.Link.Loss != 0 || s.Link.BandwidthKbit != 0:
-			return nil, errors.New("slow-replies takes a latency only (jitter, loss and bandwidth are wan-degradation's)")
+		case !slices.Contains(ReplyLossPaths(), p.Path):
+			return nil, fmt.Errorf("slow-replies path %q: use one of %s", p.Path, strings.Join(ReplyLossPaths(), ", "))
+		case !(p.Latency >= time.Millisecond && p.Latency <= MaxSlowReplies):
+			return nil, fmt.Errorf("slow-replies latency %s: want a delay of 1ms to %s", p.Latency, MaxSlowReplies)
 		case s.Region == "":
 			return nil, errors.New("slow-replies needs a region (a name or a selector such as \"hottest-owner\")")
 		}
-		return &SlowReplies{Path: s.Path, Region: s.Region, Latency: s.Link.Latency}, nil
+		return &SlowReplies{Path: p.Path, Region: s.Region, Latency: p.Latency}, nil
 	},
 }
 

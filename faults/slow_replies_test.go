@@ -10,25 +10,24 @@ import (
 // to MaxSlowReplies and nothing else of a link; a provider without the capability cannot
 // plan it; one verification attempt waits out the delay.
 func TestSlowRepliesSpec(t *testing.T) {
-	good := Spec{Kind: "slow-replies", Region: "hottest-owner", Path: PathHostEtcd, Link: Link{Latency: 1700 * time.Millisecond}}
+	good := Spec{Kind: "slow-replies", Region: "hottest-owner"}
+	goodP := SlowRepliesParams{Path: PathHostEtcd, Latency: 1700 * time.Millisecond}
 	for _, tc := range []struct {
 		name string
-		edit func(*Spec)
+		edit func(*Spec, *SlowRepliesParams)
 		want string // "" means valid
 	}{
-		{"valid", func(*Spec) {}, ""},
-		{"the longest", func(s *Spec) { s.Link.Latency = MaxSlowReplies }, ""},
-		{"unknown path", func(s *Spec) { s.Path = "router-etcd" }, `path "router-etcd"`},
-		{"no latency", func(s *Spec) { s.Link.Latency = 0 }, "latency"},
-		{"below a millisecond", func(s *Spec) { s.Link.Latency = time.Microsecond }, "latency"},
-		{"an outage, not a delay", func(s *Spec) { s.Link.Latency = MaxSlowReplies + time.Second }, "latency"},
-		{"jitter", func(s *Spec) { s.Link.Jitter = time.Millisecond }, "latency only"},
-		{"loss", func(s *Spec) { s.Link.Loss = 0.1 }, "latency only"},
-		{"no region", func(s *Spec) { s.Region = "" }, "needs a region"},
+		{"valid", func(*Spec, *SlowRepliesParams) {}, ""},
+		{"the longest", func(_ *Spec, p *SlowRepliesParams) { p.Latency = MaxSlowReplies }, ""},
+		{"unknown path", func(_ *Spec, p *SlowRepliesParams) { p.Path = "router-etcd" }, `path "router-etcd"`},
+		{"no latency", func(_ *Spec, p *SlowRepliesParams) { p.Latency = 0 }, "latency"},
+		{"below a millisecond", func(_ *Spec, p *SlowRepliesParams) { p.Latency = time.Microsecond }, "latency"},
+		{"an outage, not a delay", func(_ *Spec, p *SlowRepliesParams) { p.Latency = MaxSlowReplies + time.Second }, "latency"},
+		{"no region", func(s *Spec, _ *SlowRepliesParams) { s.Region = "" }, "needs a region"},
 	} {
-		s := good
-		tc.edit(&s)
-		_, err := slowRepliesKind.New(s)
+		s, p := good, goodP
+		tc.edit(&s, &p)
+		_, err := slowRepliesKind.New(s, &p)
 		switch {
 		case tc.want == "" && err != nil:
 			t.Errorf("%s: %v", tc.name, err)
@@ -37,12 +36,13 @@ func TestSlowRepliesSpec(t *testing.T) {
 		}
 	}
 
-	f, err := slowRepliesKind.New(good)
+	good.Params = &goodP
+	f, err := slowRepliesKind.Kind().New(good)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := attemptTimeout(f); got < good.Link.Latency+time.Second {
-		t.Errorf("one verification attempt may take %s, shorter than a reply delayed by %s", got, good.Link.Latency)
+	if got := attemptTimeout(f); got < goodP.Latency+time.Second {
+		t.Errorf("one verification attempt may take %s, shorter than a reply delayed by %s", got, goodP.Latency)
 	}
 	if _, err := Plan([]Spec{good}, struct{}{}, "bare"); err == nil || !strings.Contains(err.Error(), "unavailable") {
 		t.Errorf("plan on a provider without slow-replies control: %v, want unavailable", err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 )
 
 // WANDegradation degrades the link between two regions, in both directions: added latency
@@ -14,19 +15,37 @@ type WANDegradation struct {
 	id string
 }
 
-var wanDegradationKind = Kind{
+// WANParams are a wan-degradation's parameters: the link and what it suffers.
+type WANParams struct {
+	From string `yaml:"from" fault:"target"`
+	To   string `yaml:"to" fault:"target"`
+	// Latency and Jitter are added one way, From to To.
+	Latency time.Duration `yaml:"latency"`
+	Jitter  time.Duration `yaml:"jitter"`
+	// Loss is the fraction of packets dropped, 0..1.
+	Loss float64 `yaml:"loss"`
+	// BandwidthKbit caps the rate, in kilobits per second; 0 is no cap.
+	BandwidthKbit int `yaml:"bandwidth_kbit"`
+}
+
+// Link is the parameters as the providers take them.
+func (p WANParams) Link() Link {
+	return Link{From: p.From, To: p.To, Latency: p.Latency, Jitter: p.Jitter, Loss: p.Loss, BandwidthKbit: p.BandwidthKbit}
+}
+
+var wanDegradationKind = KindOf[WANParams]{
 	Name: "wan-degradation",
-	Draw: func(s *Spec, d Draws) {
-		s.From, s.To = d.TwoRegions()
+	Draw: func(s *Spec, p *WANParams, d Draws) {
+		p.From, p.To = d.TwoRegions()
 		// Loss and bandwidth only: they are exact wherever links can be degraded at all,
 		// while latency needs netem, which some kernels lack.
-		s.Link = Link{Loss: float64(5+d.IntN(26)) / 100, BandwidthKbit: 1000 * (1 + d.IntN(20))}
+		p.Loss, p.BandwidthKbit = float64(5+d.IntN(26))/100, 1000*(1+d.IntN(20))
 	},
-	Check: func(s Spec, c ParamCheck) {
-		c.Region("from", s.From, false)
-		c.Region("to", s.To, false)
-		if !(s.Link.Loss >= 0 && s.Link.Loss <= 1) {
-			c.Problem("loss", "write a ratio, e.g. loss: 0.1 for 10%", fmt.Sprintf("loss is a ratio in 0..1, got %g", s.Link.Loss))
+	Check: func(s Spec, p *WANParams, c ParamCheck) {
+		c.Region("from", p.From, false)
+		c.Region("to", p.To, false)
+		if !(p.Loss >= 0 && p.Loss <= 1) {
+			c.Problem("loss", "write a ratio, e.g. loss: 0.1 for 10%", fmt.Sprintf("loss is a ratio in 0..1, got %g", p.Loss))
 		}
 	},
 	Realise: func(cluster any) (Realisation, string) {
@@ -35,9 +54,8 @@ var wanDegradationKind = Kind{
 		}
 		return Exact, "" // refined per link by (*WANDegradation).Realise
 	},
-	New: func(s Spec) (Fault, error) {
-		l := s.Link
-		l.From, l.To = s.From, s.To
+	New: func(s Spec, p *WANParams) (Fault, error) {
+		l := p.Link()
 		switch {
 		case l.From == "" || l.To == "" || l.From == l.To:
 			return nil, errors.New("wan-degradation needs two different regions in from and to")

@@ -5,9 +5,12 @@ import (
 	"fmt"
 	"reflect"
 	"sort"
+	"slices"
 	"strconv"
 	"strings"
+	"time"
 
+	"github.com/geodrill/geodrill/faults"
 	"github.com/geodrill/geodrill/refstack/bugs"
 	"gopkg.in/yaml.v3"
 )
@@ -44,6 +47,16 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 	if isNull(n) {
 		return // absent: the zero value, then defaults
 	}
+	if v.Type() == durationType { // a kind's parameters use time.Duration, written as "10s"
+		var sd Duration
+		d.decode(n, reflect.ValueOf(&sd).Elem(), path)
+		v.SetInt(int64(sd))
+		return
+	}
+	if v.Type() == faultType {
+		d.fault(n, v, path)
+		return
+	}
 	if u, ok := v.Addr().Interface().(yaml.Unmarshaler); ok {
 		if err := u.UnmarshalYAML(n); err != nil {
 			line := n.Line
@@ -72,6 +85,74 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 	default:
 		d.scalar(n, v, path)
 	}
+}
+
+var (
+	durationType = reflect.TypeFor[time.Duration]()
+	faultType    = reflect.TypeFor[Fault]()
+)
+
+// fault decodes one faults entry: the fields every kind has into Fault, the rest into the
+// parameters of the kind it names (faults.Kind.Params), so a field no kind has, or another
+// kind's, gets its own message with its line.
+func (d *decoder) fault(n *yaml.Node, v reflect.Value, path string) {
+	if n.Kind != yaml.MappingNode {
+		d.fields(n, v, path) // reports the shape
+		return
+	}
+	var kind string
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if k, val := n.Content[i], n.Content[i+1]; k.Value == "kind" && val.Kind == yaml.ScalarNode {
+			kind = val.Value
+		}
+	}
+	k, err := faults.Lookup(kind)
+	var params reflect.Value
+	if err == nil {
+		params = reflect.ValueOf(k.Params())
+	}
+	common := &yaml.Node{Kind: yaml.MappingNode, Line: n.Line, Column: n.Column}
+	own := &yaml.Node{Kind: yaml.MappingNode, Line: n.Line, Column: n.Column}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		key, val := n.Content[i], n.Content[i+1]
+		_, isCommon := fieldIndex(faultType, key.Value)
+		switch {
+		case isCommon || key.Kind != yaml.ScalarNode:
+			common.Content = append(common.Content, key, val)
+		case !params.IsValid():
+			// The kind is missing or unknown, and says so; its parameters cannot be judged.
+			d.tainted[join(path, key.Value)] = true
+		case slices.Contains(k.ParamNames(), key.Value):
+			own.Content = append(own.Content, key, val)
+		default:
+			d.unknownParam(key, path, k)
+		}
+	}
+	d.fields(common, v, path)
+	if params.IsValid() {
+		d.fields(own, params.Elem(), path)
+		v.FieldByName("Params").Set(params)
+	}
+}
+
+// unknownParam reports a field that is neither common to faults nor one of kind k's
+// parameters, saying which kinds take it when others do.
+func (d *decoder) unknownParam(key *yaml.Node, path string, k faults.Kind) {
+	name := key.Value
+	known := append(yamlNames(faultType), k.ParamNames()...)
+	e := &Error{File: d.file, Line: key.Line, Field: join(path, name),
+		Msg: fmt.Sprintf("unknown field %q %s", name, in(path))}
+	switch others := faults.KindsWithParam(name); {
+	case suggest(name, known) != "":
+		e.Fix = fmt.Sprintf("did you mean %q?", suggest(name, known))
+		d.tainted[join(path, suggest(name, known))] = true
+	case len(others) > 0:
+		e.Fix = fmt.Sprintf("%s is a parameter of %s; %s takes: %s", name, strings.Join(others, ", "), k.Name,
+			strings.Join(known, ", "))
+	default:
+		e.Fix = "known fields: " + strings.Join(known, ", ")
+	}
+	d.errs = append(d.errs, e)
 }
 
 // fields decodes a mapping into a struct, by yaml tag name.
@@ -185,7 +266,7 @@ func (d *decoder) scalar(n *yaml.Node, v reflect.Value, path string) {
 
 // fixFor suggests how to write a value of type t, given what was written.
 func fixFor(t reflect.Type, n *yaml.Node) string {
-	if t == reflect.TypeFor[Duration]() {
+	if t == reflect.TypeFor[Duration]() || t == durationType {
 		return `write a number with a unit, e.g. "10s", "500ms" or "1m30s"`
 	}
 	if t == reflect.TypeFor[Unsafe]() {
@@ -301,6 +382,13 @@ func fieldHomes(root reflect.Type) map[string][]string {
 		}
 	}
 	walk(root, "")
+	for _, k := range faults.Kinds {
+		for _, name := range k.ParamNames() {
+			if h := in("faults[]"); !slices.Contains(homes[name], h) {
+				homes[name] = append(homes[name], h)
+			}
+		}
+	}
 	for _, h := range homes {
 		sort.Strings(h)
 	}

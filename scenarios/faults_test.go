@@ -2,8 +2,11 @@ package scenarios
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/geodrill/geodrill/faults"
 )
 
 // Fault parameters are validated per kind, each error naming the line, the field and the
@@ -41,6 +44,18 @@ func TestFaultParamErrors(t *testing.T) {
 			[]wantErr{{9, "faults[0]", "non-zero offset", ""}}},
 		{"unknown field", "  - kind: clock-skew\n    region: a\n    ofset: 3s\n    at: 1s\n    duration: 2s\n",
 			[]wantErr{{11, "faults[0].ofset", `unknown field "ofset"`, `did you mean "offset"?`}}},
+		// Each kind decodes only its own parameters: another kind's field is refused, naming
+		// who takes it, and a parameter's value is typed.
+		{"another kind's field", "  - kind: slow-replies\n    path: host-etcd\n    region: a\n    latency: 1s\n    jitter: 100ms\n    at: 1s\n    duration: 2s\n",
+			[]wantErr{{13, "faults[0].jitter", `unknown field "jitter" in faults[0]`, "jitter is a parameter of wan-degradation; slow-replies takes: kind, region, at, duration, trigger, path, latency"}}},
+		{"a field on a kind without parameters", "  - kind: region-outage\n    region: a\n    service: etcd\n    at: 1s\n    duration: 2s\n",
+			[]wantErr{{11, "faults[0].service", `unknown field "service"`, "service is a parameter of process-crash, pause, brief-pause"}}},
+		{"a latency without unit", "  - kind: slow-replies\n    path: host-etcd\n    region: a\n    latency: 1500\n    at: 1s\n    duration: 2s\n",
+			[]wantErr{{12, "faults[0].latency", `invalid duration "1500"`, `"500ms"`}}},
+		{"a probability that is a word", "  - kind: reply-loss\n    path: router-host\n    region: a\n    mode: reset\n    probability: often\n    at: 1s\n    duration: 2s\n",
+			[]wantErr{{13, "faults[0].probability", `want a number, got "often"`, ""}}},
+		{"an unknown kind's fields are not judged", "  - kind: meteor\n    region: a\n    crater: 3\n    at: 1s\n    duration: 2s\n",
+			[]wantErr{{9, "faults[0].kind", `unknown fault kind "meteor"`, ""}}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -107,6 +122,19 @@ func TestNemesisSectionErrors(t *testing.T) {
 		var se *Error
 		if !errors.As(err, &se) || se.Field != bad.field || se.Line == 0 {
 			t.Errorf("%s: got %v, want an error on %s with a line", bad.yaml, err, bad.field)
+		}
+	}
+}
+
+// A kind's parameter may not take the name of a field every fault has: the decoder would
+// hand it to the fault, and the kind would never see it.
+func TestKindParamsDoNotShadowFaultFields(t *testing.T) {
+	common := yamlNames(faultType)
+	for _, k := range faults.Kinds {
+		for _, name := range k.ParamNames() {
+			if slices.Contains(common, name) {
+				t.Errorf("%s has a parameter %q, which every fault already has", k.Name, name)
+			}
 		}
 	}
 }

@@ -2,7 +2,6 @@ package scenarios
 
 import (
 	"fmt"
-	"strings"
 	"time"
 )
 
@@ -66,8 +65,7 @@ func (s *Scenario) validateOverlaps(v *validator) {
 		if f.Trigger != nil {
 			to = max(to, load+f.Duration.D())
 		}
-		key := strings.Join([]string{f.Kind, f.Region, f.Service, f.Path, f.Shape, f.From, f.To,
-			strings.Join(f.Regions, ",")}, "\x00")
+		key := f.Spec(s.Topology.Regions).Target()
 		for _, h := range byTarget[key] {
 			if from < h.to && h.from < to { // one message per fault, naming the first it overlaps
 				v.add(fmt.Sprintf("faults[%d].at", i),

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/geodrill/geodrill/faults"
 )
 
 // base is a valid scenario body; cases append or replace sections to break one thing.
@@ -312,7 +314,7 @@ func TestShippedScenario(t *testing.T) {
 		Stack: Stack{Durability: "sync-geo", LeaseTTL: Duration(2 * time.Second), CheckpointEvery: 200},
 		Workload: Workload{Rate: 200, Duration: Duration(30 * time.Second), Timeout: Duration(2 * time.Second),
 			Mix: Mix{Put: 5, Get: 4, CAS: 1}, Agents: Popularity{Distribution: "uniform"}, Keys: Popularity{Distribution: "uniform"}, Burst: 1},
-		Faults: []Fault{{Kind: "region-outage", Region: Busiest, At: Duration(10 * time.Second), Duration: Duration(15 * time.Second)}},
+		Faults: []Fault{{Kind: "region-outage", Region: Busiest, At: Duration(10 * time.Second), Duration: Duration(15 * time.Second), Params: &faults.NoParams{}}},
 		SLA: SLA{MaxLostWrites: &zero, Linearizable: &yes, RTOP95: &p95, MinAvailability: &avail,
 			CheckTimeout: Duration(60 * time.Second)},
 	}

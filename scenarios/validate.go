@@ -373,10 +373,7 @@ func (c paramCheck) Region(field, value string, selectors bool) {
 func (f Fault) Spec(topology []string) faults.Spec {
 	s := faults.Spec{
 		Kind: f.Kind, Region: f.Region, At: f.At.D(), Duration: f.Duration.D(),
-		Topology: slices.Clone(topology), Service: f.Service, Regions: slices.Clone(f.Regions),
-		Shape: f.Shape, From: f.From, To: f.To, Offset: f.Offset.D(), Stall: f.Stall.D(),
-		Path: f.Path, Probability: f.Probability, Mode: f.Mode,
-		Link: faults.Link{Latency: f.Latency.D(), Jitter: f.Jitter.D(), Loss: f.Loss, BandwidthKbit: f.BandwidthKbit},
+		Topology: slices.Clone(topology), Params: f.Params,
 	}
 	if t := f.Trigger; t != nil {
 		s.Trigger = &faults.Trigger{On: faults.EventKind(t.On), Of: t.Of,
