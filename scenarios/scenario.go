@@ -149,7 +149,6 @@ type Fault struct {
 	// (plus a seeded delay) instead of at At.
 	Trigger *Trigger `yaml:"trigger,omitempty" json:"trigger,omitempty"`
 
-
 	// Params are the kind's own fields (shape: for a partition, service: for a crash),
 	// written beside the ones above and decoded strictly into the kind's type
 	// (faults.Kind.Params); README.md, "Faults and providers", lists each kind's.
