@@ -346,7 +346,11 @@ func TestDefaults(t *testing.T) {
 }
 
 func TestMarshalRoundTrip(t *testing.T) {
-	for _, file := range []string{"region-outage.yaml", filepath.Join("testdata", "valid-minimal.yaml")} {
+	// Every shipped scenario: each fault kind's own parameters must survive the round trip.
+	files, _ := filepath.Glob("*.yaml")
+	suite, _ := filepath.Glob(filepath.Join("selftest", "*.yaml"))
+	files = append(append(files, suite...), filepath.Join("testdata", "valid-minimal.yaml"))
+	for _, file := range files {
 		t.Run(file, func(t *testing.T) {
 			s, err := Load(file)
 			if err != nil {

@@ -3,9 +3,13 @@
 package scenarios
 
 import (
+	"fmt"
+	"reflect"
+	"strings"
 	"time"
 
 	"github.com/geodrill/geodrill/refstack/bugs"
+	"gopkg.in/yaml.v3"
 )
 
 // Scenario is one drill: topology, stack settings, workload, fault schedule, SLA targets, seed.
@@ -210,3 +214,44 @@ type Duration time.Duration
 func (d Duration) D() time.Duration { return time.Duration(d) }
 
 func (d Duration) String() string { return time.Duration(d).String() }
+
+// MarshalYAML writes a fault as it is read: the fields every fault has, then the kind's own
+// parameters beside them (zero values left out, durations as "10s"), so a run directory's
+// scenario.yaml re-runs the same fault.
+func (f Fault) MarshalYAML() (any, error) {
+	type plain Fault // the same fields, without this method
+	var n yaml.Node
+	if err := n.Encode(plain(f)); err != nil {
+		return nil, err
+	}
+	if f.Params == nil {
+		return &n, nil
+	}
+	v := reflect.ValueOf(f.Params)
+	for v.Kind() == reflect.Pointer && !v.IsNil() {
+		v = v.Elem()
+	}
+	if v.Kind() != reflect.Struct {
+		return nil, fmt.Errorf("fault %s: params %T are not a struct", f.Kind, f.Params)
+	}
+	for i := range v.NumField() {
+		field, value := v.Type().Field(i), v.Field(i)
+		name, _, _ := strings.Cut(field.Tag.Get("yaml"), ",")
+		if name == "" || name == "-" || value.IsZero() {
+			continue
+		}
+		x := value.Interface()
+		if d, ok := x.(time.Duration); ok {
+			x = Duration(d)
+		}
+		var k, val yaml.Node
+		if err := k.Encode(name); err != nil {
+			return nil, err
+		}
+		if err := val.Encode(x); err != nil {
+			return nil, err
+		}
+		n.Content = append(n.Content, &k, &val)
+	}
+	return &n, nil
+}
