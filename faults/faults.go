@@ -167,6 +167,7 @@ var Kinds = []Kind{
 	replyLossKind.Kind(),
 	slowRepliesKind.Kind(),
 	falseDeclarationKind.Kind(),
+	crashLoopKind.Kind(),
 }
 
 func init() {
