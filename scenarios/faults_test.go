@@ -54,6 +54,9 @@ func TestFaultParamErrors(t *testing.T) {
 			[]wantErr{{12, "faults[0].latency", `invalid duration "1500"`, `"500ms"`}}},
 		{"a probability that is a word", "  - kind: reply-loss\n    path: router-host\n    region: a\n    mode: reset\n    probability: often\n    at: 1s\n    duration: 2s\n",
 			[]wantErr{{13, "faults[0].probability", `want a number, got "often"`, ""}}},
+		{"crash loop", "  - {kind: crash-loop, service: host, region: busiest, down: 500ms, up: 1s, at: 1s, duration: 2s}\n", nil},
+		{"crash loop too fast", "  - kind: crash-loop\n    service: etcd\n    region: a\n    down: 50ms\n    at: 1s\n    duration: 2s\n",
+			[]wantErr{{12, "faults[0].down", "crash-loop down 50ms is shorter than 200ms", "use at least 200ms"}}},
 		{"an unknown kind's fields are not judged", "  - kind: meteor\n    region: a\n    crater: 3\n    at: 1s\n    duration: 2s\n",
 			[]wantErr{{9, "faults[0].kind", `unknown fault kind "meteor"`, ""}}},
 	}
