@@ -9,6 +9,12 @@ import (
 // The capabilities below are what fault kinds ask a cluster for, by type assertion; a
 // provider implements only what it can do, and each kind's Realise says what follows.
 
+// Unsupported is optional: a provider that lacks the capability a kind asks for may say
+// why, and what would give it ("" for a kind it has nothing to say about).
+type Unsupported interface {
+	Unsupported(kind string) string
+}
+
 // ServiceControl signals one service and brings back whatever of a region is not running.
 type ServiceControl interface {
 	Signal(region, service string, sig syscall.Signal) error

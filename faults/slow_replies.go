@@ -57,8 +57,11 @@ type SlowRepliesParams struct {
 	Latency time.Duration `yaml:"latency"`
 }
 
+// SlowRepliesName names the kind (for providers that say why they lack it).
+const SlowRepliesName = "slow-replies"
+
 var slowRepliesKind = KindOf[SlowRepliesParams]{
-	Name: "slow-replies",
+	Name: SlowRepliesName,
 	Check: func(s Spec, p *SlowRepliesParams, c ParamCheck) {
 		c.Region("region", s.Region, true)
 		checkPath("slow-replies", p.Path, c)

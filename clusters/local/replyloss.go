@@ -120,9 +120,6 @@ var replyLossHow = map[string]string{
 
 // ReplyLossRealisation says how reply loss on path is produced on the local provider.
 func (c *Cluster) ReplyLossRealisation(path, mode string) (faults.Realisation, string) {
-	if c.net.IP != nil {
-		return faults.Unavailable, "the local provider's proxies are not on the paths inside per-region networks"
-	}
 	how, ok := replyLossHow[path]
 	if !ok {
 		return faults.Unavailable, fmt.Sprintf("no path %q", path)

@@ -13,10 +13,6 @@ import (
 // Toxiproxy latency toxic on the reply stream of the path's proxies (the same proxies as
 // reply-loss).
 func (c *Cluster) SlowRepliesRealisation(path string) (faults.Realisation, string) {
-	if c.net.IP != nil {
-		return faults.Unavailable, "the local provider's proxies are not on the paths inside per-region networks, " +
-			"and delaying one path there needs sch_netem with a filter per destination"
-	}
 	how, ok := replyLossHow[path]
 	if !ok {
 		return faults.Unavailable, fmt.Sprintf("no path %q", path)

@@ -33,10 +33,13 @@ const (
 	LinkPrefix = "gd"
 )
 
-// Cluster is the netns provider: the local provider's supervised processes, each region's
-// inside its own namespace.
+// Cluster is the netns provider: the stack's processes, started and supervised by the local
+// provider's supervisor with each region's inside its own namespace, plus the network this
+// provider builds around them. It composes the local cluster rather than embedding it, so
+// its method set is exactly what it can do (stack.go forwards the process capabilities;
+// faults.go adds the packet-level ones).
 type Cluster struct {
-	*local.Cluster
+	procs *local.Cluster
 
 	tag     string // 6 hex digits naming this cluster's namespaces and links
 	subnet  int    // the third octet of 10.213.<subnet>.0/24
@@ -80,7 +83,7 @@ func New(s spec.Spec) (*Cluster, error) {
 	if err != nil {
 		return nil, err
 	}
-	c.Cluster = lc
+	c.procs = lc
 	return c, nil
 }
 
@@ -101,7 +104,7 @@ func (c *Cluster) Up(ctx context.Context) (err error) {
 	if err := c.createNetwork(ctx); err != nil {
 		return errors.Join(err, c.destroyNetwork())
 	}
-	if err := c.Cluster.Up(ctx); err != nil {
+	if err := c.procs.Up(ctx); err != nil {
 		return err // Down (which callers run after a failed Up) removes the network
 	}
 	c.netem = netemAvailable(ctx)
@@ -111,7 +114,7 @@ func (c *Cluster) Up(ctx context.Context) (err error) {
 // Down stops every process, then removes every namespace, link and rule. It runs the
 // network teardown even when stopping processes failed.
 func (c *Cluster) Down(ctx context.Context) error {
-	derr := c.Cluster.Down(ctx)
+	derr := c.procs.Down(ctx)
 	return errors.Join(derr, c.destroyNetwork())
 }
 

@@ -61,10 +61,18 @@ func TestReplyLossIsExact(t *testing.T) {
 		return resp.StatusCode, resp.Header.Get(api.HeaderOutcome), r
 	}
 
-	// Delaying one path needs sch_netem and per-destination filters; netns says so rather
-	// than reuse the local provider's proxies, which are not on its paths.
-	if how, why := c.SlowRepliesRealisation(faults.PathHostEtcd); how != faults.Unavailable || !strings.Contains(why, "sch_netem") {
-		t.Errorf("slow-replies on netns: %s (%s), want unavailable naming sch_netem", how, why)
+	// Delaying one path needs sch_netem and per-destination filters; netns has no such
+	// capability (the local provider's proxies are not on its paths) and says why.
+	if _, ok := any(c).(faults.SlowRepliesControl); ok {
+		t.Error("netns offers slow-replies through the local provider's proxies, which are not on its paths")
+	}
+	if _, ok := any(c).(faults.IsolateControl); ok {
+		t.Error("netns offers the local provider's approximate isolation; it partitions exactly")
+	}
+	slow := faults.Spec{Kind: faults.SlowRepliesName, Region: "a", Duration: time.Second,
+		Params: &faults.SlowRepliesParams{Path: faults.PathHostEtcd, Latency: time.Second}}
+	if _, err := faults.Plan([]faults.Spec{slow}, c, "netns"); err == nil || !strings.Contains(err.Error(), "sch_netem") {
+		t.Errorf("slow-replies on netns: %v, want unavailable naming sch_netem", err)
 	}
 	for _, tc := range []struct {
 		mode   string

@@ -1,0 +1,73 @@
+package netns
+
+import (
+	"context"
+	"syscall"
+	"time"
+
+	"github.com/geodrill/geodrill/clusters/internal/spec"
+	"github.com/geodrill/geodrill/faults"
+	"github.com/geodrill/geodrill/refstack/api"
+)
+
+// What the netns provider does through the stack's processes, the same way the local
+// provider does: observe, kill and restore regions, signal and health-check services, set
+// a host's clock, read the object stores. The local provider's Toxiproxy paths are not
+// forwarded: inside per-region networks they carry nothing, and faults.go does the network
+// faults with nftables instead.
+
+// Endpoints is where the stack answers (valid after Up).
+func (c *Cluster) Endpoints() spec.Endpoints { return c.procs.Endpoints() }
+
+// RunDir holds the run's logs and data.
+func (c *Cluster) RunDir() string { return c.procs.RunDir() }
+
+// Owners is the router's view of every agent's owner.
+func (c *Cluster) Owners(ctx context.Context) (map[string]api.Owner, error) {
+	return c.procs.Owners(ctx)
+}
+
+// ObjectStore is region's MinIO address and credentials.
+func (c *Cluster) ObjectStore(region string) (addr, user, password, bucket string, err error) {
+	return c.procs.ObjectStore(region)
+}
+
+// KillRegion SIGKILLs every process of region.
+func (c *Cluster) KillRegion(ctx context.Context, region string) error {
+	return c.procs.KillRegion(ctx, region)
+}
+
+// RestoreRegion restarts whatever of region is not running, with the same ports and data.
+func (c *Cluster) RestoreRegion(ctx context.Context, region string) error {
+	return c.procs.RestoreRegion(ctx, region)
+}
+
+// Signal sends sig to one service's process group.
+func (c *Cluster) Signal(region, service string, sig syscall.Signal) error {
+	return c.procs.Signal(region, service, sig)
+}
+
+// ServiceHealthy checks one service of a region.
+func (c *Cluster) ServiceHealthy(ctx context.Context, region, service string) error {
+	return c.procs.ServiceHealthy(ctx, region, service)
+}
+
+// SetClockOffset sets the offset of region's agent host clock.
+func (c *Cluster) SetClockOffset(ctx context.Context, region string, offset time.Duration) error {
+	return c.procs.SetClockOffset(ctx, region, offset)
+}
+
+// ClockOffset reads the offset of region's agent host clock.
+func (c *Cluster) ClockOffset(ctx context.Context, region string) (time.Duration, error) {
+	return c.procs.ClockOffset(ctx, region)
+}
+
+// Unsupported says why this provider lacks a fault kind's capability, for the plan's
+// message.
+func (c *Cluster) Unsupported(kind string) string {
+	if kind == faults.SlowRepliesName {
+		return "delaying the replies of one path inside per-region networks needs sch_netem with a filter per " +
+			"destination, and the local provider's proxies are not on these paths"
+	}
+	return ""
+}
