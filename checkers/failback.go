@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/geodrill/geodrill/refstack/api"
+	"github.com/geodrill/geodrill/refstack/config"
 	"github.com/geodrill/geodrill/timeline"
 )
 
@@ -15,7 +16,7 @@ const NameFailback = "failback"
 
 // failbackApplies: only a scenario that asks for automatic fail-back is judged on it.
 func failbackApplies(in Input) bool {
-	return in.Scenario != nil && in.Scenario.Stack.Failback.Mode == "auto"
+	return in.Scenario != nil && in.Scenario.Stack.Failback.Mode == config.FailbackAuto
 }
 
 // FailbackData is the failback checker's measurement.
@@ -106,7 +107,7 @@ func Failback(_ context.Context, in Input) Result {
 		back.Status = Pass
 		back.Measured = fmt.Sprintf("%d of %d moved agents back home", len(data.Returned), len(data.Moved))
 	}
-	hold := sc.Stack.Failback.Hold.D()
+	hold := sc.Stack.Failback.Hold
 	delay := Verdict{Checker: NameFailback, Target: "fail-back delay after the home region healed (no target)",
 		Status: Pass, Value: seconds(data.MaxDelay),
 		Measured: fmt.Sprintf("max %s (hold %s)", data.MaxDelay.Round(time.Millisecond), hold)}

@@ -15,7 +15,7 @@ func failbackScenario(mode string) *scenarios.Scenario {
 	sc.Topology.Agents = 2
 	sc.Topology.Placement = map[string]int{"a": 2}
 	sc.Stack.Failback.Mode = mode
-	sc.Stack.Failback.Hold = scenarios.Duration(5 * time.Second)
+	sc.Stack.Failback.Hold = 5 * time.Second
 	return sc
 }
 

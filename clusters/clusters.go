@@ -24,9 +24,9 @@ import (
 	"github.com/geodrill/geodrill/refstack/api"
 )
 
-// Spec is the topology and stack settings to bring up. See the field docs in
-// clusters/internal/spec: Regions, Agents, Placement, LeaseTTL, CheckpointEvery,
-// Unsafe (the planted bugs turned on), BinDir, RunDir, Progress.
+// Spec is the topology and stack configuration to bring up. See the field docs in
+// clusters/internal/spec: Regions, Agents, Placement, Stack (refstack/config), BinDir,
+// RunDir, Progress.
 type Spec = spec.Spec
 
 // Endpoints is where a running stack answers: Router URL, per-region endpoints, every etcd
@@ -35,9 +35,6 @@ type Endpoints = spec.Endpoints
 
 // RegionEndpoints is one region's etcd (host:port), MinIO (host:port) and host (URL).
 type RegionEndpoints = spec.RegionEndpoints
-
-// Controller configures the stack's failover controller.
-type Controller = spec.Controller
 
 // Object store credentials and bucket of the reference stack.
 const (

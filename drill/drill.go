@@ -223,21 +223,13 @@ func (d *drill) prepare() (*state, error) {
 // clusterSpec is the stack the scenario asks for, as the provider takes it.
 func clusterSpec(sc *scenarios.Scenario, binDir, runDir string, progress func(string)) clusters.Spec {
 	return clusters.Spec{
-		Regions:            sc.Topology.Regions,
-		Agents:             sc.Topology.Agents,
-		Placement:          sc.Topology.Placement,
-		LeaseTTL:           sc.Stack.LeaseTTL.D(),
-		CheckpointEvery:    sc.Stack.CheckpointEvery,
-		Durability:         sc.Stack.Durability,
-		CheckpointInterval: sc.Stack.CheckpointInterval.D(),
-		ChainLength:        sc.Stack.ChainLength,
-		Controller:         stackController(sc.Stack),
-		RouterOwnerTTL:     sc.Stack.Router.OwnerTTL.D(),
-		Routers:            sc.Stack.Router.Count,
-		Unsafe:             sc.Stack.Unsafe.Set,
-		BinDir:             binDir,
-		RunDir:             runDir,
-		Progress:           progress,
+		Regions:   sc.Topology.Regions,
+		Agents:    sc.Topology.Agents,
+		Placement: sc.Topology.Placement,
+		Stack:     sc.Stack,
+		BinDir:    binDir,
+		RunDir:    runDir,
+		Progress:  progress,
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/geodrill/geodrill/refstack/config"
 	"io"
 	"net/http"
 	"os"
@@ -155,7 +156,7 @@ func TestStaleOwnerCannotPublish(t *testing.T) {
 	defer cancel()
 	cl, err := clusters.New("local", clusters.Spec{
 		Regions: []string{"a", "b", "c"}, Agents: 3, Placement: map[string]int{"a": 1, "b": 1, "c": 1},
-		BinDir: bin, RunDir: t.TempDir(), LeaseTTL: 2 * time.Second,
+		BinDir: bin, RunDir: t.TempDir(), Stack: config.Stack{LeaseTTL: 2 * time.Second},
 	})
 	if err != nil {
 		t.Fatal(err)

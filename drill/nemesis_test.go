@@ -2,6 +2,7 @@ package drill_test
 
 import (
 	"context"
+	"github.com/geodrill/geodrill/refstack/config"
 	"reflect"
 	"testing"
 	"time"
@@ -44,7 +45,7 @@ func TestSameSeedSameFaultTimeline(t *testing.T) {
 	sc := &scenarios.Scenario{
 		Name: "nemesis-repeat", Seed: 11, Provider: "local",
 		Topology: scenarios.Topology{Regions: []string{"a", "b", "c"}, Agents: 6, KeysPerAgent: 2},
-		Stack:    scenarios.Stack{Durability: "sync-geo"},
+		Stack:    config.Stack{Durability: "sync-geo"},
 		Workload: scenarios.Workload{Rate: 40, Duration: scenarios.Duration(14 * time.Second)},
 		Nemesis: &scenarios.Nemesis{
 			// Faults the rootless provider realises exactly, so the test runs anywhere.

@@ -145,7 +145,7 @@ func settleFor(sc *scenarios.Scenario) time.Duration {
 	if sc.Stack.Durability != api.DurabilityAsync {
 		return 0
 	}
-	iv := sc.Stack.CheckpointInterval.D()
+	iv := sc.Stack.CheckpointInterval
 	if iv <= 0 {
 		iv = time.Second
 	}

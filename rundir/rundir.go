@@ -15,6 +15,7 @@ const (
 	JUnitFile        = "junit.xml"         // what CI gates on
 	HTMLFile         = "report.html"       // the report people open
 	ClusterFile      = "cluster.json"      // the cluster's endpoints, for people and tools attaching
+	StackFile        = "stack.yaml"        // the reference stack's configuration, read by every host and router (--config)
 	LogsDir          = "logs"              // process logs, written by the cluster
 	// DataDir holds the services' data (etcd, MinIO), one folder per region and service;
 	// deleted after a run unless kept.

@@ -12,6 +12,7 @@ import (
 
 	"github.com/geodrill/geodrill/faults"
 	"github.com/geodrill/geodrill/refstack/bugs"
+	"github.com/geodrill/geodrill/refstack/config"
 	"gopkg.in/yaml.v3"
 )
 
@@ -60,9 +61,9 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 	if u, ok := v.Addr().Interface().(yaml.Unmarshaler); ok {
 		if err := u.UnmarshalYAML(n); err != nil {
 			line := n.Line
-			var le *lineError
+			var le *config.LineError
 			if errors.As(err, &le) {
-				line, err = le.line, le.err
+				line, err = le.Line, le.Err
 			}
 			d.fail(path, line, fmt.Sprintf("%s: %v", display(path), err), fixFor(v.Type(), n))
 		}
@@ -269,7 +270,7 @@ func fixFor(t reflect.Type, n *yaml.Node) string {
 	if t == reflect.TypeFor[Duration]() || t == durationType {
 		return `write a number with a unit, e.g. "10s", "500ms" or "1m30s"`
 	}
-	if t == reflect.TypeFor[Unsafe]() {
+	if t == reflect.TypeFor[config.Unsafe]() {
 		return "e.g. unsafe: {no-fencing: true, router-ignores-epochs: 5s}; switches: " + strings.Join(bugs.Names(), ", ")
 	}
 	quoted := n.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle) != 0

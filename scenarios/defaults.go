@@ -2,8 +2,6 @@ package scenarios
 
 import (
 	"time"
-
-	"github.com/geodrill/geodrill/refstack/api"
 )
 
 // Defaults for fields a scenario leaves out (or sets to zero); the stack's own settings
@@ -38,18 +36,7 @@ func (s *Scenario) ApplyDefaults() {
 	if s.Topology.KeysPerAgent == 0 {
 		s.Topology.KeysPerAgent = DefaultKeysPerAgent
 	}
-	if s.Stack.Durability == "" {
-		s.Stack.Durability = api.DefaultDurability
-	}
-	if s.Stack.LeaseTTL == 0 {
-		s.Stack.LeaseTTL = Duration(api.DefaultLeaseTTL)
-	}
-	if s.Stack.CheckpointEvery == 0 {
-		s.Stack.CheckpointEvery = api.DefaultCheckpointEvery
-	}
-	if s.Stack.Durability == api.DurabilityAsync && s.Stack.CheckpointInterval == 0 {
-		s.Stack.CheckpointInterval = Duration(api.DefaultCheckpointInterval)
-	}
+	s.Stack = s.Stack.WithDefaults()
 	if s.Workload.Timeout == 0 {
 		s.Workload.Timeout = Duration(DefaultTimeout)
 	}

@@ -32,8 +32,8 @@ stack:
 				t.Errorf("%q: %v", tc.stack, err)
 				continue
 			}
-			if s.Stack.Failback.Hold.D() != 5*time.Second || s.Stack.Controller.FailureThreshold != 2 ||
-				s.Stack.Router.OwnerTTL.D() != 5*time.Second {
+			if s.Stack.Failback.Hold != 5*time.Second || s.Stack.Controller.FailureThreshold != 2 ||
+				s.Stack.Router.OwnerTTL != 5*time.Second {
 				t.Errorf("decoded %+v", s.Stack)
 			}
 			continue
@@ -57,11 +57,11 @@ func TestShippedFailoverScenarios(t *testing.T) {
 		}
 		switch s.Name {
 		case "failback":
-			if s.Stack.Failback.Mode != "auto" || s.Stack.Failback.Hold.D() <= 0 {
+			if s.Stack.Failback.Mode != "auto" || s.Stack.Failback.Hold <= 0 {
 				t.Errorf("failback.yaml does not fail back automatically: %+v", s.Stack.Failback)
 			}
 		case "region-outage-revoke":
-			if s.SLA.RTOP95 == nil || s.SLA.RTOP95.D() >= s.Stack.LeaseTTL.D() || s.Stack.Controller.Disabled {
+			if s.SLA.RTOP95 == nil || s.SLA.RTOP95.D() >= s.Stack.LeaseTTL || s.Stack.Controller.Disabled {
 				t.Errorf("region-outage-revoke must target an RTO below its lease TTL %s with the controller on", s.Stack.LeaseTTL)
 			}
 		}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/geodrill/geodrill/faults"
+	"github.com/geodrill/geodrill/refstack/config"
 )
 
 // base is a valid scenario body; cases append or replace sections to break one thing.
@@ -81,7 +82,7 @@ func TestParseErrors(t *testing.T) {
 			{9, "faults[0].duration", "faults[0].duration must be positive", "duration: 15s"},
 		}},
 		{"unknown durability", base + "stack:\n  durability: eventual\n", []wantErr{
-			{9, "stack.durability", `unknown durability "eventual"`, "use one of: async, sync-geo"},
+			{9, "stack.durability", `unknown durability "eventual"`, "use one of: sync-geo, async"},
 		}},
 		{"checkpoint interval on sync-geo", base + "stack:\n  checkpoint_interval: 1s\n", []wantErr{
 			{9, "stack.checkpoint_interval", "applies to durability async only", "durability: async"},
@@ -311,7 +312,7 @@ func TestShippedScenario(t *testing.T) {
 		Provider:    "local",
 		Topology: Topology{Regions: []string{"a", "b", "c"}, Agents: 12, KeysPerAgent: 4,
 			Placement: map[string]int{"a": 8, "b": 2, "c": 2}},
-		Stack: Stack{Durability: "sync-geo", LeaseTTL: Duration(2 * time.Second), CheckpointEvery: 200},
+		Stack: config.Stack{Durability: "sync-geo", LeaseTTL: 2 * time.Second, CheckpointEvery: 200},
 		Workload: Workload{Rate: 200, Duration: Duration(30 * time.Second), Timeout: Duration(2 * time.Second),
 			Mix: Mix{Put: 5, Get: 4, CAS: 1}, Agents: Popularity{Distribution: "uniform"}, Keys: Popularity{Distribution: "uniform"}, Burst: 1},
 		Faults: []Fault{{Kind: "region-outage", Region: Busiest, At: Duration(10 * time.Second), Duration: Duration(15 * time.Second), Params: &faults.NoParams{}}},
@@ -335,7 +336,7 @@ func TestDefaults(t *testing.T) {
 		Name:     "valid-minimal", // from the file name
 		Provider: "local",
 		Topology: Topology{Regions: []string{"a", "b", "c"}, Agents: 3, KeysPerAgent: 4},
-		Stack:    Stack{Durability: "sync-geo", LeaseTTL: Duration(2 * time.Second), CheckpointEvery: 200},
+		Stack:    config.Stack{Durability: "sync-geo", LeaseTTL: 2 * time.Second, CheckpointEvery: 200},
 		Workload: Workload{Rate: 10, Duration: Duration(10 * time.Second), Timeout: Duration(2 * time.Second),
 			Mix: Mix{Put: 5, Get: 4, CAS: 1}, Agents: Popularity{Distribution: "uniform"}, Keys: Popularity{Distribution: "uniform"}, Burst: 1},
 		SLA: SLA{CheckTimeout: Duration(60 * time.Second)},

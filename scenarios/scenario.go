@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/geodrill/geodrill/refstack/bugs"
+	"github.com/geodrill/geodrill/refstack/config"
 	"gopkg.in/yaml.v3"
 )
 
@@ -19,9 +19,11 @@ type Scenario struct {
 	Seed        int64    `yaml:"seed" json:"seed"`
 	Provider    string   `yaml:"provider,omitempty" json:"provider,omitempty"` // local (default)
 	Topology    Topology `yaml:"topology" json:"topology"`
-	Stack       Stack    `yaml:"stack" json:"stack"`
-	Workload    Workload `yaml:"workload" json:"workload"`
-	Faults      []Fault  `yaml:"faults" json:"faults"`
+	// Stack is the reference stack's configuration, owned by refstack/config (defaults and
+	// validation there); the provider hands it to every process as one file.
+	Stack    config.Stack `yaml:"stack" json:"stack"`
+	Workload Workload     `yaml:"workload" json:"workload"`
+	Faults   []Fault      `yaml:"faults" json:"faults"`
 	// Nemesis, when set, adds a random fault schedule drawn from the seed.
 	Nemesis *Nemesis `yaml:"nemesis,omitempty" json:"nemesis,omitempty"`
 	SLA     SLA      `yaml:"sla" json:"sla"`
@@ -36,60 +38,6 @@ type Topology struct {
 	// Placement gives how many agents start in each region; the rest are spread round-robin.
 	Placement map[string]int `yaml:"placement,omitempty" json:"placement,omitempty"`
 }
-
-// Stack configures the reference stack.
-type Stack struct {
-	Durability string `yaml:"durability" json:"durability"` // sync-geo or async
-	// LeaseTTL is the ownership lease TTL; etcd rounds it up to whole seconds (min 2s).
-	LeaseTTL Duration `yaml:"lease_ttl,omitempty" json:"lease_ttl,omitempty"`
-	// CheckpointEvery: a checkpoint after this many log entries.
-	CheckpointEvery int `yaml:"checkpoint_every,omitempty" json:"checkpoint_every,omitempty"`
-	// CheckpointInterval (async): each agent's checkpoint chain gets a link this often,
-	// written to its owner's region and shipped to the others in the background.
-	CheckpointInterval Duration `yaml:"checkpoint_interval,omitempty" json:"checkpoint_interval,omitempty"`
-	// ChainLength: deltas after a full checkpoint before the next full (0: the stack's 8).
-	ChainLength int `yaml:"chain_length,omitempty" json:"chain_length,omitempty"`
-	// Unsafe switches, off by default, each breaking one guarantee (for self-validation).
-	Unsafe Unsafe `yaml:"unsafe,omitempty" json:"unsafe,omitempty"`
-	// Controller tunes failure detection and target choice (the zero value is the default).
-	Controller Controller `yaml:"controller,omitempty" json:"controller,omitempty"`
-	// Failback: how agents return to their home region once it is back.
-	Failback Failback `yaml:"failback,omitempty" json:"failback,omitempty"`
-	// Router tunes the global router.
-	Router Router `yaml:"router,omitempty" json:"router,omitempty"`
-}
-
-// Controller is the failover controller that runs beside every agent host.
-type Controller struct {
-	// Disabled turns the controller off: failover then waits for the lease to expire.
-	Disabled bool `yaml:"disabled,omitempty" json:"disabled,omitempty"`
-	// ProbeEvery is the /healthz probe interval (default 200ms).
-	ProbeEvery Duration `yaml:"probe_every,omitempty" json:"probe_every,omitempty"`
-	// FailureThreshold: consecutive failed probes before a region is dead (default 3).
-	FailureThreshold int `yaml:"failure_threshold,omitempty" json:"failure_threshold,omitempty"`
-	// MaxAgentsPerHost caps each host; 0 is unlimited.
-	MaxAgentsPerHost int `yaml:"max_agents_per_host,omitempty" json:"max_agents_per_host,omitempty"`
-}
-
-// Failback: manual (default; an operator runs `refstack failback`) or auto after Hold.
-type Failback struct {
-	Mode string   `yaml:"mode,omitempty" json:"mode,omitempty"`
-	Hold Duration `yaml:"hold,omitempty" json:"hold,omitempty"` // healthy time before auto fail-back (default 5s)
-}
-
-// Router settings.
-type Router struct {
-	// OwnerTTL caches each agent's owner this long, like a DNS TTL; 0 follows etcd watches.
-	OwnerTTL Duration `yaml:"owner_ttl,omitempty" json:"owner_ttl,omitempty"`
-	// Count is how many routers the clients spread their requests over (default 1). Each
-	// caches owners on its own, as clients behind different DNS caches do, so with an owner
-	// TTL two clients can see two owners of one agent at once.
-	Count int `yaml:"count,omitempty" json:"count,omitempty"`
-}
-
-// Unsafe is the set of unsafe switches turned on, each a row of refstack/bugs.Table (see
-// unsafe.go for how it is written).
-type Unsafe struct{ bugs.Set }
 
 // Workload: open-loop load through the router.
 type Workload struct {

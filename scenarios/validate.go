@@ -7,11 +7,10 @@ import (
 	"slices"
 	"sort"
 	"strings"
-	"time"
 
 	"github.com/geodrill/geodrill/faults"
 	"github.com/geodrill/geodrill/refstack/api"
-	"github.com/geodrill/geodrill/refstack/bugs"
+	"github.com/geodrill/geodrill/refstack/config"
 )
 
 // Busiest is the fault target meaning "the region owning most agents at injection time".
@@ -22,11 +21,6 @@ func Providers() []string { return []string{"local", "netns", "auto"} }
 
 // FaultKinds that a scenario may schedule: the faults package's table.
 func FaultKinds() []string { return faults.Names() }
-
-// Durabilities the schema knows, and whether the reference stack implements each yet.
-func durabilities() map[string]bool {
-	return map[string]bool{api.DurabilitySyncGeo: true, api.DurabilityAsync: true}
-}
 
 var (
 	namePattern   = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
@@ -119,7 +113,7 @@ func (s *Scenario) validate(v *validator) {
 	}
 	v.oneOf("provider", "provider", s.Provider, Providers())
 	s.Topology.validate(v, s.Stack.Durability)
-	s.Stack.validate(v)
+	s.validateStack(v)
 	s.Workload.validate(v, s.Topology)
 	s.validateLimits(v)
 	if len(s.Faults) <= MaxFaults { // past it, one message says so, not one per fault
@@ -206,42 +200,18 @@ func (t *Topology) validate(v *validator, durability string) {
 	}
 }
 
-func (st *Stack) validate(v *validator) {
-	known := durabilities()
-	if ok, exists := known[st.Durability]; !exists {
-		var built []string
-		for _, d := range sortedKeys(known) {
-			if known[d] {
-				built = append(built, d)
+// validateStack reports what refstack/config finds wrong with the stack section, against
+// the fields in the file.
+func (s *Scenario) validateStack(v *validator) {
+	for _, p := range s.Stack.ProblemsAt("stack.") {
+		fix := p.Fix
+		if p.Field == "stack.durability" {
+			if d := suggest(s.Stack.Durability, config.Durabilities()); d != "" {
+				fix = fmt.Sprintf("did you mean %q?", d)
 			}
 		}
-		fix := "use one of: " + strings.Join(built, ", ")
-		if s := suggest(st.Durability, sortedKeys(known)); s != "" {
-			fix = fmt.Sprintf("did you mean %q?", s)
-		}
-		v.add("stack.durability", fix, fmt.Sprintf("unknown durability %q", st.Durability))
-	} else if !ok {
-		v.add("stack.durability", "use durability: sync-geo",
-			fmt.Sprintf("durability %q is not implemented by the reference stack yet", st.Durability))
+		v.add(p.Field, fix, p.Msg, p.Related...)
 	}
-	st.validateAsync(v)
-	ttl := st.LeaseTTL.D()
-	switch {
-	case ttl <= 0:
-		v.add("stack.lease_ttl", "leave it out for the default (2s)", fmt.Sprintf("stack.lease_ttl must be positive, got %s", ttl))
-	case ttl < api.MinLeaseTTL:
-		v.add("stack.lease_ttl", "use lease_ttl: 2s",
-			fmt.Sprintf("stack.lease_ttl %s is below etcd's minimum lease TTL of %s", ttl, api.MinLeaseTTL))
-	case ttl%time.Second != 0:
-		up := (ttl + time.Second - 1) / time.Second * time.Second
-		v.add("stack.lease_ttl", fmt.Sprintf("use lease_ttl: %s", up),
-			fmt.Sprintf("stack.lease_ttl %s is not whole seconds; etcd leases are", ttl))
-	}
-	if st.CheckpointEvery < 1 {
-		v.add("stack.checkpoint_every", fmt.Sprintf("leave it out for the default (%d)", api.DefaultCheckpointEvery),
-			fmt.Sprintf("stack.checkpoint_every must be at least 1, got %d", st.CheckpointEvery))
-	}
-	st.validateFailover(v)
 }
 
 func (w *Workload) validate(v *validator, t Topology) {
@@ -483,26 +453,4 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(keys)
 	return keys
-}
-
-// validateAsync checks the settings that belong to async durability.
-func (st *Stack) validateAsync(v *validator) {
-	async := st.Durability == api.DurabilityAsync
-	switch {
-	case st.CheckpointInterval < 0:
-		v.add("stack.checkpoint_interval", "e.g. checkpoint_interval: 1s",
-			fmt.Sprintf("stack.checkpoint_interval must be positive, got %s", st.CheckpointInterval))
-	case st.CheckpointInterval > 0 && !async:
-		v.add("stack.checkpoint_interval", "leave it out, or set durability: async",
-			"stack.checkpoint_interval applies to durability async only (sync-geo checkpoints every checkpoint_every log entries)", "stack.durability")
-	}
-	if st.ChainLength < 0 {
-		v.add("stack.chain_length", "leave it out for the default (8)",
-			fmt.Sprintf("stack.chain_length must not be negative, got %d", st.ChainLength))
-	}
-	var de bugs.DurabilityError
-	if err := st.Unsafe.CheckDurability(st.Durability); errors.As(err, &de) {
-		v.add("stack.unsafe."+string(de.Switch), fmt.Sprintf("set durability: %s, or drop the switch", de.Want),
-			err.Error(), "stack.durability")
-	}
 }

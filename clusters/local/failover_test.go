@@ -19,7 +19,7 @@ func TestControllerFailsOverBeforeTheLeaseExpires(t *testing.T) {
 	defer cancel()
 	runDir := t.TempDir()
 	s := testSpec(bin, runDir)
-	s.LeaseTTL = ttl
+	s.Stack.LeaseTTL = ttl
 	s.Progress = func(msg string) { t.Log(msg) }
 	c, err := local.New(s)
 	if err != nil {

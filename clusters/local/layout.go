@@ -39,6 +39,11 @@ func (c *Cluster) prepare() error {
 			return fmt.Errorf("create %s: %w", d, err)
 		}
 	}
+	// Every host and router reads the stack's configuration from one file.
+	stackFile := filepath.Join(runDir, rundir.StackFile)
+	if err := c.spec.Stack.Write(stackFile); err != nil {
+		return err
+	}
 
 	ports := newPortPicker()
 	type regionPorts struct{ client, peer, minio, console, host int }
@@ -57,7 +62,7 @@ func (c *Cluster) prepare() error {
 		return err
 	}
 	var moreRouterPorts []int // the routers after the first
-	for i := 1; i < c.spec.Routers; i++ {
+	for i := 1; i < c.spec.Stack.Routers(); i++ {
 		p, err := ports.pick()
 		if err != nil {
 			return err
@@ -158,11 +163,7 @@ func (c *Cluster) prepare() error {
 		}
 		args := []string{"host", "--region", r, "--listen", addr(p.host), "--etcd", etcdArg,
 			"--minio", minioArg, "--minio-user", spec.MinIOUser,
-			"--minio-password", spec.MinIOPassword, "--bucket", spec.Bucket,
-			"--lease-ttl", c.spec.LeaseTTL.String(), "--checkpoint-every", strconv.Itoa(c.spec.CheckpointEvery)}
-		args = append(args, durabilityArgs(c.spec)...)
-		args = append(args, c.spec.UnsafeArgs()...)
-		args = append(args, c.spec.Controller.Args()...)
+			"--minio-password", spec.MinIOPassword, "--bucket", spec.Bucket, "--config", stackFile}
 		svcs = append(svcs, &service{
 			region: r, name: api.ServiceHost, path: c.refstack, env: stackEnv,
 			log:   filepath.Join(logs, r+"-host.log"),
@@ -171,12 +172,11 @@ func (c *Cluster) prepare() error {
 		})
 	}
 	routerArgs := func(port int) []string {
-		args := []string{"router", "--listen", addr(port), "--etcd", strings.Join(eps.Etcd, ","),
-			"--owner-ttl", c.spec.RouterOwnerTTL.String()}
+		args := []string{"router", "--listen", addr(port), "--etcd", strings.Join(eps.Etcd, ","), "--config", stackFile}
 		if len(hostVia) > 0 {
 			args = append(args, "--host-via", strings.Join(hostVia, ","))
 		}
-		return append(args, c.spec.UnsafeArgs()...)
+		return args
 	}
 	// The first router is the one faults on "router" act on; the others share its name, so
 	// they start and stop with it.

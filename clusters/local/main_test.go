@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/geodrill/geodrill/refstack/config"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -50,7 +51,7 @@ func testSpec(bin, runDir string) clusters.Spec {
 		Regions:   []string{"a", "b", "c"},
 		Agents:    12,
 		Placement: map[string]int{"a": 8, "b": 2, "c": 2},
-		LeaseTTL:  2 * time.Second,
+		Stack:     config.Stack{LeaseTTL: 2 * time.Second},
 		BinDir:    bin,
 		RunDir:    runDir,
 	}

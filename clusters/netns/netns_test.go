@@ -3,6 +3,7 @@ package netns_test
 import (
 	"context"
 	"errors"
+	"github.com/geodrill/geodrill/refstack/config"
 	"os"
 	"os/exec"
 	"slices"
@@ -31,7 +32,7 @@ func newCluster(t *testing.T) (*netns.Cluster, string) {
 	}
 	runDir := t.TempDir()
 	c, err := netns.New(clusters.Spec{
-		Regions: []string{"a", "b", "c"}, Agents: 6, LeaseTTL: 2 * time.Second,
+		Regions: []string{"a", "b", "c"}, Agents: 6, Stack: config.Stack{LeaseTTL: 2 * time.Second},
 		BinDir: bin, RunDir: runDir, Progress: func(m string) { t.Log(m) },
 	})
 	if err != nil {

@@ -18,8 +18,8 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/geodrill/geodrill/refstack/api"
-	"github.com/geodrill/geodrill/refstack/bugs"
 	"github.com/geodrill/geodrill/refstack/checkpoint"
+	"github.com/geodrill/geodrill/refstack/config"
 	"github.com/geodrill/geodrill/refstack/controller"
 	"github.com/geodrill/geodrill/refstack/etcdnode"
 	"github.com/geodrill/geodrill/refstack/host"
@@ -61,14 +61,24 @@ func usagef(format string, args ...any) error {
 	return usageError{msg: fmt.Sprintf(format, args...)}
 }
 
-// unsafeFlag is --unsafe, the same on every component: each reads the switches it knows.
-func unsafeFlag(fs *flag.FlagSet, set *bugs.Set) {
-	fs.Func("unsafe", "UNSAFE, for checker self-tests: turn on planted bugs, name[=param],... (known: "+
-		strings.Join(bugs.Names(), ", ")+")", func(s string) error {
-		v, err := bugs.Parse(s)
-		*set = set.Union(v)
-		return err
-	})
+// configFlag is --config, the same on the host and the router: the stack's configuration
+// file (refstack/config; a provider writes one per run), every setting at its default when
+// it is not given.
+func configFlag(fs *flag.FlagSet, path *string) {
+	fs.StringVar(path, "config", "", "the stack's configuration file (YAML, refstack/config: durability, lease_ttl, "+
+		"checkpoint_every, checkpoint_interval, chain_length, unsafe, controller, failback, router); default settings when absent")
+}
+
+// readConfig reads the --config file, or the defaults when none is given.
+func readConfig(path string) (config.Stack, error) {
+	if path == "" {
+		return config.Stack{}.WithDefaults(), nil
+	}
+	s, err := config.Read(path)
+	if err != nil {
+		return config.Stack{}, usageError{msg: err.Error()}
+	}
+	return s, nil
 }
 
 // Main runs the subcommand named by args[0] until ctx is done and returns the exit code.
@@ -180,68 +190,27 @@ func runHost(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.StringVar(&c.MinIOUser, "minio-user", "geodrill", "MinIO access key")
 	fs.StringVar(&c.MinIOPassword, "minio-password", "geodrill-secret", "MinIO secret key")
 	fs.StringVar(&c.Bucket, "bucket", "geodrill", "checkpoint bucket, created in every region")
-	fs.DurationVar(&c.LeaseTTL, "lease-ttl", api.DefaultLeaseTTL, "ownership lease TTL (etcd rounds up to whole seconds)")
-	fs.IntVar(&c.CheckpointEvery, "checkpoint-every", api.DefaultCheckpointEvery, "log entries between checkpoints")
-	unsafeFlag(fs, &c.Bugs)
-	fs.StringVar(&c.Durability, "durability", api.DurabilitySyncGeo,
-		"sync-geo (ack after the etcd quorum commit; RPO 0) or async (ack from memory, checkpoint every --checkpoint-interval, ship to the other regions)")
-	fs.DurationVar(&c.CheckpointInterval, "checkpoint-interval", api.DefaultCheckpointInterval, "async: how often each agent's checkpoint chain gets a new link")
-	fs.IntVar(&c.ChainLength, "chain-length", api.DefaultChainLength, "deltas after a full checkpoint before the next full")
-	var cc controller.Config
-	var runController bool
-	fs.BoolVar(&runController, "controller", true, "run a failover controller in this process (one leader is elected among all hosts)")
-	fs.DurationVar(&cc.ProbeEvery, "probe-every", controller.DefaultProbeEvery, "controller: interval between /healthz probes of every host")
-	fs.IntVar(&cc.FailureThreshold, "probe-failures", controller.DefaultFailureThreshold, "controller: consecutive failed probes before a region is declared dead and its lease revoked")
-	fs.StringVar(&cc.FailbackMode, "failback", controller.FailbackManual, "controller: manual (refstack failback) or auto (after --failback-hold of health)")
-	fs.DurationVar(&cc.FailbackHold, "failback-hold", controller.DefaultFailbackHold, "controller: how long a home region must be healthy before auto fail-back")
-	fs.IntVar(&c.MaxAgents, "max-agents", 0, "most agents this host serves at once, also the controller's capacity per host (0 = unlimited)")
+	var configFile string
+	configFlag(fs, &configFile)
 	if err := parse(fs, args, "region", "listen", "etcd", "minio"); err != nil {
 		return err
 	}
-	switch {
-	case cc.ProbeEvery <= 0:
-		return usagef("--probe-every %s: want a positive duration such as 200ms", cc.ProbeEvery)
-	case cc.FailureThreshold < 1:
-		return usagef("--probe-failures %d: want at least 1", cc.FailureThreshold)
-	case cc.FailbackMode != controller.FailbackManual && cc.FailbackMode != controller.FailbackAuto:
-		return usagef("--failback %q: want manual or auto", cc.FailbackMode)
-	case cc.FailbackHold <= 0:
-		return usagef("--failback-hold %s: want a positive duration such as 5s", cc.FailbackHold)
-	case c.MaxAgents < 0:
-		return usagef("--max-agents %d: want 0 (unlimited) or more", c.MaxAgents)
+	st, err := readConfig(configFile)
+	if err != nil {
+		return err
 	}
-	if runController {
-		cc.MaxAgentsPerHost = c.MaxAgents
-		cc.Bugs = c.Bugs
-		c.Controller = &cc
-	}
+	applyHost(&c, st)
 	if err := checkAddr("listen", c.Listen); err != nil {
 		return err
 	}
-	var err error
 	if c.Etcd, err = parseAddrs("etcd", etcd); err != nil {
 		return err
 	}
 	if c.MinIO, err = parseRegionAddrs("minio", minio); err != nil {
 		return err
 	}
-	switch {
-	case c.LeaseTTL < time.Second:
-		return usagef("--lease-ttl %s: want at least 1s (etcd leases have whole-second TTLs)", c.LeaseTTL)
-	case c.CheckpointEvery < 1:
-		return usagef("--checkpoint-every %d: want at least 1", c.CheckpointEvery)
-	case c.Durability != api.DurabilitySyncGeo && c.Durability != api.DurabilityAsync:
-		return usagef("--durability %q: want %s or %s", c.Durability, api.DurabilitySyncGeo, api.DurabilityAsync)
-	case c.CheckpointInterval <= 0:
-		return usagef("--checkpoint-interval %s: want a positive duration such as 1s", c.CheckpointInterval)
-	case c.ChainLength < 1:
-		return usagef("--chain-length %d: want at least 1", c.ChainLength)
-	case c.Bucket == "":
+	if c.Bucket == "" {
 		return usagef("--bucket is empty: give a bucket name such as geodrill")
-	}
-	var de bugs.DurabilityError
-	if errors.As(c.Bugs.CheckDurability(c.Durability), &de) {
-		return usagef("--unsafe %s needs --durability %s (it is a %s switch)", de.Switch, de.Want, de.Want)
 	}
 	if !hasRegion(c.MinIO, c.Region) {
 		return usagef("--minio has no entry for this host's --region %q: add %s=HOST:PORT", c.Region, c.Region)
@@ -262,8 +231,8 @@ func runRouter(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.StringVar(&c.Listen, "listen", "", "API address host:port")
 	fs.StringVar(&etcd, "etcd", "", "every region's etcd client endpoint host:port,host:port,...")
 	fs.DurationVar(&c.Timeout, "timeout", 3*time.Second, "timeout of one forwarded request")
-	unsafeFlag(fs, &c.Bugs)
-	fs.DurationVar(&c.OwnerTTL, "owner-ttl", 0, "cache each agent's owner this long, like a DNS TTL (0 = follow etcd watches)")
+	var configFile string
+	configFlag(fs, &configFile)
 	var hostVia string
 	fs.StringVar(&hostVia, "host-via", "", "send each region's requests to this host:port (a proxy before its host) instead of the owner's advertised URL: a=host:port,...")
 	if err := parse(fs, args, "listen", "etcd"); err != nil {
@@ -279,13 +248,14 @@ func runRouter(ctx context.Context, args []string, stderr io.Writer) error {
 			c.HostVia[e.Region] = e.Addr
 		}
 	}
-	if c.OwnerTTL < 0 {
-		return usagef("--owner-ttl %s: want 0 (follow etcd watches) or a positive duration such as 5s", c.OwnerTTL)
+	st, err := readConfig(configFile)
+	if err != nil {
+		return err
 	}
+	c.OwnerTTL, c.Bugs = st.Router.OwnerTTL, st.Unsafe.Set
 	if err := checkAddr("listen", c.Listen); err != nil {
 		return err
 	}
-	var err error
 	if c.Etcd, err = parseAddrs("etcd", etcd); err != nil {
 		return err
 	}
@@ -497,4 +467,26 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// applyHost sets the host's and its controller's settings from the stack's configuration
+// (checked by config.Read); a zero controller setting is the controller's default.
+func applyHost(c *host.Config, st config.Stack) {
+	c.LeaseTTL, c.CheckpointEvery, c.Durability = st.LeaseTTL, st.CheckpointEvery, st.Durability
+	c.CheckpointInterval, c.ChainLength = st.CheckpointInterval, st.ChainLength
+	if c.CheckpointInterval == 0 {
+		c.CheckpointInterval = api.DefaultCheckpointInterval
+	}
+	if c.ChainLength == 0 {
+		c.ChainLength = api.DefaultChainLength
+	}
+	c.Bugs, c.MaxAgents = st.Unsafe.Set, st.Controller.MaxAgentsPerHost
+	if st.Controller.Disabled {
+		return
+	}
+	c.Controller = &controller.Config{
+		ProbeEvery: st.Controller.ProbeEvery, FailureThreshold: st.Controller.FailureThreshold,
+		FailbackMode: st.Failback.Mode, FailbackHold: st.Failback.Hold,
+		MaxAgentsPerHost: st.Controller.MaxAgentsPerHost, Bugs: st.Unsafe.Set,
+	}
 }

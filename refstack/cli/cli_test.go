@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -28,15 +30,18 @@ func TestBadInputExitsWithUsage(t *testing.T) {
 		{append(hostOK[:len(hostOK):len(hostOK)], "--bogus"), "flag provided but not defined: -bogus"},
 		{[]string{"host", "--region", "a", "--listen", "127.0.0.1:1", "--etcd", "127.0.0.1:2", "--minio", "b=127.0.0.1:3"}, `--minio has no entry for this host's --region "a"`},
 		{[]string{"host", "--region", "a", "--listen", "127.0.0.1:1", "--etcd", "127.0.0.1:2", "--minio", "a:127.0.0.1:3"}, "is not region=host:port"},
-		{append(hostOK[:len(hostOK):len(hostOK)], "--lease-ttl", "200ms"), "--lease-ttl"},
-		{append(hostOK[:len(hostOK):len(hostOK)], "--checkpoint-every", "0"), "--checkpoint-every"},
-		{append(hostOK[:len(hostOK):len(hostOK)], "--durability", "eventual"), `--durability "eventual": want sync-geo or async`},
-		{append(hostOK[:len(hostOK):len(hostOK)], "--durability", "async", "--checkpoint-interval", "0s"), "--checkpoint-interval"},
-		{append(hostOK[:len(hostOK):len(hostOK)], "--chain-length", "0"), "--chain-length"},
-		{append(hostOK[:len(hostOK):len(hostOK)], "--unsafe", "no-replication"), "needs --durability async"},
-		{append(hostOK[:len(hostOK):len(hostOK)], "--durability", "async", "--unsafe", "ack-before-commit"), "sync-geo switch"},
-		{append(hostOK[:len(hostOK):len(hostOK)], "--unsafe", "skip-checksum,no-fencin"), `unknown unsafe switch "no-fencin" (known: `},
-		{[]string{"router", "--listen", "127.0.0.1:1", "--etcd", "127.0.0.1:2", "--unsafe", "router-ignores-epochs=soon"}, "want a positive duration"},
+		{withConfig(t, hostOK, "lease_ttl: 200ms\n"), "lease_ttl 200ms is below etcd's minimum"},
+		{withConfig(t, hostOK, "checkpoint_every: -1\n"), "checkpoint_every must be at least 1"},
+		{withConfig(t, hostOK, "durability: eventual\n"), `unknown durability "eventual"`},
+		{withConfig(t, hostOK, "durability: async\ncheckpoint_interval: -1s\n"), "checkpoint_interval must be positive"},
+		{withConfig(t, hostOK, "chain_length: -1\n"), "chain_length must not be negative"},
+		{withConfig(t, hostOK, "unsafe: {no-replication: true}\n"), "applies to durability async only"},
+		{withConfig(t, hostOK, "durability: async\nunsafe: [ack-before-commit]\n"), "sync-geo"},
+		{withConfig(t, hostOK, "unsafe: [skip-checksum, no-fencin]\n"), `unknown unsafe switch "no-fencin" (known: `},
+		{withConfig(t, hostOK, "lease_tll: 2s\n"), "field lease_tll not found"},
+		{append(hostOK[:len(hostOK):len(hostOK)], "--config", "/nonexistent/stack.yaml"), "no such file"},
+		{withConfig(t, []string{"router", "--listen", "127.0.0.1:1", "--etcd", "127.0.0.1:2"}, "unsafe: {router-ignores-epochs: soon}\n"), "want a positive duration"},
+		{withConfig(t, []string{"router", "--listen", "127.0.0.1:1", "--etcd", "127.0.0.1:2"}, "router: {owner_ttl: -1s}\n"), "router.owner_ttl must not be negative"},
 		{append(hostOK[:len(hostOK):len(hostOK)], "extra"), `unexpected argument "extra"`},
 		{[]string{"router", "--listen", "127.0.0.1:1", "--etcd", "127.0.0.1"}, "--etcd"},
 		{[]string{"router", "--listen", "127.0.0.1:1", "--etcd", "127.0.0.1:2", "--host-via", "a:127.0.0.1:3"}, "--host-via"},
@@ -121,4 +126,14 @@ func TestSubcommandsRunAndStopCleanly(t *testing.T) {
 			}
 		})
 	}
+}
+
+// withConfig is args plus --config naming a stack configuration file holding body.
+func withConfig(t *testing.T, args []string, body string) []string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "stack.yaml")
+	if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return append(args[:len(args):len(args)], "--config", path)
 }

@@ -43,12 +43,13 @@ import (
 
 	"github.com/geodrill/geodrill/refstack/api"
 	"github.com/geodrill/geodrill/refstack/bugs"
+	"github.com/geodrill/geodrill/refstack/config"
 )
 
 // Fail-back modes.
 const (
-	FailbackManual = "manual" // agents stay where they failed over until `refstack failback`
-	FailbackAuto   = "auto"   // agents return once their home has been healthy for the hold time
+	FailbackManual = config.FailbackManual // agents stay where they failed over until `refstack failback`
+	FailbackAuto   = config.FailbackAuto   // agents return once their home has been healthy for the hold time
 )
 
 // Defaults.

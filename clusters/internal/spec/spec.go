@@ -14,12 +14,10 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"strconv"
 	"strings"
-	"time"
 
 	"github.com/geodrill/geodrill/refstack/api"
-	"github.com/geodrill/geodrill/refstack/bugs"
+	"github.com/geodrill/geodrill/refstack/config"
 )
 
 // Object store credentials and bucket of the reference stack. They are fixed: the stack is
@@ -39,19 +37,9 @@ type Spec struct {
 	// Placement gives how many agents start in each region; the rest are spread
 	// round-robin (see api.Placement).
 	Placement map[string]int
-	// LeaseTTL of the hosts' ownership leases; 0 means api.DefaultLeaseTTL.
-	LeaseTTL time.Duration
-	// CheckpointEvery: a checkpoint after this many log entries; 0 means the default.
-	CheckpointEvery int
-	// Durability is "sync-geo" ("" means it) or "async" (see refstack/api).
-	Durability string
-	// CheckpointInterval (async) between checkpoint chain links; 0 means the host's 1s.
-	CheckpointInterval time.Duration
-	// ChainLength: deltas per full checkpoint; 0 means the host's default.
-	ChainLength int
-	// Unsafe are the planted bugs turned on (self-validation only), passed to every
-	// refstack process as --unsafe.
-	Unsafe bugs.Set
+	// Stack is the reference stack's configuration, handed to every host and router as one
+	// file in the run directory (rundir.StackFile).
+	Stack config.Stack
 
 	// BinDir holds the refstack and minio binaries; "" means FindBinDir.
 	BinDir string
@@ -59,69 +47,13 @@ type Spec struct {
 	RunDir string
 	// Progress, if set, receives short human-readable steps ("starting etcd a").
 	Progress func(msg string)
-	// Controller settings of the failover controller that runs beside every host.
-	Controller Controller
-	// RouterOwnerTTL makes the router cache owners this long (a DNS TTL); 0 follows etcd.
-	RouterOwnerTTL time.Duration
-	// Routers is how many routers clients spread their requests over (0 or 1: one). Each
-	// caches owners on its own, like clients behind different DNS caches.
-	Routers int
-}
-
-// Controller configures the failover controller; the zero value is the default controller
-// (probes every 200ms, dead after 3 failures, manual fail-back, no capacity limit).
-type Controller struct {
-	Disabled         bool          // no controller: failover waits for lease expiry
-	ProbeEvery       time.Duration // 0: the refstack default
-	FailureThreshold int           // 0: the refstack default
-	MaxAgentsPerHost int           // 0: unlimited
-	FailbackMode     string        // "" or manual, auto
-	FailbackHold     time.Duration // 0: the refstack default
-}
-
-// UnsafeArgs are the refstack flags of the planted bugs: none for the healthy stack, so a
-// refstack binary (or test stand-in) that predates --unsafe still starts.
-func (s Spec) UnsafeArgs() []string {
-	if s.Unsafe.IsZero() {
-		return nil
-	}
-	return []string{"--unsafe", s.Unsafe.String()}
-}
-
-// Args are the refstack host flags for c.
-func (c Controller) Args() []string {
-	if c.Disabled {
-		return []string{"--controller=false"}
-	}
-	var out []string
-	if c.ProbeEvery > 0 {
-		out = append(out, "--probe-every", c.ProbeEvery.String())
-	}
-	if c.FailureThreshold > 0 {
-		out = append(out, "--probe-failures", strconv.Itoa(c.FailureThreshold))
-	}
-	if c.MaxAgentsPerHost > 0 {
-		out = append(out, "--max-agents", strconv.Itoa(c.MaxAgentsPerHost))
-	}
-	if c.FailbackMode != "" {
-		out = append(out, "--failback", c.FailbackMode)
-	}
-	if c.FailbackHold > 0 {
-		out = append(out, "--failback-hold", c.FailbackHold.String())
-	}
-	return out
 }
 
 var regionName = regexp.MustCompile(`^[a-z][a-z0-9-]{0,30}$`)
 
 // WithDefaults fills the zero values that have a default.
 func (s Spec) WithDefaults() Spec {
-	if s.LeaseTTL == 0 {
-		s.LeaseTTL = api.DefaultLeaseTTL
-	}
-	if s.CheckpointEvery == 0 {
-		s.CheckpointEvery = api.DefaultCheckpointEvery
-	}
+	s.Stack = s.Stack.WithDefaults()
 	return s
 }
 
@@ -158,11 +90,8 @@ func (s Spec) Validate() error {
 	if sum > s.Agents {
 		errs = append(errs, fmt.Errorf("placement places %d agents but there are only %d", sum, s.Agents))
 	}
-	if s.LeaseTTL < 0 {
-		errs = append(errs, fmt.Errorf("lease TTL %v: must not be negative", s.LeaseTTL))
-	}
-	if s.CheckpointEvery < 0 {
-		errs = append(errs, fmt.Errorf("checkpoint every %d: must not be negative", s.CheckpointEvery))
+	for _, p := range s.Stack.WithDefaults().ProblemsAt("stack.") {
+		errs = append(errs, fmt.Errorf("%s: %s (%s)", p.Field, p.Msg, p.Fix))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("cluster spec: %w", err)

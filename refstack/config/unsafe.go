@@ -1,4 +1,4 @@
-package scenarios
+package config
 
 import (
 	"encoding/json"
@@ -27,39 +27,43 @@ func (u *Unsafe) UnmarshalYAML(n *yaml.Node) error {
 	case yaml.SequenceNode:
 		for _, item := range n.Content {
 			if item.Kind != yaml.ScalarNode {
-				return &lineError{item.Line, fmt.Errorf("want a switch name, got a %s", kindName(item))}
+				return &LineError{item.Line, fmt.Errorf("want a switch name, got a %s", nodeKind(item))}
 			}
 			if err := set.Add(item.Value, ""); err != nil {
-				return &lineError{item.Line, err}
+				return &LineError{item.Line, err}
 			}
 		}
 	case yaml.MappingNode:
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k, v := n.Content[i], n.Content[i+1]
 			if k.Kind != yaml.ScalarNode || v.Kind != yaml.ScalarNode {
-				return &lineError{k.Line, errors.New("want name: true, name: false or name: <duration>")}
+				return &LineError{k.Line, errors.New("want name: true, name: false or name: <duration>")}
 			}
 			one, err := fromMap(map[string]string{k.Value: v.Value})
 			if err != nil {
-				return &lineError{k.Line, err}
+				return &LineError{k.Line, err}
 			}
 			set = set.Union(one)
 		}
 	default:
-		return fmt.Errorf("want a mapping such as {no-fencing: true}, got a %s", kindName(n))
+		return fmt.Errorf("want a mapping such as {no-fencing: true}, got a %s", nodeKind(n))
 	}
 	u.Set = set
 	return nil
 }
 
-// lineError is an error at a line inside the node being decoded; the decoder reports that line.
-type lineError struct {
-	line int
-	err  error
+// Unsafe is the set of unsafe switches turned on, each a row of refstack/bugs.Table.
+type Unsafe struct{ bugs.Set }
+
+// LineError is an error at a line inside the node being decoded; a decoder that reports
+// lines (the scenario's) reports that one.
+type LineError struct {
+	Line int
+	Err  error
 }
 
-func (e *lineError) Error() string { return fmt.Sprintf("line %d: %v", e.line, e.err) }
-func (e *lineError) Unwrap() error { return e.err }
+func (e *LineError) Error() string { return fmt.Sprintf("line %d: %v", e.Line, e.Err) }
+func (e *LineError) Unwrap() error { return e.Err }
 
 // fromMap turns name → "true" | "false" | parameter into a set.
 func fromMap(m map[string]string) (bugs.Set, error) {
@@ -117,4 +121,15 @@ func (u *Unsafe) UnmarshalJSON(b []byte) error {
 	}
 	u.Set = set
 	return nil
+}
+
+func nodeKind(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "mapping"
+	case yaml.SequenceNode:
+		return "list"
+	default:
+		return fmt.Sprintf("value %q", n.Value)
+	}
 }
