@@ -1,8 +1,9 @@
 // Package bugs is the one table of the reference stack's unsafe switches: bugs planted on
 // purpose, each off by default, each breaking one guarantee so the checkers can be shown to
 // notice. A switch has one name (hyphenated); the harness (`harness run --unsafe`), scenario
-// files (stack.unsafe), the cluster spec and the refstack processes (`--unsafe a,b`) all
-// carry a Set of them, and each component asks its config's Set whether a switch is on.
+// files and the stack configuration every refstack process reads (stack.unsafe,
+// refstack/config) all carry a Set of them, and each component asks its config's Set
+// whether a switch is on.
 package bugs
 
 import (
