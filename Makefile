@@ -81,9 +81,9 @@ failover: build
 
 # The fault library's scenarios on the netns provider (root; about 10 minutes, not part of make
 # test): partitions, WAN degradation, object-store and etcd outages, clock skew, replies lost
-# after delivery, the two-minute nemesis, a false failure declaration and a fault triggered by
+# after delivery, a host in a crash loop, the two-minute nemesis, a false failure declaration and a fault triggered by
 # a failover. Every one must pass; `harness down` then checks nothing is left.
-CHAOS_SCENARIOS ?= partition-isolate-owner wan-degradation object-store-outage etcd-quorum-loss clock-skew reply-loss nemesis false-revocation double-fault
+CHAOS_SCENARIOS ?= partition-isolate-owner wan-degradation object-store-outage etcd-quorum-loss clock-skew reply-loss crash-loop nemesis false-revocation double-fault
 chaos: build netns-tools
 	$(BIN)/harness run $(foreach s,$(CHAOS_SCENARIOS),scenarios/$(s).yaml); rc=$$?; $(BIN)/harness down; exit $$rc
 
