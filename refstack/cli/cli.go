@@ -470,16 +470,10 @@ func contains(list []string, s string) bool {
 }
 
 // applyHost sets the host's and its controller's settings from the stack's configuration
-// (checked by config.Read); a zero controller setting is the controller's default.
+// (checked by config.Read); a zero setting is the host's or the controller's default.
 func applyHost(c *host.Config, st config.Stack) {
 	c.LeaseTTL, c.CheckpointEvery, c.Durability = st.LeaseTTL, st.CheckpointEvery, st.Durability
-	c.CheckpointInterval, c.ChainLength = st.CheckpointInterval, st.ChainLength
-	if c.CheckpointInterval == 0 {
-		c.CheckpointInterval = api.DefaultCheckpointInterval
-	}
-	if c.ChainLength == 0 {
-		c.ChainLength = api.DefaultChainLength
-	}
+	c.CheckpointInterval, c.ChainLength = st.CheckpointInterval, st.ChainLength // zero: host.New's defaults
 	c.Bugs, c.MaxAgents = st.Unsafe.Set, st.Controller.MaxAgentsPerHost
 	if st.Controller.Disabled {
 		return
