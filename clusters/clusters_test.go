@@ -10,32 +10,6 @@ import (
 	"github.com/geodrill/geodrill/clusters"
 )
 
-func TestNewProviders(t *testing.T) {
-	s := clusters.Spec{Regions: []string{"a"}, Agents: 1, BinDir: t.TempDir()}
-	tests := []struct {
-		provider string
-		want     string // substring of the error
-	}{
-		{"nope", `unknown provider "nope" (valid: auto, netns, local)`},
-		// local and auto reach the local provider (auto as root: netns, which wraps it),
-		// which checks for the binaries.
-		{"local", "make build"},
-		{"auto", "make build"},
-		{"", "make build"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.provider, func(t *testing.T) {
-			c, err := clusters.New(tt.provider, s)
-			if err == nil || !strings.Contains(err.Error(), tt.want) {
-				t.Fatalf("New(%q): got %v, want an error containing %q", tt.provider, err, tt.want)
-			}
-			if c != nil {
-				t.Fatalf("New(%q) returned a cluster with an error: %#v", tt.provider, c)
-			}
-		})
-	}
-}
-
 // recorder is a Cluster that records calls; With's contract is about call order, not
 // about any provider.
 type recorder struct {

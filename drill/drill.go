@@ -17,6 +17,7 @@ import (
 
 	"github.com/geodrill/geodrill/checkers"
 	"github.com/geodrill/geodrill/clusters"
+	"github.com/geodrill/geodrill/clusters/providers"
 	"github.com/geodrill/geodrill/faults"
 	"github.com/geodrill/geodrill/refstack/api"
 	"github.com/geodrill/geodrill/reports"
@@ -202,7 +203,7 @@ func (d *drill) prepare() (*state, error) {
 	if err := checkMachine(sc, readMachine()); err != nil {
 		return nil, err
 	}
-	cl, err := clusters.New(provider(*sc), clusterSpec(sc, d.opts.BinDir, d.dir, d.progress.note))
+	cl, err := providers.New(provider(*sc), clusterSpec(sc, d.opts.BinDir, d.dir, d.progress.note))
 	if err != nil {
 		return nil, err
 	}
@@ -373,7 +374,7 @@ func provider(sc scenarios.Scenario) string {
 	if sc.Provider == "" {
 		return "local"
 	}
-	return clusters.Resolve(sc.Provider) // the report names what "auto" became
+	return providers.Resolve(sc.Provider) // the report names what "auto" became
 }
 
 // FaultSpecs is the scenario's fault schedule: its listed faults, then the nemesis's

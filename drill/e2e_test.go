@@ -20,6 +20,7 @@ import (
 
 	"github.com/geodrill/geodrill/checkers"
 	"github.com/geodrill/geodrill/clusters"
+	"github.com/geodrill/geodrill/clusters/providers"
 	"github.com/geodrill/geodrill/drill"
 	"github.com/geodrill/geodrill/faults"
 	"github.com/geodrill/geodrill/refstack/api"
@@ -154,7 +155,7 @@ func TestStaleOwnerCannotPublish(t *testing.T) {
 	bin := binDir(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	cl, err := clusters.New("local", clusters.Spec{
+	cl, err := providers.New("local", clusters.Spec{
 		Regions: []string{"a", "b", "c"}, Agents: 3, Placement: map[string]int{"a": 1, "b": 1, "c": 1},
 		BinDir: bin, RunDir: t.TempDir(), Stack: config.Stack{LeaseTTL: 2 * time.Second},
 	})

@@ -9,7 +9,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/geodrill/geodrill/clusters/internal/spec"
+	"github.com/geodrill/geodrill/clusters"
 	"github.com/geodrill/geodrill/refstack/api"
 	"github.com/geodrill/geodrill/rundir"
 )
@@ -83,12 +83,12 @@ func (c *Cluster) prepare() error {
 			hostVia = append(hostVia, r+"="+c.hostVia(r, addr(port), addr(rp[r].host)))
 		}
 	}
-	eps := spec.Endpoints{
+	eps := clusters.Endpoints{
 		Router:        "http://" + addr(routerPort),
-		Regions:       map[string]spec.RegionEndpoints{},
-		MinIOUser:     spec.MinIOUser,
-		MinIOPassword: spec.MinIOPassword,
-		Bucket:        spec.Bucket,
+		Regions:       map[string]clusters.RegionEndpoints{},
+		MinIOUser:     clusters.MinIOUser,
+		MinIOPassword: clusters.MinIOPassword,
+		Bucket:        clusters.Bucket,
 		Logs:          logs,
 	}
 	// Clients reach the router through a proxy; the harness's own reads go direct.
@@ -107,7 +107,7 @@ func (c *Cluster) prepare() error {
 	for _, r := range c.spec.Regions {
 		p := rp[r]
 		addr := c.addrIn(r) // the region network's address (127.0.0.1 unless NewIn)
-		eps.Regions[r] = spec.RegionEndpoints{Etcd: addr(p.client), MinIO: addr(p.minio), Host: "http://" + addr(p.host)}
+		eps.Regions[r] = clusters.RegionEndpoints{Etcd: addr(p.client), MinIO: addr(p.minio), Host: "http://" + addr(p.host)}
 		eps.Etcd = append(eps.Etcd, addr(p.client))
 		peers = append(peers, r+"=http://"+addr(p.peer))
 		minios = append(minios, r+"="+addr(p.minio))
@@ -140,7 +140,7 @@ func (c *Cluster) prepare() error {
 		addr := c.addrIn(r) // the region network's address (127.0.0.1 unless NewIn)
 		svcs = append(svcs, &service{
 			region: r, name: api.ServiceMinIO, path: c.minio,
-			env: []string{marker, "MINIO_ROOT_USER=" + spec.MinIOUser, "MINIO_ROOT_PASSWORD=" + spec.MinIOPassword,
+			env: []string{marker, "MINIO_ROOT_USER=" + clusters.MinIOUser, "MINIO_ROOT_PASSWORD=" + clusters.MinIOPassword,
 				"MINIO_UPDATE=off", "MINIO_PROMETHEUS_AUTH_TYPE=public"}, // /minio/v2/metrics/* without a token
 			log: filepath.Join(logs, r+"-minio.log"),
 			args: func(bool) []string {
@@ -162,8 +162,8 @@ func (c *Cluster) prepare() error {
 			return err
 		}
 		args := []string{"host", "--region", r, "--listen", addr(p.host), "--etcd", etcdArg,
-			"--minio", minioArg, "--minio-user", spec.MinIOUser,
-			"--minio-password", spec.MinIOPassword, "--bucket", spec.Bucket, "--config", stackFile}
+			"--minio", minioArg, "--minio-user", clusters.MinIOUser,
+			"--minio-password", clusters.MinIOPassword, "--bucket", clusters.Bucket, "--config", stackFile}
 		svcs = append(svcs, &service{
 			region: r, name: api.ServiceHost, path: c.refstack, env: stackEnv,
 			log:   filepath.Join(logs, r+"-host.log"),

@@ -15,7 +15,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/geodrill/geodrill/clusters/internal/spec"
+	"github.com/geodrill/geodrill/clusters"
 	"github.com/geodrill/geodrill/refstack/api"
 )
 
@@ -43,8 +43,8 @@ const (
 
 // Cluster is the local provider. Create it with New; it starts nothing until Up.
 type Cluster struct {
-	spec     spec.Spec // with defaults
-	refstack string    // binary paths
+	spec     clusters.Spec // with defaults
+	refstack string        // binary paths
 	minio    string
 	progress func(string)
 	client   *http.Client
@@ -63,7 +63,7 @@ type Cluster struct {
 	state    state
 	runDir   string
 	services []*service // start order; the router is last
-	eps      spec.Endpoints
+	eps      clusters.Endpoints
 
 	// net places each region's services; the zero value keeps them all on 127.0.0.1 in
 	// this network namespace (see NewIn).
@@ -92,12 +92,12 @@ func (s *service) String() string {
 }
 
 // New checks the spec and the binaries; it starts nothing.
-func New(s spec.Spec) (*Cluster, error) {
+func New(s clusters.Spec) (*Cluster, error) {
 	s = s.WithDefaults()
 	if err := s.Validate(); err != nil {
 		return nil, err
 	}
-	bin, err := spec.FindBinDir(s.BinDir)
+	bin, err := clusters.FindBinDir(s.BinDir)
 	if err != nil {
 		return nil, fmt.Errorf("local cluster: %w", err)
 	}
@@ -114,7 +114,7 @@ func New(s spec.Spec) (*Cluster, error) {
 	for _, p := range []string{c.refstack, c.minio} {
 		st, err := os.Stat(p)
 		if err != nil {
-			return nil, fmt.Errorf("local cluster: %w (run `make build`, or set $%s)", err, spec.EnvBinDir)
+			return nil, fmt.Errorf("local cluster: %w (run `make build`, or set $%s)", err, clusters.EnvBinDir)
 		}
 		if st.IsDir() || st.Mode()&0o111 == 0 {
 			return nil, fmt.Errorf("local cluster: %s is not an executable file", p)
@@ -150,12 +150,12 @@ func (c *Cluster) RunDir() string {
 }
 
 // Endpoints is where the stack answers; the zero value before Up.
-func (c *Cluster) Endpoints() spec.Endpoints {
+func (c *Cluster) Endpoints() clusters.Endpoints {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	eps := c.eps
 	eps.Etcd = append([]string(nil), c.eps.Etcd...)
-	eps.Regions = make(map[string]spec.RegionEndpoints, len(c.eps.Regions))
+	eps.Regions = make(map[string]clusters.RegionEndpoints, len(c.eps.Regions))
 	for r, e := range c.eps.Regions {
 		eps.Regions[r] = e
 	}

@@ -301,7 +301,7 @@ func waitOwners(t *testing.T, ctx context.Context, c *local.Cluster, agents int)
 }
 
 // TestCleanup proves that no process outlives the harness, however it ends: a child test
-// binary brings up a cluster through clusters.New and clusters.With, records the pids, and
+// binary brings up a cluster through local.New and clusters.With, records the pids, and
 // then returns, panics, gets SIGINT, or gets SIGKILL.
 func TestCleanup(t *testing.T) {
 	for _, stack := range stacks {

@@ -156,19 +156,19 @@ func assertNoLeftovers(t *testing.T, runDir string) {
 }
 
 // cleanupChild is the body of a re-executed test binary: it brings a cluster up the way
-// the harness does (clusters.New + clusters.With), records the pids, then ends as mode
+// the harness does (a local cluster + clusters.With), records the pids, then ends as mode
 // says. The parent asserts that none of the pids survives.
 func cleanupChild(mode string) int {
 	runDir := os.Getenv(envChildRun)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	c, err := clusters.New("local", testSpec(os.Getenv(envChildBin), runDir))
+	c, err := local.New(testSpec(os.Getenv(envChildBin), runDir))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "child:", err)
 		return 1
 	}
 	err = clusters.With(ctx, c, func(ctx context.Context) error {
-		ps, err := snapshot(c.(*local.Cluster))
+		ps, err := snapshot(c)
 		if err != nil {
 			return err
 		}

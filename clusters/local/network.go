@@ -4,7 +4,7 @@ import (
 	"net"
 	"strconv"
 
-	"github.com/geodrill/geodrill/clusters/internal/spec"
+	"github.com/geodrill/geodrill/clusters"
 )
 
 // Network places each region's services in a network of its own; clusters/netns provides
@@ -20,7 +20,7 @@ type Network struct {
 }
 
 // NewIn is New with each region's services placed by n.
-func NewIn(s spec.Spec, n Network) (*Cluster, error) {
+func NewIn(s clusters.Spec, n Network) (*Cluster, error) {
 	c, err := New(s)
 	if err != nil {
 		return nil, err

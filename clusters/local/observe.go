@@ -8,7 +8,7 @@ import (
 	"io"
 	"net/http"
 
-	"github.com/geodrill/geodrill/clusters/internal/spec"
+	"github.com/geodrill/geodrill/clusters"
 	"github.com/geodrill/geodrill/refstack/api"
 )
 
@@ -20,7 +20,7 @@ func (c *Cluster) Owners(ctx context.Context) (map[string]api.Owner, error) {
 	if router == "" {
 		return nil, errors.New("owners: local cluster is not up")
 	}
-	return spec.RouterOwners(ctx, c.client, router)
+	return clusters.RouterOwnersWith(ctx, c.client, router)
 }
 
 // Process describes one service process as last started.

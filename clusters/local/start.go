@@ -13,7 +13,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
-	"github.com/geodrill/geodrill/clusters/internal/spec"
+	"github.com/geodrill/geodrill/clusters"
 	"github.com/geodrill/geodrill/refstack/api"
 	"github.com/geodrill/geodrill/rundir"
 )
@@ -171,7 +171,7 @@ func (c *Cluster) awaitOwners(ctx context.Context) error {
 	check := func(ctx context.Context) error {
 		rctx, cancel := context.WithTimeout(ctx, probeTimeout)
 		defer cancel()
-		owners, err := spec.RouterOwners(rctx, c.client, c.eps.StatusRouter())
+		owners, err := clusters.RouterOwnersWith(rctx, c.client, c.eps.StatusRouter())
 		if err != nil {
 			return err
 		}

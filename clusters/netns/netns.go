@@ -22,7 +22,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/geodrill/geodrill/clusters/internal/spec"
+	"github.com/geodrill/geodrill/clusters"
 	"github.com/geodrill/geodrill/clusters/local"
 )
 
@@ -65,7 +65,7 @@ func Available() error {
 }
 
 // New checks the spec and the machine; it creates nothing until Up.
-func New(s spec.Spec) (*Cluster, error) {
+func New(s clusters.Spec) (*Cluster, error) {
 	if err := Available(); err != nil {
 		return nil, err
 	}

@@ -5,7 +5,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/geodrill/geodrill/clusters/internal/spec"
+	"github.com/geodrill/geodrill/clusters"
 	"github.com/geodrill/geodrill/faults"
 	"github.com/geodrill/geodrill/refstack/api"
 )
@@ -17,7 +17,7 @@ import (
 // faults with nftables instead.
 
 // Endpoints is where the stack answers (valid after Up).
-func (c *Cluster) Endpoints() spec.Endpoints { return c.procs.Endpoints() }
+func (c *Cluster) Endpoints() clusters.Endpoints { return c.procs.Endpoints() }
 
 // RunDir holds the run's logs and data.
 func (c *Cluster) RunDir() string { return c.procs.RunDir() }

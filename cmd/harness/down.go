@@ -8,7 +8,7 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/geodrill/geodrill/clusters"
+	"github.com/geodrill/geodrill/clusters/providers"
 	"github.com/geodrill/geodrill/rundir"
 )
 
@@ -21,7 +21,7 @@ func cmdDown(ctx context.Context, args []string, stdout io.Writer) error {
 			return inputError{fmt.Sprintf("down %s: not a run directory (give the directories under runs/ that a killed harness left)", dir)}
 		}
 	}
-	err := clusters.Cleanup(ctx, args, func(msg string) { fmt.Fprintln(stdout, msg) })
+	err := providers.Cleanup(ctx, args, func(msg string) { fmt.Fprintln(stdout, msg) })
 	for _, dir := range args {
 		for _, name := range []string{rundir.HistoryJournal, rundir.TimelineJournal} {
 			b, rerr := os.ReadFile(filepath.Join(dir, name))

@@ -1,8 +1,4 @@
-// Package spec holds the data every cluster provider shares: what to bring up (Spec) and
-// where it answers (Endpoints). It lives apart from package clusters only so that providers
-// (clusters/local, ...) can use these types while package clusters imports the providers
-// for its registry; package clusters re-exports everything here under the same names.
-package spec
+package clusters
 
 import (
 	"context"
@@ -202,9 +198,9 @@ func isDir(p string) bool {
 	return err == nil && st.IsDir()
 }
 
-// RouterOwners reads the router's /status: the owner of every agent that has one.
-// client may be nil; ctx bounds the request.
-func RouterOwners(ctx context.Context, client *http.Client, routerURL string) (map[string]api.Owner, error) {
+// RouterOwnersWith reads the router's /status with client: the owner of every agent that
+// has one. client may be nil; ctx bounds the request.
+func RouterOwnersWith(ctx context.Context, client *http.Client, routerURL string) (map[string]api.Owner, error) {
 	if client == nil {
 		client = http.DefaultClient
 	}

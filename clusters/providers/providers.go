@@ -1,0 +1,167 @@
+// Package providers is the explicit table of places a stack can run: each provider's name,
+// constructor, whether this machine can run it, and how to clean up after a killed harness.
+// It is the only package that knows every provider; the drill and the CLI come here, and
+// the providers themselves import only package clusters.
+package providers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/geodrill/geodrill/clusters"
+	"github.com/geodrill/geodrill/clusters/local"
+	"github.com/geodrill/geodrill/clusters/netns"
+	"github.com/geodrill/geodrill/faults"
+)
+
+// Provider is one place a stack can run.
+type Provider struct {
+	Name  string
+	About string
+	New   func(spec clusters.Spec) (clusters.Cluster, error)
+	// Usable is nil when this machine can run the provider, else why not; nil func: always.
+	Usable func() error
+	// Cleanup removes what a killed harness left behind with this provider (the processes
+	// of runDirs, namespaces, links), saying what it removed; nil: nothing to clean.
+	Cleanup func(ctx context.Context, runDirs []string, say func(string)) error
+}
+
+// Cleanup runs every provider's cleanup, the last provider first (local kills a run's
+// processes before netns removes the namespaces they ran in), and joins their errors.
+func Cleanup(ctx context.Context, runDirs []string, say func(string)) error {
+	ps := Providers()
+	var errs []error
+	for i := len(ps) - 1; i >= 0; i-- {
+		if ps[i].Cleanup == nil {
+			continue
+		}
+		if err := ps[i].Cleanup(ctx, runDirs, say); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", ps[i].Name, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Providers is every provider, in the order "auto" tries them.
+func Providers() []Provider {
+	return []Provider{
+		{
+			Name:    "netns",
+			About:   "root: one network namespace per region, exact pairwise partitions with nftables",
+			Usable:  netns.Available,
+			Cleanup: netnsCleanup,
+			New: func(s clusters.Spec) (clusters.Cluster, error) {
+				c, err := netns.New(s)
+				if err != nil {
+					return nil, err
+				}
+				return c, nil
+			},
+		},
+		{
+			Name:    "local",
+			About:   "rootless child processes on 127.0.0.1 with free ports; logs in the run dir",
+			Cleanup: localCleanup,
+			New: func(s clusters.Spec) (clusters.Cluster, error) {
+				c, err := local.New(s)
+				if err != nil {
+					return nil, err // not a typed nil inside the interface
+				}
+				return c, nil
+			},
+		},
+	}
+}
+
+// localCleanup kills the processes each run directory's pid files name.
+func localCleanup(_ context.Context, runDirs []string, say func(string)) error {
+	for _, dir := range runDirs {
+		pids, err := local.KillLeftovers(dir)
+		if err != nil {
+			return fmt.Errorf("%s: %w", dir, err)
+		}
+		say(fmt.Sprintf("%s: killed %d leftover processes %v", dir, len(pids), pids))
+	}
+	return nil
+}
+
+// netnsCleanup removes geodrill's network namespaces, bridges and veths (their nftables
+// rules live inside the namespaces and go with them); only root can have made them.
+func netnsCleanup(ctx context.Context, _ []string, say func(string)) error {
+	if os.Geteuid() != 0 {
+		say("not root: skipping network namespaces (only the netns provider, as root, creates them)")
+		return nil
+	}
+	removed, err := netns.Cleanup(ctx)
+	if len(removed) > 0 {
+		say("removed " + strings.Join(removed, ", "))
+	} else if err == nil {
+		say("no geodrill namespaces or links left")
+	}
+	if err != nil {
+		return fmt.Errorf("%w (remove them by hand with `ip netns del` / `ip link del`)", err)
+	}
+	return nil
+}
+
+// What each provider can do, kept so by the compiler: the fault capabilities it offers
+// (each fault kind's Realise asks for them by type assertion) and the owner view.
+var (
+	_ interface {
+		clusters.Cluster
+		clusters.Observer
+		faults.RegionControl
+		faults.ServiceControl
+		faults.ServiceHealth
+		faults.IsolateControl
+		faults.LinkControl
+		faults.ClockControl
+		faults.ObjectStores
+		faults.ReplyLossControl
+		faults.SlowRepliesControl
+	} = (*local.Cluster)(nil)
+	_ interface {
+		clusters.Cluster
+		clusters.Observer
+		faults.RegionControl
+		faults.ServiceControl
+		faults.ServiceHealth
+		faults.NetworkControl
+		faults.LinkControl
+		faults.ClockControl
+		faults.ObjectStores
+		faults.ReplyLossControl
+	} = (*netns.Cluster)(nil)
+)
+
+// Resolve names the provider that name stands for here: "" and "auto" become the first
+// usable provider (netns as root with ip and nft, else local); other names are returned.
+func Resolve(name string) string {
+	if name != "" && name != "auto" {
+		return name
+	}
+	for _, p := range Providers() {
+		if p.Usable == nil || p.Usable() == nil {
+			return p.Name
+		}
+	}
+	return "local"
+}
+
+// New builds a cluster of the named provider; "" and "auto" pick the first provider that
+// can run here (see Resolve). It does not start anything: call Up.
+func New(name string, s clusters.Spec) (clusters.Cluster, error) {
+	providers := Providers()
+	name = Resolve(name)
+	names := []string{"auto"}
+	for _, p := range providers {
+		if p.Name == name {
+			return p.New(s)
+		}
+		names = append(names, p.Name)
+	}
+	return nil, fmt.Errorf("unknown provider %q (valid: %s)", name, strings.Join(names, ", "))
+}
