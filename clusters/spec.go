@@ -2,6 +2,8 @@ package clusters
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -16,13 +18,22 @@ import (
 	"github.com/geodrill/geodrill/refstack/config"
 )
 
-// Object store credentials and bucket of the reference stack. They are fixed: the stack is
-// a local test fixture, and checkers need them to read checkpoints.
+// Object store user and bucket of the reference stack; the secret key is drawn per run
+// (NewSecret) and reaches the processes by environment only. Checkers read checkpoints with
+// the Endpoints' copy.
 const (
-	MinIOUser     = "geodrill"
-	MinIOPassword = "geodrill-secret"
-	Bucket        = "geodrill"
+	MinIOUser = "geodrill"
+	Bucket    = "geodrill"
 )
+
+// NewSecret draws a secret for one run: 128 random bits, hex.
+func NewSecret() (string, error) {
+	b := make([]byte, 16)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("draw a secret: %w", err)
+	}
+	return hex.EncodeToString(b), nil
+}
 
 // Spec is the topology and stack settings a provider brings up.
 type Spec struct {

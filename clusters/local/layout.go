@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -83,11 +84,15 @@ func (c *Cluster) prepare() error {
 			hostVia = append(hostVia, r+"="+c.hostVia(r, addr(port), addr(rp[r].host)))
 		}
 	}
+	secret, err := clusters.NewSecret()
+	if err != nil {
+		return err
+	}
 	eps := clusters.Endpoints{
 		Router:        "http://" + addr(routerPort),
 		Regions:       map[string]clusters.RegionEndpoints{},
 		MinIOUser:     clusters.MinIOUser,
-		MinIOPassword: clusters.MinIOPassword,
+		MinIOPassword: secret,
 		Bucket:        clusters.Bucket,
 		Logs:          logs,
 	}
@@ -140,7 +145,7 @@ func (c *Cluster) prepare() error {
 		addr := c.addrIn(r) // the region network's address (127.0.0.1 unless NewIn)
 		svcs = append(svcs, &service{
 			region: r, name: api.ServiceMinIO, path: c.minio,
-			env: []string{marker, "MINIO_ROOT_USER=" + clusters.MinIOUser, "MINIO_ROOT_PASSWORD=" + clusters.MinIOPassword,
+			env: []string{marker, "MINIO_ROOT_USER=" + clusters.MinIOUser, "MINIO_ROOT_PASSWORD=" + secret,
 				"MINIO_UPDATE=off", "MINIO_PROMETHEUS_AUTH_TYPE=public"}, // /minio/v2/metrics/* without a token
 			log: filepath.Join(logs, r+"-minio.log"),
 			args: func(bool) []string {
@@ -163,9 +168,10 @@ func (c *Cluster) prepare() error {
 		}
 		args := []string{"host", "--region", r, "--listen", addr(p.host), "--etcd", etcdArg,
 			"--minio", minioArg, "--minio-user", clusters.MinIOUser,
-			"--minio-password", clusters.MinIOPassword, "--bucket", clusters.Bucket, "--config", stackFile}
+			"--bucket", clusters.Bucket, "--config", stackFile}
 		svcs = append(svcs, &service{
-			region: r, name: api.ServiceHost, path: c.refstack, env: stackEnv,
+			region: r, name: api.ServiceHost, path: c.refstack,
+			env:   append(slices.Clone(stackEnv), api.EnvMinIOPassword+"="+secret),
 			log:   filepath.Join(logs, r+"-host.log"),
 			args:  func(bool) []string { return args },
 			ready: func(ctx context.Context) error { return c.get200(ctx, re.Host+"/healthz") },

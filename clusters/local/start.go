@@ -203,7 +203,8 @@ func (c *Cluster) writeState() error {
 		return fmt.Errorf("cluster state: %w", err)
 	}
 	p := filepath.Join(c.runDir, rundir.ClusterFile)
-	if err := os.WriteFile(p, append(b, '\n'), 0o644); err != nil {
+	// 0600: it holds the run's MinIO secret key.
+	if err := os.WriteFile(p, append(b, '\n'), 0o600); err != nil {
 		return fmt.Errorf("cluster state: %w", err)
 	}
 	return nil

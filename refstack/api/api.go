@@ -39,6 +39,10 @@ import "fmt"
 // Prefix of every etcd key the stack writes.
 const Prefix = "/geodrill/"
 
+// EnvMinIOPassword is the environment variable a host reads its MinIO secret key from: a
+// secret is never taken on a command line, where ps shows it to every user.
+const EnvMinIOPassword = "GEODRILL_MINIO_PASSWORD"
+
 // Response headers.
 const (
 	HeaderRegion  = "X-Geodrill-Region"

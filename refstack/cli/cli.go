@@ -11,6 +11,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -188,7 +189,6 @@ func runHost(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.StringVar(&etcd, "etcd", "", "this region's etcd client endpoints host:port[,host:port...]")
 	fs.StringVar(&minio, "minio", "", "every region's MinIO: a=host:port,b=host:port,...")
 	fs.StringVar(&c.MinIOUser, "minio-user", "geodrill", "MinIO access key")
-	fs.StringVar(&c.MinIOPassword, "minio-password", "geodrill-secret", "MinIO secret key")
 	fs.StringVar(&c.Bucket, "bucket", "geodrill", "checkpoint bucket, created in every region")
 	var configFile string
 	configFlag(fs, &configFile)
@@ -211,6 +211,10 @@ func runHost(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	if c.Bucket == "" {
 		return usagef("--bucket is empty: give a bucket name such as geodrill")
+	}
+	if c.MinIOPassword = os.Getenv(api.EnvMinIOPassword); c.MinIOPassword == "" {
+		return usagef("set %s to the MinIO secret key (a secret is never taken on the command line, where ps shows it)",
+			api.EnvMinIOPassword)
 	}
 	if !hasRegion(c.MinIO, c.Region) {
 		return usagef("--minio has no entry for this host's --region %q: add %s=HOST:PORT", c.Region, c.Region)

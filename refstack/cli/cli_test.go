@@ -16,6 +16,7 @@ import (
 )
 
 func TestBadInputExitsWithUsage(t *testing.T) {
+	t.Setenv(api.EnvMinIOPassword, "s3cret")
 	hostOK := []string{"host", "--region", "a", "--listen", "127.0.0.1:1", "--etcd", "127.0.0.1:2", "--minio", "a=127.0.0.1:3"}
 	for _, tc := range []struct {
 		args []string
@@ -90,6 +91,7 @@ func TestSubcommandsRunAndStopCleanly(t *testing.T) {
 		t.Fatalf("registry after register: %v %+v", err, regs)
 	}
 
+	t.Setenv(api.EnvMinIOPassword, testenv.MinioPassword)
 	hostAddr, routerAddr := testenv.FreeAddr(t), testenv.FreeAddr(t)
 	for _, tc := range []struct {
 		addr string
@@ -136,4 +138,21 @@ func withConfig(t *testing.T, args []string, body string) []string {
 		t.Fatal(err)
 	}
 	return append(args[:len(args):len(args)], "--config", path)
+}
+
+// The host takes its MinIO secret key from the environment only: without it, it refuses
+// to start and says where to put it; the flag that showed it to ps is gone.
+func TestHostSecretFromTheEnvironment(t *testing.T) {
+	host := []string{"host", "--region", "a", "--listen", "127.0.0.1:1", "--etcd", "127.0.0.1:2", "--minio", "a=127.0.0.1:3"}
+	t.Setenv(api.EnvMinIOPassword, "")
+	var stderr bytes.Buffer
+	if code := Main(context.Background(), host, &stderr); code != ExitUsage || !strings.Contains(stderr.String(), "set "+api.EnvMinIOPassword) {
+		t.Errorf("host without %s: exit %d, %q", api.EnvMinIOPassword, code, stderr.String())
+	}
+	stderr.Reset()
+	t.Setenv(api.EnvMinIOPassword, "s3cret")
+	if code := Main(context.Background(), append(host, "--minio-password", "s3cret"), &stderr); code != ExitUsage ||
+		!strings.Contains(stderr.String(), "flag provided but not defined: -minio-password") {
+		t.Errorf("--minio-password: exit %d, %q", code, stderr.String())
+	}
 }
