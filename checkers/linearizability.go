@@ -19,9 +19,6 @@ import (
 	"github.com/geodrill/geodrill/workload/history"
 )
 
-// DefaultCheckTimeout bounds the linearizability search when the scenario sets none.
-const DefaultCheckTimeout = 60 * time.Second
-
 // VisualizationFile is the porcupine HTML written to Input.ArtifactDir for failing partitions.
 const VisualizationFile = "linearizability.html"
 
@@ -40,7 +37,12 @@ type LinearizabilityData struct {
 	DroppedFailed      int    `json:"dropped_failed"`       // outcome fail: did not happen
 	DroppedUnknownGets int    `json:"dropped_unknown_gets"` // an unknown read constrains nothing
 	DroppedMalformed   int    `json:"dropped_malformed,omitempty"`
+	// UnknownDropped: unknown writes no op mentions, dropped before the search (shrink);
+	// UnknownPatched: unknown writes some op saw, given that op's completion time.
+	UnknownDropped int `json:"unknown_writes_dropped,omitempty"`
+	UnknownPatched int `json:"unknown_writes_patched,omitempty"`
 	Timeout            string `json:"timeout"`
+	MemoryBound        string `json:"memory_bound,omitempty"`
 	Elapsed            string `json:"elapsed"`
 	// Illegal partitions: no linearization exists.
 	Illegal []PartitionReport `json:"illegal,omitempty"`
@@ -72,8 +74,10 @@ type PartitionReport struct {
 // constrain nothing); unknown puts and cas ops are kept with a return time after every other
 // op, porcupine's convention for pending ops, so each may be linearized anywhere after its
 // invocation — including after everything, which is "did not take effect". Final reads are
-// ordinary gets. The search is bounded by SLA.CheckTimeout (default 60s); a partition it
-// could not finish makes the verdict unknown, never pass. SLA.Linearizable nil or true
+// ordinary gets. Before the search, each partition is shrunk (shrink.go): an unknown write
+// no op mentions is dropped, one some op saw returns when that op did. The search is bounded
+// by SLA.CheckTimeout (default 60s) and by SLA.CheckMemoryMiB of heap (default 4 GiB); a
+// partition it could not finish makes the verdict unknown with the reason, never pass. SLA.Linearizable nil or true
 // judges; false reports only.
 //
 // Illegal partitions (the first 20) are then searched again in porcupine's verbose mode,
@@ -84,17 +88,30 @@ func Linearizability(ctx context.Context, in Input) Result {
 	sla := in.sla()
 	timeout := sla.CheckTimeout.D()
 	if timeout <= 0 {
-		timeout = DefaultCheckTimeout
+		timeout = scenarios.DefaultCheckTimeout
+	}
+	memory := sla.CheckMemoryMiB
+	if memory <= 0 {
+		memory = scenarios.DefaultCheckMemoryMiB
 	}
 	started := time.Now()
 	parts, data := buildPartitions(in.History)
 	data.Timeout = timeout.String()
+	data.MemoryBound = fmt.Sprintf("%d MiB", memory)
 
-	var canceled atomic.Bool
+	var canceled, overMemory atomic.Bool
 	stopWatching := context.AfterFunc(ctx, func() { canceled.Store(true) })
 	defer stopWatching()
-
+	endWatch := watchMemory(uint64(memory)<<20, &overMemory, &canceled)
 	results := checkPartitions(ctx, &canceled, parts, started.Add(timeout))
+	endWatch()
+	if overMemory.Load() {
+		for i := range results {
+			if results[i].unchecked == "canceled" {
+				results[i].unchecked = fmt.Sprintf("memory bound reached (%d MiB)", memory)
+			}
+		}
+	}
 
 	var illegal []*partition
 	for i, r := range results {
@@ -107,7 +124,13 @@ func Linearizability(ctx context.Context, in Input) Result {
 				Agent: p.key.Agent, Key: p.key.Key, Ops: len(p.ops), Reason: r.unchecked})
 		}
 	}
-	if len(illegal) > 0 {
+	if len(illegal) > 0 && overMemory.Load() {
+		// No memory left to search again for culprits: the partitions are named without them.
+		data.ExplainIncomplete = true
+		for _, p := range illegal {
+			data.Illegal = append(data.Illegal, PartitionReport{Agent: p.key.Agent, Key: p.key.Key, Ops: len(p.ops)})
+		}
+	} else if len(illegal) > 0 {
 		explained := illegal
 		if len(explained) > maxExplained {
 			explained = explained[:maxExplained]
@@ -415,6 +438,10 @@ func buildPartitions(h history.History) ([]partition, LinearizabilityData) {
 	for i := range parts {
 		ops := parts[i].ops
 		sort.SliceStable(ops, func(a, b int) bool { return ops[a].Call < ops[b].Call })
+		ops, dropped, patched := shrink(ops)
+		d.UnknownDropped += dropped
+		d.UnknownPatched += patched
+		parts[i].ops = ops
 		assignLanes(ops)
 		for j := range ops {
 			m := ops[j].Metadata.(opMeta)

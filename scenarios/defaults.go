@@ -11,6 +11,8 @@ const (
 	DefaultKeysPerAgent = 4
 	DefaultTimeout      = 2 * time.Second
 	DefaultCheckTimeout = 60 * time.Second
+	// DefaultCheckMemoryMiB bounds the linearizability search's heap (4 GiB).
+	DefaultCheckMemoryMiB = 4096
 
 	DefaultBurst = 1
 	// Popularity defaults: uniform; zipf's exponent; hotset's size and share.
@@ -51,6 +53,9 @@ func (s *Scenario) ApplyDefaults() {
 	s.Workload.Cold.applyDefaults(s.Workload.Duration)
 	if s.SLA.CheckTimeout == 0 {
 		s.SLA.CheckTimeout = Duration(DefaultCheckTimeout)
+	}
+	if s.SLA.CheckMemoryMiB == 0 {
+		s.SLA.CheckMemoryMiB = DefaultCheckMemoryMiB
 	}
 }
 

@@ -317,7 +317,7 @@ func TestShippedScenario(t *testing.T) {
 			Mix: Mix{Put: 5, Get: 4, CAS: 1}, Agents: Popularity{Distribution: "uniform"}, Keys: Popularity{Distribution: "uniform"}, Burst: 1},
 		Faults: []Fault{{Kind: "region-outage", Region: Busiest, At: Duration(10 * time.Second), Duration: Duration(15 * time.Second), Params: &faults.NoParams{}}},
 		SLA: SLA{MaxLostWrites: &zero, Linearizable: &yes, RTOP95: &p95, MinAvailability: &avail,
-			CheckTimeout: Duration(60 * time.Second)},
+			CheckTimeout: Duration(60 * time.Second), CheckMemoryMiB: DefaultCheckMemoryMiB},
 	}
 	if s.Description == "" {
 		t.Error("description is empty")
@@ -339,7 +339,7 @@ func TestDefaults(t *testing.T) {
 		Stack:    config.Stack{Durability: "sync-geo", LeaseTTL: 2 * time.Second, CheckpointEvery: 200},
 		Workload: Workload{Rate: 10, Duration: Duration(10 * time.Second), Timeout: Duration(2 * time.Second),
 			Mix: Mix{Put: 5, Get: 4, CAS: 1}, Agents: Popularity{Distribution: "uniform"}, Keys: Popularity{Distribution: "uniform"}, Burst: 1},
-		SLA: SLA{CheckTimeout: Duration(60 * time.Second)},
+		SLA: SLA{CheckTimeout: Duration(60 * time.Second), CheckMemoryMiB: DefaultCheckMemoryMiB},
 	}
 	if !reflect.DeepEqual(s, want) {
 		t.Errorf("got  %+v\nwant %+v", s, want)

@@ -153,6 +153,9 @@ type SLA struct {
 	ErrorBudget *float64 `yaml:"error_budget,omitempty" json:"error_budget,omitempty"`
 	// CheckTimeout bounds the linearizability search; past it the verdict is unknown.
 	CheckTimeout Duration `yaml:"check_timeout,omitempty" json:"check_timeout,omitempty"`
+	// CheckMemoryMiB bounds the heap the linearizability search may grow the harness to,
+	// in MiB; past it the verdict is unknown, never an out-of-memory kill.
+	CheckMemoryMiB int `yaml:"check_memory_mib,omitempty" json:"check_memory_mib,omitempty"`
 }
 
 // Duration is a time.Duration written as "10s" in YAML and JSON.

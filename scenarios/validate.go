@@ -440,6 +440,10 @@ func (sla *SLA) validate(v *validator) {
 			v.add("sla."+r.field, fmt.Sprintf("write a ratio, e.g. %s: 0.05", r.field), fmt.Sprintf("sla.%s is a ratio in 0..1, got %g", r.field, *r.x))
 		}
 	}
+	if sla.CheckMemoryMiB < 64 {
+		v.add("sla.check_memory_mib", fmt.Sprintf("leave it out for the default (%d)", DefaultCheckMemoryMiB),
+			fmt.Sprintf("sla.check_memory_mib must be at least 64, got %d", sla.CheckMemoryMiB))
+	}
 	if sla.CheckTimeout <= 0 {
 		v.add("sla.check_timeout", "leave it out for the default (60s)",
 			fmt.Sprintf("sla.check_timeout must be positive, got %s", sla.CheckTimeout))
