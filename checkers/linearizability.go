@@ -31,19 +31,19 @@ const culpritOps = 5
 
 // LinearizabilityData is the linearizability Result's Data.
 type LinearizabilityData struct {
-	Partitions         int    `json:"partitions"`
-	Ops                int    `json:"ops"`                  // ops given to the checker
-	UnknownWrites      int    `json:"unknown_writes"`       // checked as may-or-may-not
-	DroppedFailed      int    `json:"dropped_failed"`       // outcome fail: did not happen
-	DroppedUnknownGets int    `json:"dropped_unknown_gets"` // an unknown read constrains nothing
-	DroppedMalformed   int    `json:"dropped_malformed,omitempty"`
+	Partitions         int `json:"partitions"`
+	Ops                int `json:"ops"`                  // ops given to the checker
+	UnknownWrites      int `json:"unknown_writes"`       // checked as may-or-may-not
+	DroppedFailed      int `json:"dropped_failed"`       // outcome fail: did not happen
+	DroppedUnknownGets int `json:"dropped_unknown_gets"` // an unknown read constrains nothing
+	DroppedMalformed   int `json:"dropped_malformed,omitempty"`
 	// UnknownDropped: unknown writes no op mentions, dropped before the search (shrink);
 	// UnknownPatched: unknown writes some op saw, given that op's completion time.
-	UnknownDropped int `json:"unknown_writes_dropped,omitempty"`
-	UnknownPatched int `json:"unknown_writes_patched,omitempty"`
-	Timeout            string `json:"timeout"`
-	MemoryBound        string `json:"memory_bound,omitempty"`
-	Elapsed            string `json:"elapsed"`
+	UnknownDropped int    `json:"unknown_writes_dropped,omitempty"`
+	UnknownPatched int    `json:"unknown_writes_patched,omitempty"`
+	Timeout        string `json:"timeout"`
+	MemoryBound    string `json:"memory_bound,omitempty"`
+	Elapsed        string `json:"elapsed"`
 	// Illegal partitions: no linearization exists.
 	Illegal []PartitionReport `json:"illegal,omitempty"`
 	// Unchecked partitions: the time limit (or cancellation) stopped the search.
