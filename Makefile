@@ -105,10 +105,12 @@ $(CHROMIUM):
 
 # Report rendering cost and size (BenchmarkWriteHTML100k: a 100k-op run), and the
 # linearizability check's time and peak heap on the histories of issue 12 (BenchmarkCheck:
-# 100k ops over 1k keys; 60k ops with 40% unknown writes), each 3 times for a median.
+# 100k ops over 1k keys; 60k ops with 40% unknown writes) and the RPO check of 60k ops on one
+# key beside its quadratic predecessor (BenchmarkRPOSingleKey*), each 3 times for a median.
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./reports/...
 	$(GO) test -run '^$$' -bench '^BenchmarkCheck$$' -benchtime 1x -count 3 -timeout 30m ./workload/
+	$(GO) test -run '^$$' -bench '^BenchmarkRPOSingleKey' -benchtime 1x -count 3 -timeout 30m ./checkers/
 
 # staticcheck, pinned, fetched from the Go module proxy on first use.
 STATICCHECK_VERSION := v0.6.1

@@ -72,7 +72,7 @@ type CorruptKey struct {
 // produced the value it returned is found by value (write values are unique; "not found" is
 // the initial state). An acknowledged write w is lost when some read r invoked after w
 // completed returned the value of a write p that completed before w was invoked (or the
-// empty state), and r was served by an epoch no older than w's (see lostBy). Looking at
+// empty state), and r was served by an epoch no older than w's (see rpo_index.go). Looking at
 // every read, not only the final one, matters: after a failover the load keeps writing each
 // key, so the final state is a newer write and hides what the failover lost; the first reads
 // served by the new owner show it. The loss window is per agent (see agentLoss.window) and
@@ -152,8 +152,9 @@ func RPO(_ context.Context, in Input) Result {
 		}
 		d.AckedWrites += len(acked)
 
+		producers := newProducers(ko.ops)
 		if final.Found {
-			producer, why := findProducer(ko.ops, finalValue)
+			producer, why := producers.of(finalValue)
 			switch {
 			case producer == nil:
 				d.Corrupt = append(d.Corrupt, CorruptKey{Agent: k.Agent, Key: k.Key, Value: finalValue, Reason: why})
@@ -164,48 +165,45 @@ func RPO(_ context.Context, in Input) Result {
 		}
 
 		// Every ok read of the key, the final reads included, can prove a loss.
-		reads := append([]history.Op(nil), ko.finals...)
-		for _, op := range ko.ops {
-			if op.Kind == history.Get && op.Outcome == history.OK {
-				reads = append(reads, op)
+		var evs []evidence
+		for _, r := range ko.finals {
+			if e, ok := producers.evidence(r); ok {
+				evs = append(evs, e)
 			}
 		}
-		lostByID := map[int64]history.Op{}
+		for _, op := range ko.ops {
+			if op.Kind == history.Get && op.Outcome == history.OK {
+				if e, ok := producers.evidence(op); ok {
+					evs = append(evs, e)
+				}
+			}
+		}
 		kl := KeyLoss{Agent: k.Agent, Key: k.Key}
 		al := losses[k.Agent]
 		if al == nil {
 			al = &agentLoss{}
 			losses[k.Agent] = al
 		}
-		for _, r := range reads {
-			var p *history.Op
-			if r.Found {
-				prod, _ := findProducer(ko.ops, readValue(r))
-				if prod == nil || prod.Outcome != history.OK {
-					continue // corrupt (judged on the final read) or effect time unknown
-				}
-				p = prod
+		idx := newLossIndex(acked)
+		var producerDone time.Duration
+		for _, e := range evs {
+			if e.producer == nil || !idx.proves(e) {
+				continue
 			}
-			proved := false
-			for _, w := range acked {
-				if !lostBy(w, p, r) {
-					continue
-				}
-				proved = true
-				if _, seen := lostByID[w.ID]; !seen {
-					lostByID[w.ID] = w
-					al.lastLost = max(al.lastLost, complete(w))
-					if p == nil {
-						al.noteEmpty(w.Invoke)
-					}
-				}
+			p := e.producer
+			al.point = max(al.point, complete(*p))
+			if kl.ProducerID == 0 || complete(*p) > producerDone {
+				kl.ProducerID, producerDone = p.ID, complete(*p)
 			}
-			if proved && p != nil {
-				al.point = max(al.point, complete(*p))
-				if kl.ProducerID == 0 || complete(*p) > complete(*producerOf(ko.ops, kl.ProducerID)) {
-					kl.ProducerID = p.ID
-				}
-			}
+		}
+		lostWrites, emptyFrom, empty := idx.lost(evs)
+		lostByID := map[int64]history.Op{}
+		for _, w := range lostWrites {
+			lostByID[w.ID] = w
+			al.lastLost = max(al.lastLost, complete(w))
+		}
+		if empty {
+			al.noteEmpty(emptyFrom)
 		}
 		if len(lostByID) == 0 {
 			continue
@@ -249,30 +247,6 @@ func RPO(_ context.Context, in Input) Result {
 	return Result{Checker: NameRPO, Verdicts: verdicts, Data: d}
 }
 
-// lostBy reports whether read r proves acknowledged write w lost: w completed before r was
-// invoked, yet r returned the value of p, a write that completed before w was invoked (or
-// the empty initial state when p is nil). In a linearizable history r must reflect w or
-// something later. A read served by an older epoch than w's is a stale read — the
-// split-brain checker's business — not a loss.
-func lostBy(w history.Op, p *history.Op, r history.Op) bool {
-	if p != nil && w.ID == p.ID {
-		return false
-	}
-	if complete(w) >= r.Invoke {
-		return false
-	}
-	if r.Epoch != 0 && w.Epoch != 0 && r.Epoch < w.Epoch {
-		return false
-	}
-	// A read during the load proves a loss only across an ownership change: served by a newer
-	// epoch than the one that acknowledged w, it shows the state the failover restored. Within
-	// one epoch an old value is a stale read, which linearizability judges.
-	if !r.Final && (r.Epoch == 0 || w.Epoch == 0 || r.Epoch <= w.Epoch) {
-		return false
-	}
-	return p == nil || complete(*p) < w.Invoke
-}
-
 // agentLoss collects one agent's loss evidence for its loss window.
 type agentLoss struct {
 	lastLost  time.Duration // newest completion among lost acknowledged writes
@@ -298,33 +272,55 @@ func (a *agentLoss) window() time.Duration {
 	return a.lastLost - from
 }
 
-func producerOf(ops []history.Op, id int64) *history.Op {
-	for i := range ops {
-		if ops[i].ID == id {
-			return &ops[i]
-		}
-	}
-	return nil
+// producers finds, by value, the write that put a value in place: write values are unique,
+// so the first write of a value that did not refute itself is its producer.
+type producers struct {
+	by      map[string]*history.Op // value -> its producer
+	refuted map[string]int64       // value -> the last op that wrote it but reported it did not take effect
 }
 
-// findProducer returns the write that put value in place, or nil and why none did.
-func findProducer(ops []history.Op, value string) (*history.Op, string) {
-	var refuted *history.Op
+func newProducers(ops []history.Op) producers {
+	p := producers{by: map[string]*history.Op{}, refuted: map[string]int64{}}
 	for i := range ops {
 		op := &ops[i]
-		if !op.IsWrite() || op.Value != value {
+		if !op.IsWrite() {
 			continue
 		}
-		didNotWrite := op.Outcome == history.Fail || (op.Kind == history.CAS && op.Outcome == history.OK && !op.Swapped)
-		if !didNotWrite {
-			return op, ""
+		if _, found := p.by[op.Value]; found {
+			continue
 		}
-		refuted = op
+		if op.Outcome == history.Fail || (op.Kind == history.CAS && op.Outcome == history.OK && !op.Swapped) {
+			p.refuted[op.Value] = op.ID
+			continue
+		}
+		p.by[op.Value] = op
 	}
-	if refuted != nil {
-		return nil, fmt.Sprintf("written only by op %d, which reported it did not take effect", refuted.ID)
+	return p
+}
+
+// of returns the write that put value in place, or nil and why none did.
+func (p producers) of(value string) (*history.Op, string) {
+	if op, ok := p.by[value]; ok {
+		return op, ""
+	}
+	if id, ok := p.refuted[value]; ok {
+		return nil, fmt.Sprintf("written only by op %d, which reported it did not take effect", id)
 	}
 	return nil, "no write wrote this value"
+}
+
+// evidence pairs an ok read with its producer; ok is false for a read that proves nothing:
+// its value is corrupt (judged on the final read) or came from a write whose effect time is
+// unknown.
+func (p producers) evidence(r history.Op) (evidence, bool) {
+	if !r.Found {
+		return evidence{read: r}, true
+	}
+	prod, _ := p.of(readValue(r))
+	if prod == nil || prod.Outcome != history.OK {
+		return evidence{}, false
+	}
+	return evidence{read: r, producer: prod}, true
 }
 
 // unreadStatus is the status of a target that was not broken by what was read: unknown if
