@@ -44,6 +44,8 @@ type RTOData struct {
 	P50 *float64 `json:"p50_s"`
 	P95 *float64 `json:"p95_s"`
 	Max *float64 `json:"max_s"`
+	// Phases summarise the agents' recovery phases, in order (see RTOPhases).
+	Phases []PhaseStat `json:"phases,omitempty"`
 }
 
 // RTOWindow is one region fault and its affected agents.
@@ -58,6 +60,11 @@ type RTOWindow struct {
 	AgentsFrom string     `json:"agents_from"`
 	Agents     []AgentRTO `json:"agents"`
 	Problem    string     `json:"problem,omitempty"` // why this fault could not be measured
+	// EtcdLeader and ControllerLeader are the regions holding the etcd leader and the
+	// controller leader when the fault started ("" when not observed): a dead region that
+	// held one costs an election.
+	EtcdLeader       string `json:"etcd_leader,omitempty"`
+	ControllerLeader string `json:"controller_leader,omitempty"`
 }
 
 // AgentRTO is one affected agent's recovery.
@@ -70,6 +77,9 @@ type AgentRTO struct {
 	OpID    int64   `json:"op_id,omitempty"`
 	Region  string  `json:"region,omitempty"` // the new owner
 	Epoch   int64   `json:"epoch,omitempty"`
+	// Phases: seconds from the fault's start to each phase of the recovery the harness saw
+	// (RTOPhases); absent in runs recorded before the stack events were.
+	Phases map[string]float64 `json:"phases,omitempty"`
 }
 
 // RTO measures, per region fault (a region outage, or a partition isolating one region) and
@@ -95,6 +105,7 @@ func RTO(_ context.Context, in Input) Result {
 			continue
 		}
 		rw := RTOWindow{Name: w.Name, Fault: faultKind(w), Region: w.Target, Start: w.Start, End: w.End}
+		rw.EtcdLeader, rw.ControllerLeader = leadersAt(w.Start, events)
 		if w.Target == "" {
 			rw.Problem = "fault has no target region"
 			problems = append(problems, w.Name+": "+rw.Problem)
@@ -112,6 +123,7 @@ func RTO(_ context.Context, in Input) Result {
 		}
 		for _, a := range agents {
 			ar := recovery(a, w, d.LoadEnd, in.History)
+			phasesOf(&ar, w, events)
 			rw.Agents = append(rw.Agents, ar)
 			if ar.Recovered {
 				values = append(values, ar.Seconds)
@@ -124,6 +136,7 @@ func RTO(_ context.Context, in Input) Result {
 		d.Windows = append(d.Windows, rw)
 	}
 	d.Measured = len(values)
+	d.Phases = phaseStats(d)
 	sort.Float64s(values)
 	var p50, p95, pmax float64
 	if len(values) > 0 {

@@ -274,14 +274,14 @@ func (d *drill) load(ctx context.Context, s *state) error {
 		Until: loadStart + d.sc.Workload.Duration.D()}
 	loadCtx, stopObserve := context.WithCancel(ctx)
 	defer stopObserve()
-	if triggered(s.plan) {
-		events, closeWatch, err := watchStack(loadCtx, s.eps.Etcd, d.clock)
-		if err != nil {
-			return err
-		}
-		defer closeWatch()
-		runner.Events = events
+	// The stack's own events (takeovers, lost owners, restores, regions declared dead) go
+	// on the timeline for the RTO phases; triggered faults wait on them too.
+	events, closeWatch, err := watchStack(loadCtx, s.eps.Etcd, d.clock, d.tl)
+	if err != nil {
+		return err
 	}
+	defer closeWatch()
+	runner.Events = events
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
 		defer stopObserve()
@@ -414,22 +414,14 @@ func WorkloadConfig(sc *scenarios.Scenario, router string) workload.Config {
 	}
 }
 
-func triggered(plan []faults.Planned) bool {
-	for _, p := range plan {
-		if p.Trigger != nil {
-			return true
-		}
-	}
-	return false
-}
-
-// watchStack starts the stack event watch triggered faults wait on.
-func watchStack(ctx context.Context, endpoints []string, clock *timeline.Clock) (*faults.StackEvents, func(), error) {
+// watchStack starts the stack event watch: the timeline records what it sees, and triggered
+// faults wait on it.
+func watchStack(ctx context.Context, endpoints []string, clock *timeline.Clock, tl *timeline.Timeline) (*faults.StackEvents, func(), error) {
 	cli, err := clientv3.New(clientv3.Config{Endpoints: endpoints, DialTimeout: 5 * time.Second})
 	if err != nil {
 		return nil, nil, fmt.Errorf("connect to etcd %v for stack events: %w", endpoints, err)
 	}
-	events, err := faults.WatchStack(ctx, cli, clock)
+	events, err := faults.WatchStack(ctx, cli, clock, tl)
 	if err != nil {
 		cli.Close()
 		return nil, nil, fmt.Errorf("watch stack events: %w", err)

@@ -12,8 +12,8 @@ import (
 func TestLeaderNotes(t *testing.T) {
 	events := []timeline.Event{
 		{At: 2 * time.Second, Kind: timeline.Inject, Name: "f0:early"}, // listed first, but it happened after the 1s observation
-		{At: 1 * time.Second, Kind: timeline.Observe, Name: leadersEvent, Detail: map[string]string{faults.FactEtcdLeader: "a", faults.FactControllerLeader: "b"}},
-		{At: 3 * time.Second, Kind: timeline.Observe, Name: leadersEvent, Detail: map[string]string{faults.FactEtcdLeader: "c", faults.FactControllerLeader: "b"}},
+		{At: 1 * time.Second, Kind: timeline.Observe, Name: timeline.LeadersName, Detail: map[string]string{faults.FactEtcdLeader: "a", faults.FactControllerLeader: "b"}},
+		{At: 3 * time.Second, Kind: timeline.Observe, Name: timeline.LeadersName, Detail: map[string]string{faults.FactEtcdLeader: "c", faults.FactControllerLeader: "b"}},
 		{At: 4 * time.Second, Kind: timeline.Inject, Name: "f1:region-outage"},
 	}
 	notes := leaderNotes(events)

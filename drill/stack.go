@@ -123,7 +123,7 @@ func observeLeaders(ctx context.Context, env faults.Env, tl *timeline.Timeline) 
 			return
 		}
 		if !maps.Equal(cur, last) {
-			tl.Record(timeline.Event{Kind: timeline.Observe, Name: leadersEvent, Detail: cur})
+			tl.Record(timeline.Event{Kind: timeline.Observe, Name: timeline.LeadersName, Detail: cur})
 			last = cur
 		}
 		select {
@@ -134,16 +134,13 @@ func observeLeaders(ctx context.Context, env faults.Env, tl *timeline.Timeline) 
 	}
 }
 
-// leadersEvent names the timeline's leader observations.
-const leadersEvent = "leaders"
-
 // leaderNotes says, for every injected fault, where the leaders were last seen before it.
 func leaderNotes(events []timeline.Event) []string {
 	var notes []string
 	var last map[string]string
 	for _, e := range timeline.Sorted(events) {
 		switch {
-		case e.Kind == timeline.Observe && e.Name == leadersEvent:
+		case e.Kind == timeline.Observe && e.Name == timeline.LeadersName:
 			last = e.Detail
 		case e.Kind == timeline.Inject && last != nil:
 			notes = append(notes, fmt.Sprintf("%s injected at %s with the etcd leader in %s and the controller leader in %s (not drawn from the seed; target them with region: %s or %s to replay)",

@@ -34,6 +34,9 @@ const (
 	// LeaseRevoked: an agent's owner key was deleted: its host's lease was revoked or
 	// expired, or the agent was released or handed back.
 	LeaseRevoked EventKind = "lease-revoked"
+	// RegionDead: the controller leader declared a region dead and is revoking its host's
+	// lease (api.RegionDead; not a trigger event).
+	RegionDead EventKind = "region-dead"
 )
 
 // EventKinds lists the kinds a trigger may wait for.
@@ -53,6 +56,9 @@ type StackEvent struct {
 	From string `json:"from,omitempty"`
 	// At is when the harness saw it, on the run clock.
 	At time.Duration `json:"at_ns"`
+	// Detected (region-dead): when the controller's first failed probe of the region was
+	// sent, on the run clock; 0 for a region declared dead on request.
+	Detected time.Duration `json:"detected_ns,omitempty"`
 
 	url string // the new owner's URL (ownership-change)
 }
@@ -69,8 +75,11 @@ func (e StackEvent) String() string {
 	return fmt.Sprintf("%s of %s %s %s@epoch %d at %.3fs", e.Kind, e.Agent, where, e.Region, e.Epoch, e.At.Seconds())
 }
 
-// StackEvents collects the stack's events from an etcd watch for triggers to wait on.
+// StackEvents collects the stack's events from an etcd watch for triggers to wait on, and
+// records them on the run's timeline (checkpoint publishes excepted: too many to keep).
 type StackEvents struct {
+	tl *timeline.Timeline
+
 	mu      sync.Mutex
 	events  []StackEvent
 	changed chan struct{} // closed and replaced on every append
@@ -80,12 +89,12 @@ type StackEvents struct {
 // WatchStack watches the stack's etcd from now until ctx ends, re-watching from the last
 // revision seen when a member dies or etcd loses its leader, so no event is lost while
 // etcd keeps (has not compacted) its history.
-func WatchStack(ctx context.Context, cli *clientv3.Client, clock *timeline.Clock) (*StackEvents, error) {
+func WatchStack(ctx context.Context, cli *clientv3.Client, clock *timeline.Clock, tl *timeline.Timeline) (*StackEvents, error) {
 	resp, err := cli.Get(ctx, api.AgentsPrefix(), clientv3.WithPrefix())
 	if err != nil {
 		return nil, fmt.Errorf("read agents before watching: %w", err)
 	}
-	w := &StackEvents{changed: make(chan struct{})}
+	w := &StackEvents{changed: make(chan struct{}), tl: tl}
 	owners := map[string]string{} // agent -> last owner region seen
 	for _, kv := range resp.Kvs {
 		if agent, ok := agentKey(string(kv.Key), "/owner"); ok {
@@ -96,6 +105,7 @@ func WatchStack(ctx context.Context, cli *clientv3.Client, clock *timeline.Clock
 		}
 	}
 	rev := resp.Header.Revision
+	go w.watchDead(ctx, cli, clock, rev)
 	go func() {
 		for ctx.Err() == nil {
 			wctx, cancel := context.WithCancel(clientv3.WithRequireLeader(ctx))
@@ -204,6 +214,14 @@ func (w *StackEvents) add(evs []StackEvent) {
 	if len(evs) == 0 {
 		return
 	}
+	if w.tl != nil {
+		for _, e := range evs {
+			if e.Kind != CheckpointPublish {
+				w.tl.Add(timeline.StackSeen(timeline.StackFact{What: string(e.Kind), Agent: e.Agent, Region: e.Region,
+					From: e.From, Epoch: e.Epoch, Detected: e.Detected}, e.At))
+			}
+		}
+	}
 	w.mu.Lock()
 	w.events = append(w.events, evs...)
 	close(w.changed)
@@ -249,4 +267,37 @@ func (w *StackEvents) Events() []StackEvent {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return append([]StackEvent(nil), w.events...)
+}
+
+// watchDead records every region the controller leader declares dead (api.RegionDead under
+// api.DeadPrefix), from revision rev on, re-watching like WatchStack.
+func (w *StackEvents) watchDead(ctx context.Context, cli *clientv3.Client, clock *timeline.Clock, rev int64) {
+	for ctx.Err() == nil {
+		wctx, cancel := context.WithCancel(clientv3.WithRequireLeader(ctx))
+		for wr := range cli.Watch(wctx, api.DeadPrefix(), clientv3.WithPrefix(), clientv3.WithRev(rev+1)) {
+			if wr.Err() != nil {
+				break
+			}
+			now := clock.Now()
+			var out []StackEvent
+			for _, ev := range wr.Events {
+				var d api.RegionDead
+				if ev.Type != mvccpb.PUT || json.Unmarshal(ev.Kv.Value, &d) != nil {
+					continue
+				}
+				e := StackEvent{Kind: RegionDead, Region: d.Region, At: now}
+				if d.FirstFailureAgoMs > 0 {
+					e.Detected = max(0, now-time.Duration(d.FirstFailureAgoMs)*time.Millisecond)
+				}
+				out = append(out, e)
+			}
+			rev = wr.Header.Revision
+			w.add(out)
+		}
+		cancel()
+		select {
+		case <-ctx.Done():
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
 }

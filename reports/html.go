@@ -25,6 +25,8 @@ type htmlPage struct {
 	OwnersNote, Bucket                                                            string
 	Regions                                                                       []htmlRegion
 	RTO                                                                           string
+	Phases                                                                        []phaseRow
+	Leaders                                                                       []string
 	Ops                                                                           []htmlOps
 	Windows                                                                       []string
 	Triggers                                                                      []string
@@ -80,6 +82,7 @@ func renderHTML(r *Run) ([]byte, error) {
 		p.RTO = fmt.Sprintf("RTO over %d agent recoveries: p50 %s, p95 %s, max %s; %d not recovered.",
 			in.rto.Measured, fmtPtrSecs(in.rto.P50), fmtPtrSecs(in.rto.P95), fmtPtrSecs(in.rto.Max), in.rto.NotRecovered)
 	}
+	p.Phases, p.Leaders = phaseRows(in.rto), leaderNotes(in.rto)
 	for _, w := range in.windows {
 		p.Windows = append(p.Windows, windowTitle(w))
 	}
@@ -154,6 +157,7 @@ table { border-collapse: collapse; margin: 6px 0; }
 th, td { border: 1px solid #dde2ea; padding: 4px 8px; text-align: left; vertical-align: top; }
 th { background: #f3f5f8; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
+td.bar { width: 30%; } td.bar i { display: block; height: 10px; background: #6b3fa0; min-width: 1px; }
 .facts td:first-child { color: #5b6475; }
 .detail { color: #5b6475; font-size: 12px; }
 .error { border-left: 4px solid #d23c3c; background: #fdf0f0; padding: 8px 12px; }
@@ -212,6 +216,14 @@ svg .recovered { fill: #1d2330; }
 <div id="owners">{{.Owners}}</div>
 <p class="caption">Each agent's owner region and epoch as seen in owner observations and served ops; a gap is time with no owner seen serving.{{with .OwnersNote}} {{.}}.{{end}}</p>
 {{with .RTO}}<p>{{.}}</p>{{end}}
+{{if .Phases}}<h2>Recovery phases</h2>
+<table id="phases">
+<thead><tr><th>Phase</th><th>Moment</th><th>Agents</th><th>p50</th><th>p95</th><th>max</th><th></th></tr></thead>
+<tbody>{{range .Phases}}<tr><td>{{.Phase}}</td><td>{{.What}}</td><td class="num">{{.Agents}}</td><td class="num">{{.P50}}</td><td class="num">{{.P95}}</td><td class="num">{{.Max}}</td><td class="bar"><i style="width:{{printf "%.1f" .Width}}%"></i></td></tr>
+{{end}}</tbody>
+</table>
+<p class="caption">Seconds from each region fault's start, over every affected agent; the bar is the p50.</p>
+{{range .Leaders}}<p>{{.}}</p>{{end}}{{end}}
 {{if .Windows}}<h2>Faults</h2>
 <ul>{{range .Windows}}<li>{{.}}</li>{{end}}</ul>{{end}}
 {{if .Triggers}}<h2>Triggered faults</h2>

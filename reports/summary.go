@@ -29,6 +29,7 @@ func Summary(r *Run) string {
 	}
 	writeSLA(&b, r.Results)
 	writeTimeline(&b, r.Timeline)
+	writePhases(&b, rtoData(r))
 	if lines := triggerLines(r.Timeline); len(lines) > 0 {
 		b.WriteString("## Triggered faults\n\n")
 		for _, l := range lines {
@@ -114,6 +115,9 @@ func writeTimeline(b *strings.Builder, events []timeline.Event) {
 	}
 	b.WriteString("| Time | Event | Fault | Target |\n|---|---|---|---|\n")
 	for _, e := range events {
+		if e.Kind == timeline.Stack {
+			continue // summarised under "Recovery phases"
+		}
 		event, fault := string(e.Kind), e.Name
 		if e.Fault == "" { // a phase or an observation: its name says what it is
 			event, fault = strings.TrimSpace(string(e.Kind)+" "+e.Name), ""

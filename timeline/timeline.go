@@ -42,6 +42,9 @@ const (
 	Observe  Kind = "observe"  // an observation (e.g. ownership at fault time)
 	// NotTriggered: a triggered fault's stack event never came, so it was never injected.
 	NotTriggered Kind = "not-triggered"
+	// Stack: something the stack did, as the harness saw it in etcd (Name is what: a
+	// takeover, a lost owner, a restore, a region declared dead; see StackFact).
+	Stack Kind = "stack"
 )
 
 // Drill phases, in order: a Phase event's Name is one of them. The load phase's end bounds
@@ -71,6 +74,10 @@ type Event struct {
 // OwnerName names an Observe event that records one agent's owner as the harness saw it.
 const OwnerName = "owner"
 
+// LeadersName names an Observe event that records which regions hold the etcd leader and
+// the controller leader (Detail keys faults.FactEtcdLeader, faults.FactControllerLeader).
+const LeadersName = "leaders"
+
 // Owner is one agent's owner at one moment: its region and epoch.
 type Owner struct {
 	Agent  string
@@ -96,6 +103,45 @@ func (e Event) Owner() (o Owner, ok bool) {
 	}
 	o.Epoch, _ = strconv.ParseInt(e.Detail["epoch"], 10, 64)
 	return o, true
+}
+
+// StackFact is a Stack event's payload: what the stack did to which agent or region.
+type StackFact struct {
+	What   string // ownership-change, lease-revoked, restore, region-dead
+	Agent  string // "" for a region-level fact
+	Region string // the new owner, the owner that lost the agent, or the dead region
+	From   string // a takeover's previous owner, when known
+	Epoch  int64
+	// Detected (region-dead): when the controller's first failed probe of the region was
+	// sent, on the run clock; 0 when it was declared dead on request.
+	Detected time.Duration
+}
+
+// StackSeen is the Stack event recording f; its At is when the harness saw it.
+func StackSeen(f StackFact, at time.Duration) Event {
+	d := map[string]string{"epoch": strconv.FormatInt(f.Epoch, 10)}
+	if f.Agent != "" {
+		d["agent"] = f.Agent
+	}
+	if f.From != "" {
+		d["from"] = f.From
+	}
+	if f.Detected != 0 {
+		d["detected_ns"] = strconv.FormatInt(int64(f.Detected), 10)
+	}
+	return Event{At: at, Kind: Stack, Name: f.What, Target: f.Region, Detail: d}
+}
+
+// StackFact decodes a Stack event; ok is false for any other event.
+func (e Event) StackFact() (f StackFact, ok bool) {
+	if e.Kind != Stack {
+		return StackFact{}, false
+	}
+	f = StackFact{What: e.Name, Agent: e.Detail["agent"], Region: e.Target, From: e.Detail["from"]}
+	f.Epoch, _ = strconv.ParseInt(e.Detail["epoch"], 10, 64)
+	ns, _ := strconv.ParseInt(e.Detail["detected_ns"], 10, 64)
+	f.Detected = time.Duration(ns)
+	return f, true
 }
 
 // agentsDetail is the Detail key of the agents a fault's injection took away from their

@@ -149,9 +149,24 @@ func HostsPrefix() string               { return Prefix + "hosts/" }
 func ElectionPrefix() string            { return Prefix + "controller/election/" }
 func DeclarePrefix() string             { return Prefix + "controller/declare/" }
 func DeclareKey(region string) string   { return DeclarePrefix() + region }
+func DeadPrefix() string                { return Prefix + "controller/dead/" }
+func DeadKey(region string) string      { return DeadPrefix() + region }
 func LogKey(agent string, seq int64) string {
 	return fmt.Sprintf("%s%020d", LogPrefix(agent), seq)
 }
 func EpochRecordKey(agent string, epoch int64) string {
 	return fmt.Sprintf("%s%020d", EpochsPrefix(agent), epoch)
+}
+
+// RegionDead is what the controller leader writes to DeadKey(region) just before it revokes
+// a dead region's host lease: how it knew, for the harness to time failure detection.
+// Durations, not timestamps, so no clock need agree with the reader's.
+type RegionDead struct {
+	Region       string `json:"region"`
+	FailedProbes int    `json:"failed_probes"`
+	// FirstFailureAgoMs: the first of the failed probes in a row began this long before the
+	// record was written; 0 for a region declared dead on request.
+	FirstFailureAgoMs int64 `json:"first_failure_ago_ms"`
+	Declared          bool  `json:"declared,omitempty"` // on request (Declare), not by probes
+	Lease             int64 `json:"lease"`
 }

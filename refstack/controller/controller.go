@@ -127,8 +127,9 @@ func (c Config) Validate() error {
 // region is what probes and etcd say about one region's host.
 type region struct {
 	url          string
-	lease        int64 // lease of the host key; 0 while the key is absent
-	failures     int   // consecutive failed probes
+	lease        int64     // lease of the host key; 0 while the key is absent
+	failures     int       // consecutive failed probes
+	firstFailed  time.Time // when the first of them was sent
 	healthySince time.Time
 	probed       bool
 }
@@ -313,7 +314,7 @@ func (c *Controller) probeAll(ctx context.Context) {
 	for name, url := range urls {
 		go func() { out <- result{name, c.probe(ctx, url)} }()
 	}
-	now := time.Now()
+	now := time.Now() // the probes were sent just before
 	for range urls {
 		res := <-out
 		c.cfg.Metrics.probe(res.region, res.err == nil)
@@ -321,6 +322,9 @@ func (c *Controller) probeAll(ctx context.Context) {
 		r := c.regions[res.region]
 		r.probed = true
 		if res.err != nil {
+			if r.failures == 0 {
+				r.firstFailed = now
+			}
 			r.failures++
 			r.healthySince = time.Time{}
 			if r.failures == c.cfg.FailureThreshold {
@@ -414,7 +418,7 @@ func (c *Controller) act(ctx context.Context) error {
 		d, isDeclared := declared[name]
 		switch {
 		case c.deadLocked(r) && r.lease != 0:
-			deadLeases = append(deadLeases, revocation{region: name, lease: r.lease, failures: r.failures})
+			deadLeases = append(deadLeases, revocation{region: name, lease: r.lease, failures: r.failures, firstFailed: r.firstFailed})
 		case isDeclared && d.lease == r.lease && r.lease != 0:
 			// Declared dead on request: from here on handled exactly like a region that
 			// failed its probes, whatever the probes say.
@@ -453,6 +457,15 @@ func (c *Controller) act(ctx context.Context) error {
 		return err
 	}
 	for _, d := range deadLeases {
+		rec := api.RegionDead{Region: d.region, FailedProbes: d.failures, Declared: d.declared, Lease: d.lease}
+		if !d.firstFailed.IsZero() && !d.declared {
+			rec.FirstFailureAgoMs = time.Since(d.firstFailed).Milliseconds()
+		}
+		if b, err := json.Marshal(rec); err == nil {
+			if _, err := c.cfg.Client.Put(actx, api.DeadKey(d.region), string(b)); err != nil {
+				return fmt.Errorf("record dead region %s: %w", d.region, err)
+			}
+		}
 		if _, err := c.cfg.Client.Revoke(actx, clientv3.LeaseID(d.lease)); err != nil {
 			return fmt.Errorf("revoke lease %x of dead region %s: %w", d.lease, d.region, err)
 		}

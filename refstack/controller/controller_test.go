@@ -196,6 +196,16 @@ func TestDeadRegionIsRevokedWithTargetsByOrderAndCapacity(t *testing.T) {
 	if _, ok := e.get(api.HostKey("c")); !ok {
 		t.Error("healthy region c lost its host key")
 	}
+	// The declaration is on record for the harness: how many probes failed, since when.
+	raw, ok := e.get(api.DeadKey("a"))
+	var dead api.RegionDead
+	if !ok || json.Unmarshal([]byte(raw), &dead) != nil || dead.Region != "a" || dead.Declared ||
+		dead.FailedProbes < DefaultFailureThreshold || dead.FirstFailureAgoMs <= 0 || dead.FirstFailureAgoMs > took.Milliseconds()+1000 {
+		t.Errorf("dead record of a: %q (%+v), want a's failed probes and when they began (within %s)", raw, dead, took)
+	}
+	if _, ok := e.get(api.DeadKey("b")); ok {
+		t.Error("healthy region b has a dead record")
+	}
 	_ = c
 }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 
@@ -16,7 +17,9 @@ type revocation struct {
 	region   string
 	lease    int64
 	failures int
-	declared bool // on request (Declare), not by probes
+	// firstFailed is when the first of the failed probes was sent (zero when declared).
+	firstFailed time.Time
+	declared    bool // on request (Declare), not by probes
 }
 
 // declaration is a pending request to declare a region dead.
