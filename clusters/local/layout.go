@@ -135,7 +135,7 @@ func (c *Cluster) prepare() error {
 				}
 				return []string{"etcd", "--name", r, "--data-dir", c.dataDir(runDir, r, api.ServiceEtcd),
 					"--listen-client", addr(p.client), "--listen-peer", addr(p.peer),
-					"--initial-cluster", strings.Join(peers, ","), "--initial-cluster-state", state}
+					"--initial-cluster", strings.Join(peers, ","), "--initial-cluster-state", state, "--config", stackFile}
 			},
 			ready: func(ctx context.Context) error { return c.etcdHealthy(ctx, re.Etcd) },
 		})

@@ -18,4 +18,7 @@ const (
 	DefaultCheckpointInterval = time.Second
 	// DefaultChainLength: deltas after a full checkpoint before the next full.
 	DefaultChainLength = 8
+	// DefaultEtcdHeartbeat and DefaultEtcdElection are etcd's own raft timing.
+	DefaultEtcdHeartbeat = 100 * time.Millisecond
+	DefaultEtcdElection  = 1000 * time.Millisecond
 )

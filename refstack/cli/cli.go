@@ -164,9 +164,16 @@ func runEtcd(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.StringVar(&c.InitialCluster, "initial-cluster", "", "every member: a=http://127.0.0.1:Q1,b=http://127.0.0.1:Q2,...")
 	fs.StringVar(&c.ClusterState, "initial-cluster-state", "new", "new (bootstrap) or existing (rejoin)")
 	fs.StringVar(&c.LogLevel, "log-level", "warn", "etcd log level: debug, info, warn, error")
+	var configFile string
+	configFlag(fs, &configFile)
 	if err := parse(fs, args, "name", "data-dir", "listen-client", "listen-peer", "initial-cluster"); err != nil {
 		return err
 	}
+	st, err := readConfig(configFile)
+	if err != nil {
+		return err
+	}
+	c.HeartbeatInterval, c.ElectionTimeout = st.Etcd.Timing()
 	if err := checkAddr("listen-client", c.ListenClient); err != nil {
 		return err
 	}

@@ -35,6 +35,42 @@ type Stack struct {
 	Failback Failback `yaml:"failback,omitempty" json:"failback,omitempty"`
 	// Router tunes the global router.
 	Router Router `yaml:"router,omitempty" json:"router,omitempty"`
+	// Etcd tunes the stack's etcd members (the zero value is api.DefaultEtcdHeartbeat and
+	// api.DefaultEtcdElection).
+	Etcd Etcd `yaml:"etcd,omitempty" json:"etcd,omitempty"`
+}
+
+// Etcd is the raft timing every etcd member of the stack runs with. A leader that dies is
+// replaced after about one election timeout, which every failover whose region held the
+// etcd leader waits out; a shorter timeout fails over sooner but calls needless elections
+// when a heartbeat is late (a loaded machine, a slow link), and each election stalls every
+// write for a moment.
+type Etcd struct {
+	// HeartbeatInterval: how often the leader heartbeats its followers (default 100ms).
+	HeartbeatInterval time.Duration `yaml:"heartbeat_interval,omitempty" json:"heartbeat_interval,omitempty"`
+	// ElectionTimeout: how long a follower hears no heartbeat before it calls an election
+	// (default 1s); at least 5 heartbeat intervals, as etcd requires.
+	ElectionTimeout time.Duration `yaml:"election_timeout,omitempty" json:"election_timeout,omitempty"`
+}
+
+// Timing is the heartbeat interval and election timeout the members run with, defaults
+// filled.
+func (e Etcd) Timing() (heartbeat, election time.Duration) {
+	heartbeat, election = e.HeartbeatInterval, e.ElectionTimeout
+	if heartbeat == 0 {
+		heartbeat = api.DefaultEtcdHeartbeat
+	}
+	if election == 0 {
+		election = api.DefaultEtcdElection
+	}
+	return heartbeat, election
+}
+
+// MinLeaseTTL is the shortest lease etcd grants with this timing (one and a half election
+// timeouts, in whole seconds): a shorter TTL would be silently raised to it.
+func (e Etcd) MinLeaseTTL() time.Duration {
+	_, election := e.Timing()
+	return (election*3/2 + time.Second - 1) / time.Second * time.Second
 }
 
 // Controller is the failover controller that runs beside every agent host.

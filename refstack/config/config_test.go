@@ -66,3 +66,29 @@ func TestProblemsAt(t *testing.T) {
 		t.Errorf("the defaults have problems: %+v", ps)
 	}
 }
+
+// The etcd timing is checked against etcd's own rules, and the lease TTL against the
+// shortest lease that timing allows.
+func TestEtcdTiming(t *testing.T) {
+	for _, tc := range []struct {
+		etcd  Etcd
+		ttl   time.Duration
+		field string // "" means valid
+	}{
+		{Etcd{}, 2 * time.Second, ""},
+		{Etcd{HeartbeatInterval: 50 * time.Millisecond, ElectionTimeout: 500 * time.Millisecond}, 2 * time.Second, ""},
+		{Etcd{HeartbeatInterval: 5 * time.Millisecond}, 2 * time.Second, "etcd.heartbeat_interval"},
+		{Etcd{HeartbeatInterval: 100 * time.Millisecond, ElectionTimeout: 400 * time.Millisecond}, 2 * time.Second, "etcd.election_timeout"},
+		{Etcd{ElectionTimeout: 3 * time.Second}, 2 * time.Second, "lease_ttl"}, // etcd would raise a 2s lease to 5s
+		{Etcd{ElectionTimeout: 3 * time.Second}, 5 * time.Second, ""},
+	} {
+		s := Stack{Etcd: tc.etcd, LeaseTTL: tc.ttl}.WithDefaults()
+		ps := s.Problems()
+		switch {
+		case tc.field == "" && len(ps) > 0:
+			t.Errorf("%+v: %+v", tc.etcd, ps)
+		case tc.field != "" && (len(ps) != 1 || ps[0].Field != tc.field):
+			t.Errorf("%+v, lease %s: %+v, want one problem on %s", tc.etcd, tc.ttl, ps, tc.field)
+		}
+	}
+}

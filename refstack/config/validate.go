@@ -44,13 +44,13 @@ func (s Stack) ProblemsAt(prefix string) []Problem {
 		fix := "use one of: " + strings.Join(Durabilities(), ", ")
 		add("durability", fix, fmt.Sprintf("unknown durability %q", s.Durability))
 	}
-	ttl := s.LeaseTTL
+	ttl, minTTL := s.LeaseTTL, max(api.MinLeaseTTL, s.Etcd.MinLeaseTTL())
 	switch {
 	case ttl <= 0:
 		add("lease_ttl", "leave it out for the default (2s)", fmt.Sprintf("%s must be positive, got %s", at("lease_ttl"), ttl))
-	case ttl < api.MinLeaseTTL:
-		add("lease_ttl", "use lease_ttl: 2s",
-			fmt.Sprintf("%s %s is below etcd's minimum lease TTL of %s", at("lease_ttl"), ttl, api.MinLeaseTTL))
+	case ttl < minTTL:
+		add("lease_ttl", fmt.Sprintf("use lease_ttl: %s", minTTL),
+			fmt.Sprintf("%s %s is below etcd's minimum lease TTL of %s", at("lease_ttl"), ttl, minTTL), "etcd.election_timeout")
 	case ttl%time.Second != 0:
 		up := (ttl + time.Second - 1) / time.Second * time.Second
 		add("lease_ttl", fmt.Sprintf("use lease_ttl: %s", up),
@@ -79,6 +79,21 @@ func (s Stack) ProblemsAt(prefix string) []Problem {
 	if err := s.Unsafe.CheckDurability(s.Durability); errors.As(err, &de) {
 		add("unsafe."+string(de.Switch), fmt.Sprintf("set durability: %s, or drop the switch", de.Want),
 			err.Error(), "durability")
+	}
+
+	heartbeat, election := s.Etcd.Timing()
+	switch {
+	case s.Etcd.HeartbeatInterval < 0 || (s.Etcd.HeartbeatInterval > 0 && s.Etcd.HeartbeatInterval < 10*time.Millisecond):
+		add("etcd.heartbeat_interval", "use 10ms or more, or leave it out for the default (100ms)",
+			fmt.Sprintf("%s must be at least 10ms, got %s", at("etcd.heartbeat_interval"), s.Etcd.HeartbeatInterval))
+	case heartbeat%time.Millisecond != 0 || election%time.Millisecond != 0:
+		add("etcd", "write whole milliseconds", at("etcd")+" timings are whole milliseconds in etcd")
+	case election < 5*heartbeat:
+		add("etcd.election_timeout", fmt.Sprintf("use election_timeout: %s or more", 5*heartbeat),
+			fmt.Sprintf("%s %s is under 5 heartbeat intervals (%s), which etcd refuses", at("etcd.election_timeout"), election, heartbeat),
+			"etcd.heartbeat_interval")
+	case election > 50*time.Second:
+		add("etcd.election_timeout", "use 50s or less", fmt.Sprintf("%s %s is over etcd's limit of 50s", at("etcd.election_timeout"), election))
 	}
 
 	// Failure detection, fail-back and routing.

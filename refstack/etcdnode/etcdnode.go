@@ -1,6 +1,6 @@
 // Package etcdnode runs one embedded etcd member of the reference stack: one per region,
-// peers on loopback, fixed heartbeat and election timeouts so failover timings are
-// comparable between drills.
+// peers on loopback, with the raft timing of the stack's configuration (every member the
+// same, so failover timings are comparable between drills).
 package etcdnode
 
 import (
@@ -12,12 +12,8 @@ import (
 	"time"
 
 	"go.etcd.io/etcd/server/v3/embed"
-)
 
-// Timings every member uses. The election timeout bounds how fast etcd itself fails over.
-const (
-	HeartbeatInterval = 100 * time.Millisecond
-	ElectionTimeout   = 1000 * time.Millisecond
+	"github.com/geodrill/geodrill/refstack/api"
 )
 
 // Config of one member. Addresses are host:port on loopback.
@@ -29,6 +25,9 @@ type Config struct {
 	InitialCluster string // "a=http://127.0.0.1:Q1,b=http://127.0.0.1:Q2,..."
 	ClusterState   string // "new" or "existing"
 	LogLevel       string // zap level; "" means "warn"
+	// HeartbeatInterval and ElectionTimeout are the raft timing (0: api.DefaultEtcdHeartbeat,
+	// api.DefaultEtcdElection). The election timeout bounds how fast etcd itself fails over.
+	HeartbeatInterval, ElectionTimeout time.Duration
 }
 
 // Validate reports the first bad field, saying how to fix it.
@@ -80,8 +79,15 @@ func (c Config) embedConfig() (*embed.Config, error) {
 	cfg.InitialCluster = c.InitialCluster
 	cfg.InitialClusterToken = "geodrill"
 	cfg.ClusterState = c.ClusterState
-	cfg.TickMs = uint(HeartbeatInterval / time.Millisecond)
-	cfg.ElectionMs = uint(ElectionTimeout / time.Millisecond)
+	heartbeat, election := c.HeartbeatInterval, c.ElectionTimeout
+	if heartbeat == 0 {
+		heartbeat = api.DefaultEtcdHeartbeat
+	}
+	if election == 0 {
+		election = api.DefaultEtcdElection
+	}
+	cfg.TickMs = uint(heartbeat / time.Millisecond)
+	cfg.ElectionMs = uint(election / time.Millisecond)
 	// Old revisions are only needed by watchers catching up; the op log is deleted behind
 	// checkpoints, so compaction keeps long drills from growing the database.
 	cfg.AutoCompactionMode = embed.CompactorModePeriodic
