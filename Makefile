@@ -103,14 +103,15 @@ report-check: $(CHROMIUM)
 $(CHROMIUM):
 	./scripts/install-chromium.sh
 
-# Report rendering cost and size (BenchmarkWriteHTML100k: a 100k-op run), and the
-# linearizability check's time and peak heap on the histories of issue 12 (BenchmarkCheck:
-# 100k ops over 1k keys; 60k ops with 40% unknown writes) and the RPO check of 60k ops on one
-# key beside its quadratic predecessor (BenchmarkRPOSingleKey*), each 3 times for a median.
+# The benchmarks, each 3 times, their medians kept as runs/bench/bench.md and bench.json
+# (cmd/benchtable): report rendering (BenchmarkWriteHTML100k: a 100k-op run); the
+# linearizability check's time and peak heap (BenchmarkCheck: 100k ops over 1k keys, 60k ops
+# with 40% unknown writes); the RPO check of 60k ops on one key beside its quadratic
+# predecessor (BenchmarkRPOSingleKey*); the load driver beside plain vegeta on one no-op
+# target (BenchmarkDriverVsVegeta). About 5 minutes on 2 cores.
+BENCH_OUT ?= runs/bench
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem ./reports/...
-	$(GO) test -run '^$$' -bench '^BenchmarkCheck$$' -benchtime 1x -count 3 -timeout 30m ./workload/
-	$(GO) test -run '^$$' -bench '^BenchmarkRPOSingleKey' -benchtime 1x -count 3 -timeout 30m ./checkers/
+	GO=$(GO) BENCH_OUT=$(BENCH_OUT) ./scripts/bench.sh
 
 # staticcheck, pinned, fetched from the Go module proxy on first use.
 STATICCHECK_VERSION := v0.6.1
