@@ -3,11 +3,17 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/geodrill/geodrill/checkers"
+	"github.com/geodrill/geodrill/drill"
+	"github.com/geodrill/geodrill/scenarios"
 )
 
 // Input mistakes exit 2 and say what was wrong, once ("harness: " is not doubled); asking
@@ -60,6 +66,32 @@ func TestCheckCorruptRunExits2(t *testing.T) {
 		var out, errOut bytes.Buffer
 		if code := run(context.Background(), []string{"check", dir}, &out, &errOut); code != exitUsage {
 			t.Errorf("corrupt %s: exit %d, want %d\n%s", file, code, exitUsage, errOut.String())
+		}
+	}
+}
+
+// The one exit-code table, row by row: every error a command can end with maps to the code
+// the usage text promises, also when wrapped or joined with others (the worst counts as
+// the run loop keeps it).
+func TestExitCodeTable(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		err  error
+		code int
+	}{
+		{"nothing wrong", nil, exitPass},
+		{"command-line misuse", usageError{"unknown flag"}, exitUsage},
+		{"a corrupt run directory", inputError{"history.jsonl: line 3: not JSON"}, exitUsage},
+		{"a bad scenario", &scenarios.Error{File: "s.yaml", Line: 3, Field: "workload.rate", Msg: "too high"}, exitUsage},
+		{"a wrapped bad scenario", fmt.Errorf("load: %w", &scenarios.Error{File: "s.yaml", Msg: "empty"}), exitUsage},
+		{"a check failed", checkFailed{checkers.Fail}, exitCheck},
+		{"a check undecided", checkFailed{checkers.Unknown}, exitCheck},
+		{"the harness or cluster failed", &drill.HarnessError{Err: errors.New("etcd a did not start")}, exitHarness},
+		{"an interruption", fmt.Errorf("run: %w", context.Canceled), exitHarness},
+		{"anything else", errors.New("disk full"), exitHarness},
+	} {
+		if got := exitCode(tc.err); got != tc.code {
+			t.Errorf("%s (%v): exit %d, want %d", tc.name, tc.err, got, tc.code)
 		}
 	}
 }
