@@ -75,9 +75,16 @@ func TestWithAlwaysBringsDown(t *testing.T) {
 }
 
 func TestHealthURLs(t *testing.T) {
-	r := clusters.RegionEndpoints{Etcd: "127.0.0.1:1", MinIO: "127.0.0.1:2", Host: "http://127.0.0.1:3"}
+	eps := clusters.Endpoints{Regions: map[string]clusters.RegionEndpoints{
+		"a": {Etcd: "127.0.0.1:1", MinIO: "127.0.0.1:2", Host: "http://127.0.0.1:3"}}}
 	want := "http://127.0.0.1:1/health http://127.0.0.1:2/minio/health/live http://127.0.0.1:3/healthz"
-	if got := strings.Join(r.HealthURLs(), " "); got != want {
+	if got := strings.Join(eps.HealthURLs("a"), " "); got != want {
 		t.Fatalf("got %s, want %s", got, want)
+	}
+	eps.TLS = &clusters.TLSFiles{}
+	eps.Regions["a"] = clusters.RegionEndpoints{Etcd: "127.0.0.1:1", MinIO: "127.0.0.1:2", Host: "https://127.0.0.1:3"}
+	want = "https://127.0.0.1:1/health https://127.0.0.1:2/minio/health/live https://127.0.0.1:3/healthz"
+	if got := strings.Join(eps.HealthURLs("a"), " "); got != want {
+		t.Fatalf("under TLS: got %s, want %s", got, want)
 	}
 }

@@ -3,6 +3,8 @@ package clusters
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -125,6 +127,46 @@ type Endpoints struct {
 	MinIOUser, MinIOPassword, Bucket string
 	// Logs is the directory holding the processes' logs, if the provider keeps them there.
 	Logs string
+	// TLS, when the stack runs with mutual TLS, is the run's CA and the harness's own
+	// certificate: every URL above is then https, and every client the harness opens
+	// presents it (ClientTLS).
+	TLS *TLSFiles `json:"tls,omitempty"`
+}
+
+// TLSFiles are the PEM files of a TLS identity and the CA it trusts.
+type TLSFiles struct {
+	CA   string `json:"ca"`
+	Cert string `json:"cert"`
+	Key  string `json:"key"`
+}
+
+// ClientTLS is the configuration of the harness's clients: nil when the stack runs without
+// TLS.
+func (e Endpoints) ClientTLS() (*tls.Config, error) {
+	if e.TLS == nil {
+		return nil, nil
+	}
+	cas := x509.NewCertPool()
+	b, err := os.ReadFile(e.TLS.CA)
+	if err != nil {
+		return nil, fmt.Errorf("cluster TLS: %w", err)
+	}
+	if !cas.AppendCertsFromPEM(b) {
+		return nil, fmt.Errorf("cluster TLS: %s holds no certificate", e.TLS.CA)
+	}
+	pair, err := tls.LoadX509KeyPair(e.TLS.Cert, e.TLS.Key)
+	if err != nil {
+		return nil, fmt.Errorf("cluster TLS: %w", err)
+	}
+	return &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: cas, Certificates: []tls.Certificate{pair}}, nil
+}
+
+// Scheme is the URL scheme of the stack's HTTP services: https under TLS.
+func (e Endpoints) Scheme() string {
+	if e.TLS != nil {
+		return "https"
+	}
+	return "http"
 }
 
 // StatusRouter is the router URL for the harness's own reads (owners, health): the direct
@@ -143,12 +185,13 @@ type RegionEndpoints struct {
 	Host  string // agent host base URL, http://host:port
 }
 
-// HealthURLs are the region's readiness URLs: etcd, MinIO, agent host. Each answers 200
-// when its service is up; together they are what "the region is up" means.
-func (r RegionEndpoints) HealthURLs() []string {
+// HealthURLs are region's readiness URLs: etcd, MinIO, agent host. Each answers 200 when
+// its service is up; together they are what "the region is up" means.
+func (e Endpoints) HealthURLs(region string) []string {
+	r := e.Regions[region]
 	return []string{
-		"http://" + r.Etcd + "/health",
-		"http://" + r.MinIO + "/minio/health/live",
+		e.Scheme() + "://" + r.Etcd + "/health",
+		e.Scheme() + "://" + r.MinIO + "/minio/health/live",
 		r.Host + "/healthz",
 	}
 }

@@ -5,6 +5,7 @@ package drill
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -253,11 +254,16 @@ func (d *drill) up(ctx context.Context, s *state) error {
 		return fmt.Errorf("cluster up: %w", err)
 	}
 	s.eps = s.cl.Endpoints()
+	tlsCfg, err := s.eps.ClientTLS()
+	if err != nil {
+		return err
+	}
 	s.wcfg = WorkloadConfig(d.sc, s.eps.Router)
 	s.wcfg.Routers = s.eps.Routers
+	s.wcfg.TLS = tlsCfg
 	s.wcfg.Record = func(op history.Op) { d.record(op) }
-	s.env = faults.Env{Cluster: s.cl, Probe: probeFor(s.eps), Owners: ownersOf(s.cl, s.eps),
-		Etcd: map[string]string{}, HotAgent: s.wcfg.HottestAgent()}
+	s.env = faults.Env{Cluster: s.cl, Probe: probeFor(s.eps, tlsCfg), Owners: ownersOf(s.cl, s.eps, tlsCfg),
+		Etcd: map[string]string{}, HotAgent: s.wcfg.HottestAgent(), TLS: tlsCfg}
 	for r, re := range s.eps.Regions {
 		s.env.Etcd[r] = re.Etcd
 	}
@@ -276,7 +282,7 @@ func (d *drill) load(ctx context.Context, s *state) error {
 	defer stopObserve()
 	// The stack's own events (takeovers, lost owners, restores, regions declared dead) go
 	// on the timeline for the RTO phases; triggered faults wait on them too.
-	events, closeWatch, err := watchStack(loadCtx, s.eps.Etcd, d.clock, d.tl)
+	events, closeWatch, err := watchStack(loadCtx, s.eps.Etcd, s.env.TLS, d.clock, d.tl)
 	if err != nil {
 		return err
 	}
@@ -343,7 +349,7 @@ func (d *drill) finalWrites(ctx context.Context, s *state) error {
 // observe reads the post-run facts while every service still runs (integrity,
 // convergence).
 func (d *drill) observe(ctx context.Context, s *state) error {
-	d.run.Observations = observe(ctx, s.eps, d.sc.Topology.Regions, d.clock, settleFor(d.sc))
+	d.run.Observations = observe(ctx, s.eps, s.env.TLS, d.sc.Topology.Regions, d.clock, settleFor(d.sc))
 	return nil
 }
 
@@ -416,12 +422,12 @@ func WorkloadConfig(sc *scenarios.Scenario, router string) workload.Config {
 
 // watchStack starts the stack event watch: the timeline records what it sees, and triggered
 // faults wait on it.
-func watchStack(ctx context.Context, endpoints []string, clock *timeline.Clock, tl *timeline.Timeline) (*faults.StackEvents, func(), error) {
-	cli, err := clientv3.New(clientv3.Config{Endpoints: endpoints, DialTimeout: 5 * time.Second})
+func watchStack(ctx context.Context, endpoints []string, tlsCfg *tls.Config, clock *timeline.Clock, tl *timeline.Timeline) (*faults.StackEvents, func(), error) {
+	cli, err := clientv3.New(clientv3.Config{Endpoints: endpoints, DialTimeout: 5 * time.Second, TLS: tlsCfg})
 	if err != nil {
 		return nil, nil, fmt.Errorf("connect to etcd %v for stack events: %w", endpoints, err)
 	}
-	events, err := faults.WatchStack(ctx, cli, clock, tl)
+	events, err := faults.WatchStack(ctx, cli, statusClient(tlsCfg), clock, tl)
 	if err != nil {
 		cli.Close()
 		return nil, nil, fmt.Errorf("watch stack events: %w", err)

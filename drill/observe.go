@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"time"
 
 	"github.com/minio/minio-go/v7"
@@ -34,7 +36,7 @@ const maxBodyBytes = 1 << 20
 // checkpoint, so its tail stays short) and every object in every region's checkpoint bucket
 // with the sha256 of its bytes and, up to maxBodyBytes, the bytes. It verifies nothing; what
 // it cannot read is recorded in Errors so the checkers can say unknown rather than pass.
-func observe(ctx context.Context, eps clusters.Endpoints, regions []string, clock *timeline.Clock, settle time.Duration) *checkers.Observations {
+func observe(ctx context.Context, eps clusters.Endpoints, tlsCfg *tls.Config, regions []string, clock *timeline.Clock, settle time.Duration) *checkers.Observations {
 	select { // let asynchronous replication of the last checkpoints finish first
 	case <-ctx.Done():
 	case <-time.After(settle):
@@ -42,11 +44,11 @@ func observe(ctx context.Context, eps clusters.Endpoints, regions []string, cloc
 	obs := &checkers.Observations{At: clock.Now(), Regions: regions, Objects: map[string][]checkers.Object{}}
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	if err := observeEtcd(ctx, eps.Etcd, obs); err != nil {
+	if err := observeEtcd(ctx, eps.Etcd, tlsCfg, obs); err != nil {
 		obs.Errors = append(obs.Errors, checkers.ObservationError{Source: "etcd", Error: err.Error()})
 	}
 	for _, r := range regions {
-		objs, err := observeBucket(ctx, eps, r)
+		objs, err := observeBucket(ctx, eps, tlsCfg, r)
 		obs.Objects[r] = objs
 		if err != nil {
 			obs.Errors = append(obs.Errors, checkers.ObservationError{Source: "minio " + r, Error: err.Error()})
@@ -55,8 +57,8 @@ func observe(ctx context.Context, eps clusters.Endpoints, regions []string, cloc
 	return obs
 }
 
-func observeEtcd(ctx context.Context, endpoints []string, obs *checkers.Observations) error {
-	cli, err := clientv3.New(clientv3.Config{Endpoints: endpoints, DialTimeout: 5 * time.Second})
+func observeEtcd(ctx context.Context, endpoints []string, tlsCfg *tls.Config, obs *checkers.Observations) error {
+	cli, err := clientv3.New(clientv3.Config{Endpoints: endpoints, DialTimeout: 5 * time.Second, TLS: tlsCfg})
 	if err != nil {
 		return fmt.Errorf("connect to etcd %v: %w", endpoints, err)
 	}
@@ -71,14 +73,16 @@ func observeEtcd(ctx context.Context, endpoints []string, obs *checkers.Observat
 	return nil
 }
 
-func observeBucket(ctx context.Context, eps clusters.Endpoints, region string) ([]checkers.Object, error) {
+func observeBucket(ctx context.Context, eps clusters.Endpoints, tlsCfg *tls.Config, region string) ([]checkers.Object, error) {
 	re, ok := eps.Regions[region]
 	if !ok || re.MinIO == "" {
 		return nil, fmt.Errorf("no object store endpoint for region %s", region)
 	}
 	cli, err := minio.New(re.MinIO, &minio.Options{
-		Creds:  credentials.NewStaticV4(eps.MinIOUser, eps.MinIOPassword, ""),
-		Region: "us-east-1", // skips a bucket-location round trip
+		Creds:     credentials.NewStaticV4(eps.MinIOUser, eps.MinIOPassword, ""),
+		Region:    "us-east-1", // skips a bucket-location round trip
+		Secure:    tlsCfg != nil,
+		Transport: &http.Transport{Proxy: nil, TLSClientConfig: tlsCfg},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("object store %s: %w", re.MinIO, err)

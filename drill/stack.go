@@ -2,6 +2,7 @@ package drill
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"maps"
 	"net/http"
@@ -15,26 +16,30 @@ import (
 	"github.com/geodrill/geodrill/timeline"
 )
 
-var statusClient = &http.Client{Timeout: 2 * time.Second}
+// statusClient is the harness's client of the stack's own health and status endpoints,
+// with its certificate when the stack runs with TLS.
+func statusClient(tlsCfg *tls.Config) *http.Client {
+	return &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{Proxy: nil, TLSClientConfig: tlsCfg}}
+}
 
 // probeFor builds the health probe of every region from the cluster's endpoints.
-func probeFor(eps clusters.Endpoints) faults.HTTPProbe {
-	p := faults.HTTPProbe{Regions: map[string][]string{}, Client: statusClient}
-	for r, e := range eps.Regions {
-		p.Regions[r] = e.HealthURLs()
+func probeFor(eps clusters.Endpoints, tlsCfg *tls.Config) faults.HTTPProbe {
+	p := faults.HTTPProbe{Regions: map[string][]string{}, Client: statusClient(tlsCfg)}
+	for r := range eps.Regions {
+		p.Regions[r] = eps.HealthURLs(r)
 	}
 	return p
 }
 
 // ownersOf reads every agent's owner through the cluster's Observer, or from the router's
 // status for a provider without one.
-func ownersOf(cl clusters.Cluster, eps clusters.Endpoints) func(context.Context) (map[string]api.Owner, error) {
+func ownersOf(cl clusters.Cluster, eps clusters.Endpoints, tlsCfg *tls.Config) func(context.Context) (map[string]api.Owner, error) {
 	if o, ok := cl.(clusters.Observer); ok {
 		return o.Owners
 	}
-	router := eps.StatusRouter()
+	router, client := eps.StatusRouter(), statusClient(tlsCfg)
 	return func(ctx context.Context) (map[string]api.Owner, error) {
-		return clusters.RouterOwners(ctx, router)
+		return clusters.RouterOwnersWith(ctx, client, router)
 	}
 }
 

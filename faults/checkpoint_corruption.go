@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"sync"
 	"time"
 
@@ -68,7 +69,8 @@ func (f *CheckpointCorruption) Inject(ctx context.Context, env Env) (Record, err
 	if err != nil {
 		return rec, err
 	}
-	f.cli, err = minio.New(addr, &minio.Options{Creds: credentials.NewStaticV4(user, password, ""), Region: "us-east-1"})
+	f.cli, err = minio.New(addr, &minio.Options{Creds: credentials.NewStaticV4(user, password, ""), Region: "us-east-1",
+		Secure: env.TLS != nil, Transport: &http.Transport{Proxy: nil, TLSClientConfig: env.TLS}})
 	if err != nil {
 		return rec, fmt.Errorf("checkpoint-corruption: object store %s: %w", addr, err)
 	}

@@ -78,7 +78,8 @@ func (e StackEvent) String() string {
 // StackEvents collects the stack's events from an etcd watch for triggers to wait on, and
 // records them on the run's timeline (checkpoint publishes excepted: too many to keep).
 type StackEvents struct {
-	tl *timeline.Timeline
+	tl     *timeline.Timeline
+	status *http.Client // asks a new owner whether it serves yet (checkRestore)
 
 	mu      sync.Mutex
 	events  []StackEvent
@@ -89,12 +90,18 @@ type StackEvents struct {
 // WatchStack watches the stack's etcd from now until ctx ends, re-watching from the last
 // revision seen when a member dies or etcd loses its leader, so no event is lost while
 // etcd keeps (has not compacted) its history.
-func WatchStack(ctx context.Context, cli *clientv3.Client, clock *timeline.Clock, tl *timeline.Timeline) (*StackEvents, error) {
+func WatchStack(ctx context.Context, cli *clientv3.Client, status *http.Client, clock *timeline.Clock, tl *timeline.Timeline) (*StackEvents, error) {
 	resp, err := cli.Get(ctx, api.AgentsPrefix(), clientv3.WithPrefix())
 	if err != nil {
 		return nil, fmt.Errorf("read agents before watching: %w", err)
 	}
-	w := &StackEvents{changed: make(chan struct{}), tl: tl}
+	c := http.Client{}
+	if status != nil {
+		c = *status
+	}
+	c.Timeout = 500 * time.Millisecond
+	status = &c
+	w := &StackEvents{changed: make(chan struct{}), tl: tl, status: status}
 	owners := map[string]string{} // agent -> last owner region seen
 	for _, kv := range resp.Kvs {
 		if agent, ok := agentKey(string(kv.Key), "/owner"); ok {
@@ -174,8 +181,6 @@ func parseEvent(ev *clientv3.Event, owners map[string]string, at time.Duration) 
 	return nil
 }
 
-var statusClient = &http.Client{Timeout: 500 * time.Millisecond}
-
 // checkRestore asks the new owner of a takeover whether it serves the agent yet; if not,
 // its restore is in progress: a Restore event.
 func (w *StackEvents) checkRestore(ctx context.Context, e StackEvent, clock *timeline.Clock) {
@@ -183,7 +188,7 @@ func (w *StackEvents) checkRestore(ctx context.Context, e StackEvent, clock *tim
 	if err != nil {
 		return
 	}
-	resp, err := statusClient.Do(req)
+	resp, err := w.status.Do(req)
 	if err != nil {
 		return
 	}

@@ -11,6 +11,7 @@ package faults
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"slices"
 	"sort"
@@ -72,6 +73,9 @@ type Env struct {
 	// Trigger is the stack event that triggered this fault (the new-owner selector); nil
 	// for a fault scheduled by time. The Runner sets it.
 	Trigger *StackEvent
+	// TLS, when the stack runs with mutual TLS, is the harness's client configuration for
+	// the faults that read or write the stack's own state (etcd, object stores).
+	TLS *tls.Config
 }
 
 // Probe checks a region's health from outside.

@@ -130,7 +130,7 @@ func etcdClient(env Env) (*clientv3.Client, error) {
 	for _, r := range sortedRegions(env.Etcd) {
 		eps = append(eps, env.Etcd[r])
 	}
-	cli, err := clientv3.New(clientv3.Config{Endpoints: eps, DialTimeout: 2 * time.Second})
+	cli, err := clientv3.New(clientv3.Config{Endpoints: eps, DialTimeout: 2 * time.Second, TLS: env.TLS})
 	if err != nil {
 		return nil, fmt.Errorf("connect to etcd %v: %w", eps, err)
 	}

@@ -17,6 +17,7 @@ const (
 	ClusterFile      = "cluster.json"      // the cluster's endpoints, for people and tools attaching
 	StackFile        = "stack.yaml"        // the reference stack's configuration, read by every host and router (--config)
 	LogsDir          = "logs"              // process logs, written by the cluster
+	TLSDir           = "tls"               // the run's CA and certificates, when the stack runs with TLS
 	// DataDir holds the services' data (etcd, MinIO), one folder per region and service;
 	// deleted after a run unless kept.
 	DataDir = "data"

@@ -42,7 +42,7 @@ func FinalReads(ctx context.Context, cfg Config, clock *timeline.Clock, deadline
 
 	stop := time.Now().Add(deadline)
 	tracker := newConnTracker()
-	client, transport := newClient(cfg.Timeout, finalReadWorkers, tracker)
+	client, transport := newClient(cfg.Timeout, finalReadWorkers, cfg.TLS, tracker)
 	defer transport.CloseIdleConnections()
 	fr := &finalReader{cfg: cfg, clock: clock, client: client, tracker: tracker, stop: stop}
 	fr.nextID.Store(FinalReadBase)
@@ -229,7 +229,7 @@ func FinalWrites(ctx context.Context, cfg Config, clock *timeline.Clock) (histor
 		return nil, err
 	}
 	tracker := newConnTracker()
-	client, transport := newClient(cfg.Timeout, 1, tracker)
+	client, transport := newClient(cfg.Timeout, 1, cfg.TLS, tracker)
 	defer transport.CloseIdleConnections()
 	var h history.History
 	id := finalWriteBase

@@ -1,6 +1,7 @@
 package workload
 
 import (
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -179,7 +180,7 @@ func isDialError(err error) bool {
 // newClient is the HTTP client of Run and FinalReads: keep-alive connections, no proxy (a
 // proxy in the path would blur what reached the router), redirects not followed (a 3xx is
 // not an API answer), and per-request connection tracking.
-func newClient(timeout time.Duration, conns uint64, tracker *connTracker) (*http.Client, *http.Transport) {
+func newClient(timeout time.Duration, conns uint64, tlsCfg *tls.Config, tracker *connTracker) (*http.Client, *http.Transport) {
 	dialer := &net.Dialer{Timeout: timeout, KeepAlive: 30 * time.Second}
 	tr := &http.Transport{
 		Proxy:               nil,
@@ -187,6 +188,7 @@ func newClient(timeout time.Duration, conns uint64, tracker *connTracker) (*http
 		MaxIdleConnsPerHost: int(conns),
 		IdleConnTimeout:     90 * time.Second,
 		DisableCompression:  true,
+		TLSClientConfig:     tlsCfg,
 	}
 	client := &http.Client{
 		Timeout:   timeout,

@@ -20,6 +20,7 @@ package workload
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"math"
@@ -72,6 +73,9 @@ type Config struct {
 	// key), at the same average rate: up to Burst ops contend on a register. 0 or 1: one op
 	// at a time, each to its own draw.
 	Burst int
+	// TLS, when set, is the client configuration the routers are reached with (the stack
+	// runs with mutual TLS; Router and Routers are https).
+	TLS *tls.Config
 	// Record, when set, gets every op of Run as it is settled (a journal in the run
 	// directory), in completion order.
 	Record func(history.Op)
@@ -140,7 +144,7 @@ func Run(ctx context.Context, cfg Config, clock *timeline.Clock, stats *Stats) (
 
 	workers, maxWorkers := workerCounts(cfg.Rate, cfg.Timeout)
 	tracker := newConnTracker()
-	client, transport := newClient(cfg.Timeout, maxWorkers, tracker)
+	client, transport := newClient(cfg.Timeout, maxWorkers, cfg.TLS, tracker)
 	defer transport.CloseIdleConnections()
 
 	atk := vegeta.NewAttacker(

@@ -33,7 +33,7 @@ func (c *Cluster) ServiceHealthy(ctx context.Context, region, service string) er
 	case api.ServiceEtcd:
 		return c.etcdHealthy(ctx, re.Etcd)
 	case api.ServiceMinIO:
-		return c.get200(ctx, "http://"+re.MinIO+"/minio/health/live")
+		return c.get200(ctx, c.scheme()+"://"+re.MinIO+"/minio/health/live")
 	case api.ServiceHost:
 		return c.get200(ctx, re.Host+"/healthz")
 	}

@@ -88,8 +88,14 @@ func (c *Cluster) prepare() error {
 	if err != nil {
 		return err
 	}
+	tlsFiles, err := c.setupTLS(runDir)
+	if err != nil {
+		return err
+	}
+	scheme := c.scheme() + "://"
 	eps := clusters.Endpoints{
-		Router:        "http://" + addr(routerPort),
+		TLS:           tlsFiles,
+		Router:        scheme + addr(routerPort),
 		Regions:       map[string]clusters.RegionEndpoints{},
 		MinIOUser:     clusters.MinIOUser,
 		MinIOPassword: secret,
@@ -102,19 +108,19 @@ func (c *Cluster) prepare() error {
 		return err
 	}
 	if via != addr(routerPort) {
-		eps.Router, eps.RouterDirect = "http://"+via, eps.Router
+		eps.Router, eps.RouterDirect = scheme+via, eps.Router
 	}
 	eps.Routers = []string{eps.Router}
 	for _, p := range moreRouterPorts {
-		eps.Routers = append(eps.Routers, "http://"+addr(p))
+		eps.Routers = append(eps.Routers, scheme+addr(p))
 	}
 	var peers, minios []string
 	for _, r := range c.spec.Regions {
 		p := rp[r]
 		addr := c.addrIn(r) // the region network's address (127.0.0.1 unless NewIn)
-		eps.Regions[r] = clusters.RegionEndpoints{Etcd: addr(p.client), MinIO: addr(p.minio), Host: "http://" + addr(p.host)}
+		eps.Regions[r] = clusters.RegionEndpoints{Etcd: addr(p.client), MinIO: addr(p.minio), Host: scheme + addr(p.host)}
 		eps.Etcd = append(eps.Etcd, addr(p.client))
-		peers = append(peers, r+"=http://"+addr(p.peer))
+		peers = append(peers, r+"="+scheme+addr(p.peer))
 		minios = append(minios, r+"="+addr(p.minio))
 	}
 
@@ -133,9 +139,9 @@ func (c *Cluster) prepare() error {
 				if restart {
 					state = "existing"
 				}
-				return []string{"etcd", "--name", r, "--data-dir", c.dataDir(runDir, r, api.ServiceEtcd),
+				return append([]string{"etcd", "--name", r, "--data-dir", c.dataDir(runDir, r, api.ServiceEtcd),
 					"--listen-client", addr(p.client), "--listen-peer", addr(p.peer),
-					"--initial-cluster", strings.Join(peers, ","), "--initial-cluster-state", state, "--config", stackFile}
+					"--initial-cluster", strings.Join(peers, ","), "--initial-cluster-state", state, "--config", stackFile}, c.tlsArgs()...)
 			},
 			ready: func(ctx context.Context) error { return c.etcdHealthy(ctx, re.Etcd) },
 		})
@@ -149,10 +155,13 @@ func (c *Cluster) prepare() error {
 				"MINIO_UPDATE=off", "MINIO_PROMETHEUS_AUTH_TYPE=public"}, // /minio/v2/metrics/* without a token
 			log: filepath.Join(logs, r+"-minio.log"),
 			args: func(bool) []string {
-				return []string{"server", "--address", addr(p.minio), "--console-address", addr(p.console),
-					"--quiet", c.dataDir(runDir, r, api.ServiceMinIO)}
+				args := []string{"server", "--address", addr(p.minio), "--console-address", addr(p.console), "--quiet"}
+				if c.tlsOn() {
+					args = append(args, "--certs-dir", c.minioCerts(r, runDir))
+				}
+				return append(args, c.dataDir(runDir, r, api.ServiceMinIO))
 			},
-			ready: func(ctx context.Context) error { return c.get200(ctx, "http://"+re.MinIO+"/minio/health/live") },
+			ready: func(ctx context.Context) error { return c.get200(ctx, scheme+re.MinIO+"/minio/health/live") },
 		})
 	}
 	for _, r := range c.spec.Regions {
@@ -169,6 +178,7 @@ func (c *Cluster) prepare() error {
 		args := []string{"host", "--region", r, "--listen", addr(p.host), "--etcd", etcdArg,
 			"--minio", minioArg, "--minio-user", clusters.MinIOUser,
 			"--bucket", clusters.Bucket, "--config", stackFile}
+		args = append(args, c.tlsArgs()...)
 		svcs = append(svcs, &service{
 			region: r, name: api.ServiceHost, path: c.refstack,
 			env:   append(slices.Clone(stackEnv), api.EnvMinIOPassword+"="+secret),
@@ -178,7 +188,7 @@ func (c *Cluster) prepare() error {
 		})
 	}
 	routerArgs := func(port int) []string {
-		args := []string{"router", "--listen", addr(port), "--etcd", strings.Join(eps.Etcd, ","), "--config", stackFile}
+		args := append([]string{"router", "--listen", addr(port), "--etcd", strings.Join(eps.Etcd, ","), "--config", stackFile}, c.tlsArgs()...)
 		if len(hostVia) > 0 {
 			args = append(args, "--host-via", strings.Join(hostVia, ","))
 		}

@@ -7,6 +7,7 @@ package local
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net/http"
@@ -48,6 +49,10 @@ type Cluster struct {
 	minio    string
 	progress func(string)
 	client   *http.Client
+	// tlsDir and tlsClient are the run's certificates and the harness's client
+	// configuration when the stack runs with TLS (tls.go); empty and nil without.
+	tlsDir    string
+	tlsClient *tls.Config
 
 	// life ends when Down begins, so that a running Up or RestoreRegion stops waiting.
 	life    context.Context

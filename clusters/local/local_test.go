@@ -31,11 +31,14 @@ var stacks = []struct {
 }
 
 // upCluster brings a cluster up and makes sure it comes down when the test ends.
-func upCluster(t *testing.T, ctx context.Context, bin string) (*local.Cluster, string) {
+func upCluster(t *testing.T, ctx context.Context, bin string, edits ...func(*clusters.Spec)) (*local.Cluster, string) {
 	t.Helper()
 	runDir := t.TempDir()
 	s := testSpec(bin, runDir)
 	s.Progress = func(msg string) { t.Log(msg) }
+	for _, edit := range edits {
+		edit(&s)
+	}
 	c, err := local.New(s)
 	if err != nil {
 		t.Fatal(err)
@@ -201,7 +204,7 @@ func TestKillAndRestoreRegion(t *testing.T) {
 			assertGone(t, inA, 0) // KillRegion returns only once they are gone
 			assertAlive(t, others)
 			probe := &http.Client{Timeout: time.Second}
-			for _, u := range eps.Regions["a"].HealthURLs() {
+			for _, u := range eps.HealthURLs("a") {
 				if resp, err := probe.Get(u); err == nil {
 					resp.Body.Close()
 					t.Errorf("%s answers after KillRegion", u)
@@ -229,7 +232,7 @@ func TestKillAndRestoreRegion(t *testing.T) {
 			if got := c.Endpoints(); !reflect.DeepEqual(got, eps) {
 				t.Errorf("endpoints changed across restore:\n got %+v\nwant %+v", got, eps)
 			}
-			for _, u := range eps.Regions["a"].HealthURLs() {
+			for _, u := range eps.HealthURLs("a") {
 				resp, err := probe.Get(u)
 				if err != nil {
 					t.Fatalf("%s after restore: %v", u, err)

@@ -17,6 +17,8 @@ type Network struct {
 	// ip netns exec NAME path args... (which execs, keeping the pid the supervisor
 	// signals).
 	Command func(region, path string, args []string) (string, []string)
+	// TLSDefault: the stack runs with mutual TLS unless its configuration says otherwise.
+	TLSDefault bool
 }
 
 // NewIn is New with each region's services placed by n.

@@ -79,7 +79,7 @@ func (c *Cluster) get200(ctx context.Context, url string) error {
 }
 
 func (c *Cluster) etcdHealthy(ctx context.Context, endpoint string) error {
-	url := "http://" + endpoint + "/health"
+	url := c.scheme() + "://" + endpoint + "/health"
 	code, body, err := c.get(ctx, url)
 	if err != nil {
 		return err

@@ -233,18 +233,18 @@ func (c *Cluster) PathRoundTrip(ctx context.Context, path, region string) (time.
 	if err != nil {
 		return 0, err
 	}
-	fresh := &http.Client{Transport: &http.Transport{Proxy: nil, DisableKeepAlives: true}}
+	fresh := c.freshClient()
 	var errs []error
 	var slowest time.Duration
 	for _, a := range addrs {
 		var url string
 		switch path {
 		case faults.PathRouterHost:
-			url = "http://" + a + "/healthz"
+			url = c.scheme() + "://" + a + "/healthz"
 		case faults.PathHostEtcd:
-			url = "http://" + a + "/health"
+			url = c.scheme() + "://" + a + "/health"
 		default:
-			url = "http://" + a + "/minio/health/live"
+			url = c.scheme() + "://" + a + "/minio/health/live"
 		}
 		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 		start := time.Now()

@@ -136,6 +136,7 @@ func (c *Cluster) register(ctx context.Context) error {
 	if len(placement) > 0 {
 		args = append(args, "--placement", strings.Join(placement, ","))
 	}
+	args = append(args, c.tlsArgs()...)
 	log := filepath.Join(c.eps.Logs, "register.log")
 	c.progress(fmt.Sprintf("registering %d agents", c.spec.Agents))
 	ch, err := startChild(c.refstack, args, []string{EnvMarker + "=" + c.runDir}, c.runDir, log)

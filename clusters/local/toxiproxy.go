@@ -263,12 +263,12 @@ func (c *Cluster) Isolated(ctx context.Context, id string) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+p.Listen+"/health", nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.scheme()+"://"+p.Listen+"/health", nil)
 	if err != nil {
 		return err
 	}
 	// A fresh connection each time: one opened before the cut would be dropped with it.
-	resp, err := (&http.Client{Transport: &http.Transport{DisableKeepAlives: true}}).Do(req)
+	resp, err := c.freshClient().Do(req)
 	if err != nil {
 		return nil
 	}

@@ -279,7 +279,7 @@ func (c *Cluster) LoseReplies(ctx context.Context, id string, l faults.ReplyLoss
 		return fmt.Errorf("no region %q", l.Region)
 	}
 	port := func(addr string) (string, error) {
-		_, p, err := net.SplitHostPort(strings.TrimPrefix(addr, "http://"))
+		_, p, err := net.SplitHostPort(strings.TrimPrefix(strings.TrimPrefix(addr, "https://"), "http://"))
 		return p, err
 	}
 	// servers: the namespace (region) whose replies to client leave from port.
@@ -343,11 +343,11 @@ func (c *Cluster) PathWorks(ctx context.Context, path, region string) error {
 	case faults.PathRouterHost:
 		return c.ServiceHealthy(ctx, region, "host")
 	case faults.PathHostEtcd:
-		return c.getIn(ctx, region, "http://"+re.Etcd+"/health")
+		return c.getIn(ctx, region, eps.Scheme()+"://"+re.Etcd+"/health")
 	case faults.PathHostObjectStore:
 		var errs []error
 		for _, r := range c.regions {
-			errs = append(errs, c.getIn(ctx, region, "http://"+eps.Regions[r].MinIO+"/minio/health/live"))
+			errs = append(errs, c.getIn(ctx, region, eps.Scheme()+"://"+eps.Regions[r].MinIO+"/minio/health/live"))
 		}
 		return errors.Join(errs...)
 	}
@@ -357,8 +357,12 @@ func (c *Cluster) PathWorks(ctx context.Context, path, region string) error {
 // getIn GETs url from inside region's namespace over a fresh connection and wants a 200.
 func (c *Cluster) getIn(ctx context.Context, region, url string) error {
 	ns := "/run/netns/" + c.ns(region)
+	tlsCfg, err := c.Endpoints().ClientTLS()
+	if err != nil {
+		return err
+	}
 	client := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{
-		Proxy: nil, DisableKeepAlives: true,
+		Proxy: nil, DisableKeepAlives: true, TLSClientConfig: tlsCfg,
 		DialContext: func(ctx context.Context, _, addr string) (net.Conn, error) {
 			return connIn(ctx, ns, addr, time.Second)
 		},

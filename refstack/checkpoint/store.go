@@ -3,6 +3,7 @@ package checkpoint
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -38,6 +39,9 @@ type StoreConfig struct {
 	// Bugs are the unsafe switches turned on (self-validation only); the store reads
 	// skip-checksum: accept an object whatever its sha256 and size.
 	Bugs bugs.Set
+	// TLS, when set, is how the stores are reached: over HTTPS with this client
+	// configuration (the run's CA and this process's certificate).
+	TLS *tls.Config
 }
 
 // Store writes and reads checkpoint objects in every region's bucket.
@@ -64,6 +68,7 @@ func NewStore(cfg StoreConfig) (*Store, error) {
 		DialContext:         (&net.Dialer{Timeout: time.Second}).DialContext,
 		MaxIdleConnsPerHost: 16,
 		IdleConnTimeout:     30 * time.Second,
+		TLSClientConfig:     cfg.TLS,
 	}
 	for _, ep := range cfg.Endpoints {
 		if _, dup := s.clients[ep.Region]; dup {
@@ -73,6 +78,7 @@ func NewStore(cfg StoreConfig) (*Store, error) {
 			Creds:     credentials.NewStaticV4(cfg.User, cfg.Password, ""),
 			Region:    "us-east-1", // skips a bucket-location round trip
 			Transport: transport,
+			Secure:    cfg.TLS != nil,
 			// Fail over to another region instead of retrying a dead one.
 			MaxRetries: 2,
 		})

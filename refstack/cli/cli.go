@@ -5,6 +5,7 @@ package cli
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -26,6 +27,7 @@ import (
 	"github.com/geodrill/geodrill/refstack/host"
 	"github.com/geodrill/geodrill/refstack/registry"
 	"github.com/geodrill/geodrill/refstack/router"
+	"github.com/geodrill/geodrill/refstack/tlsconf"
 )
 
 // Exit codes.
@@ -68,6 +70,28 @@ func usagef(format string, args ...any) error {
 func configFlag(fs *flag.FlagSet, path *string) {
 	fs.StringVar(path, "config", "", "the stack's configuration file (YAML, refstack/config: durability, lease_ttl, "+
 		"checkpoint_every, checkpoint_interval, chain_length, unsafe, controller, failback, router); default settings when absent")
+}
+
+// tlsFlag is --tls-dir, the same on every subcommand: the run's certificates
+// (refstack/tlsconf); when given, every link the command serves or dials is mutual TLS.
+func tlsFlag(fs *flag.FlagSet, dir *string) {
+	fs.StringVar(dir, "tls-dir", "", "directory of the run's certificates (refstack/tlsconf: ca.crt, NAME.crt, NAME.key); "+
+		"when given, every link is mutual TLS")
+}
+
+// tlsConfigs are the server and client configurations of certificate name in dir; both nil
+// without a dir.
+func tlsConfigs(dir, name string) (server, client *tls.Config, err error) {
+	if dir == "" {
+		return nil, nil, nil
+	}
+	if server, err = tlsconf.Server(dir, name); err != nil {
+		return nil, nil, usageError{msg: err.Error()}
+	}
+	if client, err = tlsconf.Client(dir, name); err != nil {
+		return nil, nil, usageError{msg: err.Error()}
+	}
+	return server, client, nil
 }
 
 // readConfig reads the --config file, or the defaults when none is given.
@@ -166,6 +190,7 @@ func runEtcd(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.StringVar(&c.LogLevel, "log-level", "warn", "etcd log level: debug, info, warn, error")
 	var configFile string
 	configFlag(fs, &configFile)
+	tlsFlag(fs, &c.TLSDir)
 	if err := parse(fs, args, "name", "data-dir", "listen-client", "listen-peer", "initial-cluster"); err != nil {
 		return err
 	}
@@ -197,8 +222,9 @@ func runHost(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.StringVar(&minio, "minio", "", "every region's MinIO: a=host:port,b=host:port,...")
 	fs.StringVar(&c.MinIOUser, "minio-user", "geodrill", "MinIO access key")
 	fs.StringVar(&c.Bucket, "bucket", "geodrill", "checkpoint bucket, created in every region")
-	var configFile string
+	var configFile, tlsDir string
 	configFlag(fs, &configFile)
+	tlsFlag(fs, &tlsDir)
 	if err := parse(fs, args, "region", "listen", "etcd", "minio"); err != nil {
 		return err
 	}
@@ -207,6 +233,9 @@ func runHost(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	applyHost(&c, st)
+	if c.TLSServer, c.TLSClient, err = tlsConfigs(tlsDir, c.Region); err != nil {
+		return err
+	}
 	if err := checkAddr("listen", c.Listen); err != nil {
 		return err
 	}
@@ -242,8 +271,9 @@ func runRouter(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.StringVar(&c.Listen, "listen", "", "API address host:port")
 	fs.StringVar(&etcd, "etcd", "", "every region's etcd client endpoint host:port,host:port,...")
 	fs.DurationVar(&c.Timeout, "timeout", 3*time.Second, "timeout of one forwarded request")
-	var configFile string
+	var configFile, tlsDir string
 	configFlag(fs, &configFile)
+	tlsFlag(fs, &tlsDir)
 	var hostVia string
 	fs.StringVar(&hostVia, "host-via", "", "send each region's requests to this host:port (a proxy before its host) instead of the owner's advertised URL: a=host:port,...")
 	if err := parse(fs, args, "listen", "etcd"); err != nil {
@@ -264,6 +294,9 @@ func runRouter(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	c.OwnerTTL, c.Bugs = st.Router.OwnerTTL, st.Unsafe.Set
+	if c.TLSServer, c.TLSClient, err = tlsConfigs(tlsDir, tlsconf.Router); err != nil {
+		return err
+	}
 	if err := checkAddr("listen", c.Listen); err != nil {
 		return err
 	}
@@ -292,6 +325,8 @@ func runRegister(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.IntVar(&agents, "agents", 0, "number of agents (agent-00 ...)")
 	fs.StringVar(&placement, "placement", "", "agents homed per region, e.g. a=8,b=2,c=2 (the rest round-robin)")
 	fs.DurationVar(&wait, "wait", 30*time.Second, "how long to retry while etcd does not answer")
+	var tlsDir string
+	tlsFlag(fs, &tlsDir)
 	if err := parse(fs, args, "etcd", "regions", "agents"); err != nil {
 		return err
 	}
@@ -305,7 +340,11 @@ func runRegister(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
-	if err := registry.Register(ctx, endpoints, regs); err != nil {
+	_, client, err := tlsConfigs(tlsDir, tlsconf.Harness)
+	if err != nil {
+		return err
+	}
+	if err := registry.Register(ctx, endpoints, client, regs); err != nil {
 		return err
 	}
 	fmt.Fprintf(stderr, "registered %d agents in regions %s\n", len(regs), regionsFlag)
@@ -320,6 +359,8 @@ func runFailback(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.StringVar(&etcd, "etcd", "", "etcd client endpoints host:port,host:port,...")
 	fs.StringVar(&region, "region", "", "home region to hand agents back to (its host must be up)")
 	fs.IntVar(&maxAgents, "max-agents", 0, "most agents the region's host may serve (0 = unlimited)")
+	var tlsDir string
+	tlsFlag(fs, &tlsDir)
 	if err := parse(fs, args, "etcd", "region"); err != nil {
 		return err
 	}
@@ -330,7 +371,11 @@ func runFailback(ctx context.Context, args []string, stderr io.Writer) error {
 	if maxAgents < 0 {
 		return usagef("--max-agents %d: want 0 (unlimited) or more", maxAgents)
 	}
-	cli, err := clientv3.New(clientv3.Config{Endpoints: endpoints, DialTimeout: 2 * time.Second})
+	_, client, err := tlsConfigs(tlsDir, tlsconf.Harness)
+	if err != nil {
+		return err
+	}
+	cli, err := clientv3.New(clientv3.Config{Endpoints: endpoints, DialTimeout: 2 * time.Second, TLS: client})
 	if err != nil {
 		return fmt.Errorf("etcd %v: %w", endpoints, err)
 	}

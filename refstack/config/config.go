@@ -35,6 +35,10 @@ type Stack struct {
 	Failback Failback `yaml:"failback,omitempty" json:"failback,omitempty"`
 	// Router tunes the global router.
 	Router Router `yaml:"router,omitempty" json:"router,omitempty"`
+	// TLS runs every link (etcd peer and client, MinIO, hosts, routers, the harness) with
+	// mutual TLS from a CA drawn per run; unset, the provider decides (on for netns, off
+	// for local, where it is a choice).
+	TLS *bool `yaml:"tls,omitempty" json:"tls,omitempty"`
 	// Etcd tunes the stack's etcd members (the zero value is api.DefaultEtcdHeartbeat and
 	// api.DefaultEtcdElection).
 	Etcd Etcd `yaml:"etcd,omitempty" json:"etcd,omitempty"`
@@ -171,4 +175,12 @@ func Read(path string) (Stack, error) {
 		return Stack{}, fmt.Errorf("stack config %s: %s: %s (%s)", path, ps[0].Field, ps[0].Msg, ps[0].Fix)
 	}
 	return s, nil
+}
+
+// TLSOn says whether the stack runs with mutual TLS: as set, else the provider's default.
+func (s Stack) TLSOn(providerDefault bool) bool {
+	if s.TLS != nil {
+		return *s.TLS
+	}
+	return providerDefault
 }

@@ -26,6 +26,7 @@ package controller
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -63,6 +64,8 @@ const (
 type Config struct {
 	Region string           // region this controller runs in (its election value)
 	Client *clientv3.Client // this region's etcd; the caller closes it
+	// TLS, when set, is the client configuration the probes present to the hosts.
+	TLS *tls.Config
 
 	ProbeEvery       time.Duration // default 200ms
 	ProbeTimeout     time.Duration // one /healthz GET; default max(2 × ProbeEvery, 1s)
@@ -156,7 +159,7 @@ func New(cfg Config) (*Controller, error) {
 	return &Controller{
 		cfg:     cfg,
 		log:     cfg.Logger.With("component", "controller", "region", cfg.Region),
-		http:    &http.Client{Transport: &http.Transport{Proxy: nil, MaxIdleConnsPerHost: 4}, Timeout: cfg.ProbeTimeout},
+		http:    &http.Client{Transport: &http.Transport{Proxy: nil, MaxIdleConnsPerHost: 4, TLSClientConfig: cfg.TLS}, Timeout: cfg.ProbeTimeout},
 		regions: map[string]*region{},
 	}, nil
 }

@@ -13,7 +13,10 @@ import (
 
 	"go.etcd.io/etcd/server/v3/embed"
 
+	"go.etcd.io/etcd/client/pkg/v3/transport"
+
 	"github.com/geodrill/geodrill/refstack/api"
+	"github.com/geodrill/geodrill/refstack/tlsconf"
 )
 
 // Config of one member. Addresses are host:port on loopback.
@@ -25,6 +28,10 @@ type Config struct {
 	InitialCluster string // "a=http://127.0.0.1:Q1,b=http://127.0.0.1:Q2,..."
 	ClusterState   string // "new" or "existing"
 	LogLevel       string // zap level; "" means "warn"
+	// TLSDir, when set, holds the run's certificates (refstack/tlsconf): clients and peers
+	// then speak mutual TLS, presenting and requiring certificates of the run's CA; the
+	// member presents its region's (Name's) certificate.
+	TLSDir string
 	// HeartbeatInterval and ElectionTimeout are the raft timing (0: api.DefaultEtcdHeartbeat,
 	// api.DefaultEtcdElection). The election timeout bounds how fast etcd itself fails over.
 	HeartbeatInterval, ElectionTimeout time.Duration
@@ -54,7 +61,14 @@ func (c Config) Validate() error {
 }
 
 // ClientURL is the URL clients use, e.g. for GET /health.
-func (c Config) ClientURL() string { return "http://" + c.ListenClient }
+func (c Config) ClientURL() string { return c.scheme() + "://" + c.ListenClient }
+
+func (c Config) scheme() string {
+	if c.TLSDir != "" {
+		return "https"
+	}
+	return "http"
+}
 
 func hostURL(hostport string) (*url.URL, error) {
 	if hostport == "" || strings.Contains(hostport, "://") || !strings.Contains(hostport, ":") {
@@ -69,6 +83,7 @@ func (c Config) embedConfig() (*embed.Config, error) {
 	}
 	client, _ := hostURL(c.ListenClient)
 	peer, _ := hostURL(c.ListenPeer)
+	client.Scheme, peer.Scheme = c.scheme(), c.scheme()
 	cfg := embed.NewConfig()
 	cfg.Name = c.Name
 	cfg.Dir = c.DataDir
@@ -85,6 +100,11 @@ func (c Config) embedConfig() (*embed.Config, error) {
 	}
 	if election == 0 {
 		election = api.DefaultEtcdElection
+	}
+	if c.TLSDir != "" {
+		ca, cert, key := tlsconf.Files(c.TLSDir, c.Name)
+		info := transport.TLSInfo{CertFile: cert, KeyFile: key, TrustedCAFile: ca, ClientCertAuth: true}
+		cfg.ClientTLSInfo, cfg.PeerTLSInfo = info, info
 	}
 	cfg.TickMs = uint(heartbeat / time.Millisecond)
 	cfg.ElectionMs = uint(election / time.Millisecond)

@@ -11,6 +11,7 @@ package host
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -64,6 +65,11 @@ type Config struct {
 	OpTimeout      time.Duration // one etcd request on the serving path; 2s
 	RestoreTimeout time.Duration // reading checkpoint and log tail; 15s
 	RestoreBackoff time.Duration // after a failed restore, before this host claims again; 5s
+
+	// TLSServer and TLSClient, when set, make every link of this host mutual TLS: the API
+	// is served over HTTPS requiring a client certificate of the run's CA, and etcd, the
+	// object stores and the controller's probes are reached with TLSClient.
+	TLSServer, TLSClient *tls.Config
 
 	// MaxAgents caps how many agents this host serves at once; 0 = unlimited.
 	MaxAgents int
@@ -165,12 +171,12 @@ func New(cfg Config) (*Host, error) {
 	}
 	store, err := checkpoint.NewStore(checkpoint.StoreConfig{
 		Endpoints: cfg.MinIO, User: cfg.MinIOUser, Password: cfg.MinIOPassword, Bucket: cfg.Bucket,
-		Bugs: cfg.Bugs,
+		Bugs: cfg.Bugs, TLS: cfg.TLSClient,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("host: %w", err)
 	}
-	cli, err := clientv3.New(clientv3.Config{Endpoints: cfg.Etcd, DialTimeout: 2 * time.Second})
+	cli, err := clientv3.New(clientv3.Config{Endpoints: cfg.Etcd, DialTimeout: 2 * time.Second, TLS: cfg.TLSClient})
 	if err != nil {
 		return nil, fmt.Errorf("host: etcd %v: %w", cfg.Etcd, err)
 	}
@@ -202,6 +208,10 @@ func (h *Host) Run(ctx context.Context) error {
 		return fmt.Errorf("host %s: listen: %w", h.cfg.Region, err)
 	}
 	h.url = "http://" + ln.Addr().String()
+	if h.cfg.TLSServer != nil {
+		ln = tls.NewListener(ln, h.cfg.TLSServer)
+		h.url = "https://" + ln.Addr().String()
+	}
 	srv := &http.Server{Handler: h.Handler(), ReadHeaderTimeout: 5 * time.Second}
 
 	bg, stopBg := context.WithCancel(context.Background())

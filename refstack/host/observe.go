@@ -54,7 +54,7 @@ func (h *Host) setupObservability() error {
 
 	if h.cfg.Controller != nil {
 		cc := *h.cfg.Controller
-		cc.Region, cc.Client, cc.Logger = h.cfg.Region, h.cli, h.cfg.Logger
+		cc.Region, cc.Client, cc.Logger, cc.TLS = h.cfg.Region, h.cli, h.cfg.Logger, h.cfg.TLSClient
 		cc.Metrics = controller.NewMetrics(reg)
 		ctrl, err := controller.New(cc)
 		if err != nil {

@@ -3,6 +3,7 @@
 package registry
 
 import (
+	"crypto/tls"
 	"context"
 	"encoding/json"
 	"errors"
@@ -89,15 +90,15 @@ func Validate(reg api.Registration) error {
 	return nil
 }
 
-// Register dials endpoints and writes regs, retrying until etcd answers or ctx ends; the
-// caller bounds it (the CLI gives it 30s).
-func Register(ctx context.Context, endpoints []string, regs []api.Registration) error {
+// Register dials endpoints (with tlsCfg, when set) and writes regs, retrying until etcd
+// answers or ctx ends; the caller bounds it (the CLI gives it 30s).
+func Register(ctx context.Context, endpoints []string, tlsCfg *tls.Config, regs []api.Registration) error {
 	for _, reg := range regs {
 		if err := Validate(reg); err != nil {
 			return err
 		}
 	}
-	cli, err := clientv3.New(clientv3.Config{Endpoints: endpoints, DialTimeout: 2 * time.Second})
+	cli, err := clientv3.New(clientv3.Config{Endpoints: endpoints, DialTimeout: 2 * time.Second, TLS: tlsCfg})
 	if err != nil {
 		return fmt.Errorf("registry: etcd %v: %w", endpoints, err)
 	}

@@ -7,6 +7,7 @@ package router
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -45,7 +46,10 @@ type Config struct {
 	// harness can act on the router → host path alone (the controller's probes and the
 	// owner records keep the advertised URL). Empty sends to the advertised URL.
 	HostVia map[string]string
-	Logger  *slog.Logger
+	// TLSServer and TLSClient, when set, make the router's links mutual TLS: clients must
+	// present a certificate of the run's CA, and hosts and etcd are reached with TLSClient.
+	TLSServer, TLSClient *tls.Config
+	Logger               *slog.Logger
 
 	// Bugs are the unsafe switches turned on (self-validation only); the router reads
 	// router-ignores-epochs.
@@ -92,11 +96,12 @@ func New(cfg Config) (*Router, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewJSONHandler(os.Stderr, nil))
 	}
-	cli, err := clientv3.New(clientv3.Config{Endpoints: cfg.Etcd, DialTimeout: 2 * time.Second})
+	cli, err := clientv3.New(clientv3.Config{Endpoints: cfg.Etcd, DialTimeout: 2 * time.Second, TLS: cfg.TLSClient})
 	if err != nil {
 		return nil, fmt.Errorf("router: etcd %v: %w", cfg.Etcd, err)
 	}
 	transport := &http.Transport{
+		TLSClientConfig:     cfg.TLSClient,
 		DialContext:         (&net.Dialer{Timeout: time.Second, KeepAlive: 15 * time.Second}).DialContext,
 		MaxIdleConns:        256,
 		MaxIdleConnsPerHost: 64,
@@ -120,6 +125,9 @@ func (rt *Router) Run(ctx context.Context) error {
 	ln, err := net.Listen("tcp", rt.cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("router: listen: %w", err)
+	}
+	if rt.cfg.TLSServer != nil {
+		ln = tls.NewListener(ln, rt.cfg.TLSServer)
 	}
 	srv := &http.Server{Handler: rt.Handler(), ReadHeaderTimeout: 5 * time.Second}
 	bg, stop := context.WithCancel(context.Background())
@@ -286,6 +294,9 @@ func (rt *Router) forward(w http.ResponseWriter, r *http.Request) {
 	base := owner.URL
 	if via, ok := rt.cfg.HostVia[owner.Region]; ok {
 		base = "http://" + via
+		if rt.cfg.TLSClient != nil {
+			base = "https://" + via
+		}
 	}
 	url := strings.TrimSuffix(base, "/") + r.URL.EscapedPath()
 	if r.URL.RawQuery != "" {
