@@ -172,6 +172,7 @@ var Kinds = []Kind{
 	slowRepliesKind.Kind(),
 	falseDeclarationKind.Kind(),
 	crashLoopKind.Kind(),
+	certExpiryKind.Kind(),
 }
 
 func init() {

@@ -53,6 +53,7 @@ type Cluster struct {
 	// configuration when the stack runs with TLS (tls.go); empty and nil without.
 	tlsDir    string
 	tlsClient *tls.Config
+	tlsHosts  []string // the names and addresses the certificates are valid for
 
 	// life ends when Down begins, so that a running Up or RestoreRegion stops waiting.
 	life    context.Context

@@ -1,13 +1,18 @@
 package local
 
 import (
+	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
+	"time"
 
 	"github.com/geodrill/geodrill/clusters"
+	"github.com/geodrill/geodrill/faults"
 	"github.com/geodrill/geodrill/refstack/tlsconf"
 	"github.com/geodrill/geodrill/rundir"
 )
@@ -58,7 +63,7 @@ func (c *Cluster) setupTLS(runDir string) (*clusters.TLSFiles, error) {
 	if err != nil {
 		return nil, err
 	}
-	c.tlsDir, c.tlsClient = dir, cfg
+	c.tlsDir, c.tlsClient, c.tlsHosts = dir, cfg, hosts
 	c.client.Transport.(*http.Transport).TLSClientConfig = cfg
 	return files, nil
 }
@@ -92,4 +97,57 @@ func (c *Cluster) freshClient() *http.Client {
 		cfg = c.tlsClient.Clone()
 	}
 	return &http.Client{Transport: &http.Transport{Proxy: nil, DisableKeepAlives: true, TLSClientConfig: cfg}}
+}
+
+// CertRealisation says whether the cluster can expire a region's certificate: only when
+// the stack runs with TLS.
+func (c *Cluster) CertRealisation() (faults.Realisation, string) {
+	if !c.tlsOn() {
+		return faults.Unavailable, "the stack runs without TLS: set stack.tls: true"
+	}
+	return faults.Exact, "the region's certificate (its etcd member's, MinIO's and host's) re-issued with its validity " +
+		"ended an hour ago; the host and etcd read it at every handshake, so new connections are refused while open " +
+		"ones live on; MinIO reloads it on its own schedule"
+}
+
+// ExpireCert re-issues region's certificate as expired an hour ago.
+func (c *Cluster) ExpireCert(_ context.Context, region string) error {
+	past := time.Now().Add(-time.Hour)
+	return c.resign(region, past.Add(-time.Hour), past)
+}
+
+// RenewCert issues region a certificate valid from now on.
+func (c *Cluster) RenewCert(_ context.Context, region string) error {
+	now := time.Now()
+	return c.resign(region, now.Add(-time.Minute), now.Add(tlsconf.Validity))
+}
+
+func (c *Cluster) resign(region string, from, to time.Time) error {
+	if c.tlsDir == "" {
+		return errors.New("the stack runs without TLS")
+	}
+	ca, key, err := tlsconf.LoadCA(c.tlsDir)
+	if err != nil {
+		return err
+	}
+	return tlsconf.Sign(c.tlsDir, region, c.tlsHosts, ca, key, from, to)
+}
+
+// CertAccepted opens a fresh TLS connection to region's agent host and completes the
+// handshake: nil when the host's certificate is accepted.
+func (c *Cluster) CertAccepted(ctx context.Context, region string) error {
+	c.mu.Lock()
+	host := c.eps.Regions[region].Host
+	c.mu.Unlock()
+	if c.tlsClient == nil || host == "" {
+		return fmt.Errorf("no TLS host for region %q", region)
+	}
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	d := tls.Dialer{Config: c.tlsClient.Clone()}
+	conn, err := d.DialContext(ctx, "tcp", strings.TrimPrefix(host, "https://"))
+	if err != nil {
+		return err
+	}
+	return conn.Close()
 }

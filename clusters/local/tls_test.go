@@ -62,6 +62,24 @@ func TestMutualTLSCluster(t *testing.T) {
 	}
 	put("v1")
 
+	// An expired certificate is refused at the next handshake, and a renewed one accepted,
+	// without restarting anything.
+	if err := c.CertAccepted(ctx, "b"); err != nil {
+		t.Fatalf("region b's certificate before the fault: %v", err)
+	}
+	if err := c.ExpireCert(ctx, "b"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.CertAccepted(ctx, "b"); err == nil || !strings.Contains(err.Error(), "expired") {
+		t.Errorf("region b's expired certificate: %v, want it refused as expired", err)
+	}
+	if err := c.RenewCert(ctx, "b"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.CertAccepted(ctx, "b"); err != nil {
+		t.Errorf("region b's renewed certificate: %v", err)
+	}
+
 	if err := c.KillRegion(ctx, "a"); err != nil {
 		t.Fatal(err)
 	}

@@ -71,3 +71,22 @@ func (c *Cluster) Unsupported(kind string) string {
 	}
 	return ""
 }
+
+// CertRealisation says whether region certificates can be expired (the stack runs with TLS,
+// which it does here unless its configuration turns it off).
+func (c *Cluster) CertRealisation() (faults.Realisation, string) { return c.procs.CertRealisation() }
+
+// ExpireCert re-issues region's certificate as expired.
+func (c *Cluster) ExpireCert(ctx context.Context, region string) error {
+	return c.procs.ExpireCert(ctx, region)
+}
+
+// RenewCert issues region a valid certificate again.
+func (c *Cluster) RenewCert(ctx context.Context, region string) error {
+	return c.procs.RenewCert(ctx, region)
+}
+
+// CertAccepted completes a fresh TLS handshake with region's host.
+func (c *Cluster) CertAccepted(ctx context.Context, region string) error {
+	return c.procs.CertAccepted(ctx, region)
+}

@@ -122,6 +122,7 @@ var (
 		faults.ObjectStores
 		faults.ReplyLossControl
 		faults.SlowRepliesControl
+		faults.CertControl
 	} = (*local.Cluster)(nil)
 	_ interface {
 		clusters.Cluster
@@ -134,6 +135,7 @@ var (
 		faults.ClockControl
 		faults.ObjectStores
 		faults.ReplyLossControl
+		faults.CertControl
 	} = (*netns.Cluster)(nil)
 )
 
