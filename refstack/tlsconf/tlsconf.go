@@ -209,16 +209,25 @@ func pool(caPath string) (*x509.CertPool, error) {
 	return p, nil
 }
 
-// Server is the configuration of a server presenting certificate name from dir and
-// requiring every client to present one the run's CA signed.
-func Server(dir, name string) (*tls.Config, error) {
+// identity loads certificate name's key pair (re-read on change) and the run's CA from dir.
+func identity(dir, name string) (*x509.CertPool, *keyPair, error) {
 	ca, cert, key := Files(dir, name)
 	cas, err := pool(ca)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	kp := &keyPair{cert: cert, key: key}
 	if _, err := kp.get(); err != nil {
+		return nil, nil, err
+	}
+	return cas, kp, nil
+}
+
+// Server is the configuration of a server presenting certificate name from dir and
+// requiring every client to present one the run's CA signed.
+func Server(dir, name string) (*tls.Config, error) {
+	cas, kp, err := identity(dir, name)
+	if err != nil {
 		return nil, err
 	}
 	return &tls.Config{
@@ -232,13 +241,8 @@ func Server(dir, name string) (*tls.Config, error) {
 // Client is the configuration of a client presenting certificate name from dir and
 // trusting only servers the run's CA signed.
 func Client(dir, name string) (*tls.Config, error) {
-	ca, cert, key := Files(dir, name)
-	cas, err := pool(ca)
+	cas, kp, err := identity(dir, name)
 	if err != nil {
-		return nil, err
-	}
-	kp := &keyPair{cert: cert, key: key}
-	if _, err := kp.get(); err != nil {
 		return nil, err
 	}
 	return &tls.Config{
