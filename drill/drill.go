@@ -14,6 +14,7 @@ import (
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/zap"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/geodrill/geodrill/checkers"
@@ -423,7 +424,7 @@ func WorkloadConfig(sc *scenarios.Scenario, router string) workload.Config {
 // watchStack starts the stack event watch: the timeline records what it sees, and triggered
 // faults wait on it.
 func watchStack(ctx context.Context, endpoints []string, tlsCfg *tls.Config, clock *timeline.Clock, tl *timeline.Timeline) (*faults.StackEvents, func(), error) {
-	cli, err := clientv3.New(clientv3.Config{Endpoints: endpoints, DialTimeout: 5 * time.Second, TLS: tlsCfg})
+	cli, err := clientv3.New(clientv3.Config{Endpoints: endpoints, DialTimeout: 5 * time.Second, TLS: tlsCfg, Logger: zap.NewNop()})
 	if err != nil {
 		return nil, nil, fmt.Errorf("connect to etcd %v for stack events: %w", endpoints, err)
 	}

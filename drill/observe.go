@@ -15,6 +15,7 @@ import (
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
 	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/zap"
 
 	"github.com/geodrill/geodrill/checkers"
 	"github.com/geodrill/geodrill/clusters"
@@ -58,7 +59,7 @@ func observe(ctx context.Context, eps clusters.Endpoints, tlsCfg *tls.Config, re
 }
 
 func observeEtcd(ctx context.Context, endpoints []string, tlsCfg *tls.Config, obs *checkers.Observations) error {
-	cli, err := clientv3.New(clientv3.Config{Endpoints: endpoints, DialTimeout: 5 * time.Second, TLS: tlsCfg})
+	cli, err := clientv3.New(clientv3.Config{Endpoints: endpoints, DialTimeout: 5 * time.Second, TLS: tlsCfg, Logger: zap.NewNop()})
 	if err != nil {
 		return fmt.Errorf("connect to etcd %v: %w", endpoints, err)
 	}

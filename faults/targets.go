@@ -9,6 +9,7 @@ import (
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/zap"
 
 	"github.com/geodrill/geodrill/refstack/api"
 )
@@ -130,7 +131,7 @@ func etcdClient(env Env) (*clientv3.Client, error) {
 	for _, r := range sortedRegions(env.Etcd) {
 		eps = append(eps, env.Etcd[r])
 	}
-	cli, err := clientv3.New(clientv3.Config{Endpoints: eps, DialTimeout: 2 * time.Second, TLS: env.TLS})
+	cli, err := clientv3.New(clientv3.Config{Endpoints: eps, DialTimeout: 2 * time.Second, TLS: env.TLS, Logger: zap.NewNop()})
 	if err != nil {
 		return nil, fmt.Errorf("connect to etcd %v: %w", eps, err)
 	}
