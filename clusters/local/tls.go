@@ -25,6 +25,9 @@ import (
 // tlsOn says whether this cluster runs with TLS.
 func (c *Cluster) tlsOn() bool { return c.spec.Stack.TLSOn(c.net.TLSDefault) }
 
+// TLSOn says whether the stack runs with mutual TLS (known before Up).
+func (c *Cluster) TLSOn() bool { return c.tlsOn() }
+
 // setupTLS draws the run's certificates into runDir and arms the cluster's own client with
 // the harness's; it returns the files for the endpoints (nil without TLS).
 func (c *Cluster) setupTLS(runDir string) (*clusters.TLSFiles, error) {

@@ -257,6 +257,11 @@ func (c *Cluster) ReplyLossRealisation(path, mode string) (faults.Realisation, s
 	default:
 		return faults.Unavailable, fmt.Sprintf("no mode %q", mode)
 	}
+	if c.procs.TLSOn() {
+		return faults.Approximate, how + "; but the stack runs with TLS, so the chosen segment may be a handshake's, " +
+			"which fails the request before it is sent instead of losing the answer to one that took effect " +
+			"(set stack.tls: false for the exact fault)"
+	}
 	return faults.Exact, how
 }
 

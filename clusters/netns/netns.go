@@ -79,6 +79,9 @@ func New(s clusters.Spec) (*Cluster, error) {
 		Command: func(region, path string, args []string) (string, []string) {
 			return "ip", append([]string{"netns", "exec", c.ns(region), path}, args...)
 		},
+		// Links between namespaces are links between machines: mutual TLS unless the
+		// stack's configuration turns it off (stack.tls: false).
+		TLSDefault: true,
 	})
 	if err != nil {
 		return nil, err

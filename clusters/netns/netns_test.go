@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -18,7 +19,7 @@ import (
 
 // newCluster builds a netns cluster of the shipped scenarios' shape, skipping where the
 // provider cannot run (not root) unless integration tests are required.
-func newCluster(t *testing.T) (*netns.Cluster, string) {
+func newCluster(t *testing.T, edits ...func(*clusters.Spec)) (*netns.Cluster, string) {
 	t.Helper()
 	if err := netns.Available(); err != nil {
 		if os.Getenv("GEODRILL_REQUIRE_INTEGRATION") != "" && os.Geteuid() == 0 {
@@ -31,10 +32,14 @@ func newCluster(t *testing.T) (*netns.Cluster, string) {
 		t.Fatal(err)
 	}
 	runDir := t.TempDir()
-	c, err := netns.New(clusters.Spec{
+	s := clusters.Spec{
 		Regions: []string{"a", "b", "c"}, Agents: 6, Stack: config.Stack{LeaseTTL: 2 * time.Second},
 		BinDir: bin, RunDir: runDir, Progress: func(m string) { t.Log(m) },
-	})
+	}
+	for _, edit := range edits {
+		edit(&s)
+	}
+	c, err := netns.New(s)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,6 +81,14 @@ func TestPartitionsAreExactAndEverythingIsRemoved(t *testing.T) {
 	}()
 	if err := c.Up(ctx); err != nil {
 		t.Fatal(err)
+	}
+	// Regions are machines apart here: the stack runs with mutual TLS unless told not to,
+	// and reply loss, which may then hit a handshake, says it is approximate.
+	if eps := c.Endpoints(); eps.TLS == nil || !strings.HasPrefix(eps.Regions["a"].Host, "https://") {
+		t.Errorf("netns without TLS by default: %+v", eps)
+	}
+	if how, why := c.ReplyLossRealisation(faults.PathRouterHost, faults.ReplyReset); how != faults.Approximate || !strings.Contains(why, "TLS") {
+		t.Errorf("reply loss under TLS: %s (%s), want approximate naming TLS", how, why)
 	}
 	regions := []string{"a", "b", "c"}
 	reach := func(want map[[2]string]bool) {
