@@ -188,7 +188,11 @@ func (w *StackEvents) checkRestore(ctx context.Context, e StackEvent, clock *tim
 	if err != nil {
 		return
 	}
-	resp, err := w.status.Do(req)
+	status := w.status
+	if status == nil {
+		status = &http.Client{Timeout: 500 * time.Millisecond}
+	}
+	resp, err := status.Do(req)
 	if err != nil {
 		return
 	}
