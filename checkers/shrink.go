@@ -14,8 +14,8 @@ import (
 //   - An unknown write whose value some completed op saw (an ok get or a failed cas that
 //     read it, an ok cas that swapped it out) did take effect, and before the first such op
 //     completed: its return time becomes that completion instead of "never returned".
-//   - An unknown write whose value no op mentions at all (read, or expected by a cas that
-//     may have run) cannot be told apart from one that never happened: it is dropped —
+//   - An unknown write whose value no op saw and no unknown cas expects cannot be told
+//     apart from one that never happened: it is dropped —
 //     unless the partition has an ok cas that did not swap and did not say what it read,
 //     whose refusal could hinge on the write's value being there.
 //
@@ -43,7 +43,10 @@ func shrink(ops []porcupine.Operation) (kept []porcupine.Operation, dropped, pat
 		case in.Kind == history.CAS && !in.Unknown:
 			blindRefusal = true
 		}
-		if in.Kind == history.CAS {
+		if in.Kind == history.CAS && in.Unknown {
+			// It may have swapped, which needs Expect in place: a write of that value may
+			// be why. (An ok cas that swapped saw its Expect, below; one refused read
+			// something else, so no linearization has Expect there at that point.)
 			mentioned[in.Expect] = true
 		}
 		if sawValue {

@@ -49,7 +49,12 @@ func BenchmarkCheck(b *testing.B) {
 				r := checkers.Linearizability(context.Background(), checkers.Input{History: h})
 				stop()
 				d, _ := checkers.DataOf[checkers.LinearizabilityData](r)
-				if r.Status() != checkers.Pass {
+				switch r.Status() {
+				case checkers.Pass:
+				case checkers.Unknown: // a bound was reached: a goal missed, kept in the table
+					b.ReportMetric(1, "unknown")
+					b.Logf("%s: %s (%s)", tc.name, r.Verdicts[0].Measured, r.Verdicts[0].Detail)
+				default: // the history is linearizable by construction: any other verdict is a bug
 					b.Fatalf("%s: %s: %s (%d ops, %d unknown writes; %d dropped, %d patched)", tc.name, r.Status(),
 						r.Verdicts[0].Measured, d.Ops, d.UnknownWrites, d.UnknownDropped, d.UnknownPatched)
 				}

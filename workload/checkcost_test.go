@@ -70,6 +70,9 @@ func contendedHistory(cfg workload.Config, shape stallShape) history.History {
 			op.Swapped = cur == op.Expect
 			if op.Swapped {
 				kv[r] = op.Value
+			} else {
+				// A refused cas says what it read, as the host does.
+				op.ReadKnown, op.Found = true, found
 			}
 			op.Read = kv[r]
 		}
