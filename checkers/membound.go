@@ -40,10 +40,3 @@ func watchMemory(limit uint64, exceeded, stop *atomic.Bool) (done func()) {
 		<-finished
 	}
 }
-
-// heapBytes is the heap's live objects now, for tests and reports.
-func heapBytes() uint64 {
-	sample := []metrics.Sample{{Name: heapMetric}}
-	metrics.Read(sample)
-	return sample[0].Value.Uint64()
-}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"runtime/metrics"
 	"sort"
 	"strings"
 	"testing"
@@ -198,4 +199,11 @@ func TestLinearizabilityStopsAtTheMemoryBound(t *testing.T) {
 		t.Fatalf("verdict %s (%s, %s), data %+v: want unknown, the memory bound named", v.Status, v.Measured, v.Detail, d)
 	}
 	t.Logf("stopped after %s at the bound; heap now %d MiB", time.Since(start).Round(time.Millisecond), heapBytes()>>20)
+}
+
+// heapBytes is the heap's live objects now.
+func heapBytes() uint64 {
+	sample := []metrics.Sample{{Name: heapMetric}}
+	metrics.Read(sample)
+	return sample[0].Value.Uint64()
 }

@@ -29,9 +29,7 @@ type WANParams struct {
 }
 
 // Link is the parameters as the providers take them.
-func (p WANParams) Link() Link {
-	return Link{From: p.From, To: p.To, Latency: p.Latency, Jitter: p.Jitter, Loss: p.Loss, BandwidthKbit: p.BandwidthKbit}
-}
+func (p WANParams) Link() Link { return Link(p) }
 
 var wanDegradationKind = KindOf[WANParams]{
 	Name: "wan-degradation",
