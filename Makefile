@@ -83,7 +83,7 @@ failover: build
 # test): partitions, WAN degradation, object-store and etcd outages, clock skew, replies lost
 # after delivery, a host in a crash loop, the two-minute nemesis, a false failure declaration and a fault triggered by
 # a failover. Every one must pass; `harness down` then checks nothing is left.
-CHAOS_SCENARIOS ?= partition-isolate-owner wan-degradation object-store-outage etcd-quorum-loss clock-skew reply-loss crash-loop nemesis false-revocation double-fault
+CHAOS_SCENARIOS ?= partition-isolate-owner heal-then-leader-loss wan-degradation object-store-outage etcd-quorum-loss clock-skew reply-loss crash-loop nemesis false-revocation double-fault
 chaos: build netns-tools
 	$(BIN)/harness run $(foreach s,$(CHAOS_SCENARIOS),scenarios/$(s).yaml); rc=$$?; $(BIN)/harness down; exit $$rc
 

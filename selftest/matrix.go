@@ -14,7 +14,8 @@ import "github.com/geodrill/geodrill/refstack/bugs"
 // host is paused and wakes believing it still owns its agents, a healthy host is declared
 // dead, replies are lost after delivery, a second failure lands during failover, checkpoints
 // are corrupted, a host stalls briefly and must not be failed over, a host hears etcd late and
-// is declared dead meanwhile). The order is the order a seed tries them in when a row names no scenario.
+// is declared dead meanwhile, a region heals from a long partition just before the etcd
+// leader's region dies). The order is the order a seed tries them in when a row names no scenario.
 var Suite = []string{
 	"scenarios/selftest/region-outage.yaml",
 	"scenarios/selftest/region-outage-async.yaml",
@@ -24,6 +25,8 @@ var Suite = []string{
 	"scenarios/selftest/reply-loss.yaml",
 	"scenarios/selftest/brief-pause.yaml",
 	"scenarios/selftest/slow-etcd.yaml",
+	// On netns (root): exact partitions cut etcd's peer links, which local cannot.
+	"scenarios/heal-then-leader-loss.yaml",
 }
 
 // Case is one row of the bug matrix: a switch of refstack/bugs.Table (which says what it
@@ -58,6 +61,7 @@ var Matrix = []Case{
 	{bugs.RestoreLastDeltaOnly, "scenarios/selftest/region-outage.yaml"},
 	{bugs.HeldWithoutCopy, "scenarios/selftest/region-outage-async.yaml"},
 	{bugs.FailbackSkipsLogTail, "scenarios/selftest/false-revocation.yaml"},
+	{bugs.EtcdPeerNoReadTimeout, "scenarios/heal-then-leader-loss.yaml"},
 }
 
 // order is the suite in the order a seed of c tries it: c.First, then the rest; durability

@@ -27,6 +27,7 @@ const (
 	Router     Component = "router"
 	Controller Component = "controller"
 	Checkpoint Component = "checkpoint"
+	Etcd       Component = "etcd"
 )
 
 // The switches, by name.
@@ -51,6 +52,7 @@ const (
 	RestoreLastDeltaOnly   Name = "restore-last-delta-only"
 	HeldWithoutCopy        Name = "held-without-copy"
 	FailbackSkipsLogTail   Name = "failback-skips-log-tail"
+	EtcdPeerNoReadTimeout  Name = "etcd-peer-no-read-timeout"
 )
 
 // Switch is one row of the table.
@@ -259,6 +261,17 @@ var Table = []Switch{
 		Durability: api.DurabilitySyncGeo,
 		Exposed:    "any fail-back (manual or auto) of an agent with writes after its newest checkpoint",
 		Caught:     "linearizability, rpo",
+	},
+	{
+		// etcdnode: the peer streams' read timeout is an hour. This is etcd v3.7.3 as
+		// released: its stream transport sets Dial where DialContext wins, so the timeout is
+		// never applied (third_party/etcd-client-pkg/GEODRILL.md).
+		Name:    EtcdPeerNoReadTimeout,
+		Area:    "coordination",
+		Breaks:  "an etcd member notices a silent peer link within 5s and redials it (the link's stream never times out: after a partition heals it stays dead until TCP's retransmission backoff next fires, seconds to minutes later)",
+		Readers: []Component{Etcd},
+		Exposed: "a partition isolating a region for 13s, healed; 3s later the etcd leader's region is lost: the two survivors cannot form a quorum, so nothing fails over",
+		Caught:  "rto",
 	},
 }
 

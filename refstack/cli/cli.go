@@ -199,6 +199,7 @@ func runEtcd(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	c.HeartbeatInterval, c.ElectionTimeout = st.Etcd.Timing()
+	c.Bugs = st.Unsafe.Set
 	if err := checkAddr("listen-client", c.ListenClient); err != nil {
 		return err
 	}

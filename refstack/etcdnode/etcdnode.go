@@ -12,10 +12,12 @@ import (
 	"time"
 
 	"go.etcd.io/etcd/server/v3/embed"
+	"go.etcd.io/etcd/server/v3/etcdserver/api/rafthttp"
 
 	"go.etcd.io/etcd/client/pkg/v3/transport"
 
 	"github.com/geodrill/geodrill/refstack/api"
+	"github.com/geodrill/geodrill/refstack/bugs"
 	"github.com/geodrill/geodrill/refstack/tlsconf"
 )
 
@@ -35,6 +37,8 @@ type Config struct {
 	// HeartbeatInterval and ElectionTimeout are the raft timing (0: api.DefaultEtcdHeartbeat,
 	// api.DefaultEtcdElection). The election timeout bounds how fast etcd itself fails over.
 	HeartbeatInterval, ElectionTimeout time.Duration
+	// Bugs are the stack's unsafe switches; the member reads bugs.EtcdPeerNoReadTimeout.
+	Bugs bugs.Set
 }
 
 // Validate reports the first bad field, saying how to fix it.
@@ -132,6 +136,11 @@ func Start(c Config) (*Node, error) {
 	cfg, err := c.embedConfig()
 	if err != nil {
 		return nil, err
+	}
+	if c.Bugs.On(bugs.EtcdPeerNoReadTimeout) {
+		// The peer streams' read timeout is a package setting of rafthttp, read when the
+		// transport and listeners are made; one member runs per process.
+		rafthttp.ConnReadTimeout = time.Hour
 	}
 	e, err := embed.StartEtcd(cfg)
 	if err != nil {

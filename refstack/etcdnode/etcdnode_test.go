@@ -4,11 +4,13 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"go.etcd.io/etcd/client/pkg/v3/transport"
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/geodrill/geodrill/refstack/etcdnode"
@@ -141,5 +143,57 @@ func TestValidate(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%+v: error %v, want it to mention %q", c, err, tc.want)
 		}
+	}
+}
+
+// The stack's etcd patches the peer stream transport (third_party/etcd-client-pkg): a stream
+// whose peer goes silent, as over a partition that drops packets, ends after the read
+// timeout, so the member redials and the link works again as soon as the partition heals.
+// Unpatched etcd v3.7.3 never applied the timeout and this read blocks until the peer
+// speaks again.
+func TestPeerStreamReadTimesOut(t *testing.T) {
+	for _, tlsOn := range []bool{false, true} {
+		silent := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.WriteHeader(http.StatusOK)
+			w.(http.Flusher).Flush()
+			<-r.Context().Done() // a peer that never sends again
+		})
+		var srv *httptest.Server
+		info := transport.TLSInfo{}
+		if tlsOn {
+			srv = httptest.NewTLSServer(silent)
+			info.InsecureSkipVerify = true
+		} else {
+			srv = httptest.NewServer(silent)
+		}
+		const timeout = 300 * time.Millisecond
+		tr, err := transport.NewTimeoutTransport(info, time.Second, timeout, timeout)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req, _ := http.NewRequest(http.MethodGet, srv.URL+"/raft/stream/message/x", nil)
+		resp, err := tr.RoundTrip(req)
+		if err != nil {
+			t.Fatalf("tls=%v: %v", tlsOn, err)
+		}
+		done := make(chan error, 1)
+		start := time.Now()
+		go func() {
+			_, err := resp.Body.Read(make([]byte, 16))
+			done <- err
+		}()
+		select {
+		case err := <-done:
+			if err == nil || !strings.Contains(err.Error(), "timeout") {
+				t.Errorf("tls=%v: read from a silent peer ended with %v, want an i/o timeout", tlsOn, err)
+			}
+			t.Logf("tls=%v: silent peer noticed after %v", tlsOn, time.Since(start).Round(time.Millisecond))
+		case <-time.After(10 * timeout):
+			t.Errorf("tls=%v: read from a silent peer still blocked after %v: the stream transport applies no read timeout", tlsOn, 10*timeout)
+		}
+		resp.Body.Close()
+		tr.CloseIdleConnections()
+		srv.CloseClientConnections()
+		srv.Close()
 	}
 }
