@@ -80,3 +80,33 @@ func TestBugDeadRegionStaysDead(t *testing.T) {
 		}
 	}
 }
+
+// controller-trusts-itself: the only controller's probes of every region fail, its own
+// region's included (its certificate lapsed, say). It must declare nobody dead; the buggy
+// one revokes every healthy region's lease.
+func TestBugControllerTrustsItself(t *testing.T) {
+	for _, on := range []bool{false, true} {
+		set := bugs.Set{}
+		if on {
+			set = bugs.Of(bugs.ControllerTrustsItself)
+		}
+		e := newEnv(t)
+		hosts := []*fakeHost{e.host("a"), e.host("b"), e.host("c")}
+		c, stop := e.controller("a", withBugs(set))
+		waitFor(t, 5*time.Second, "a controller leader", c.Leader)
+		time.Sleep(300 * time.Millisecond) // every host probed healthy
+		for _, h := range hosts {
+			h.ok.Store(false)
+		}
+		time.Sleep(1500 * time.Millisecond) // well past three failed probes at 100ms
+		for _, r := range []string{"b", "c"} {
+			if present := e.hostKeyPresent(r); present == on {
+				t.Errorf("%s: with every probe failing, region %s's host key present=%v, want %v", set, r, present, !on)
+			}
+		}
+		if !on && c.Leader() {
+			t.Errorf("%s: a controller whose own host fails its probes still leads", set)
+		}
+		stop()
+	}
+}

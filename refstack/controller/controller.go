@@ -148,6 +148,8 @@ type Controller struct {
 
 	mu      sync.Mutex
 	regions map[string]*region
+	session *concurrency.Session // the election session while leader; nil otherwise
+	doubted bool                 // "own host fails probes" was logged and not yet cleared
 }
 
 // New checks cfg.
@@ -205,6 +207,10 @@ func (c *Controller) Run(ctx context.Context) {
 // losing the session.
 func (c *Controller) campaignLoop(ctx context.Context) {
 	for ctx.Err() == nil {
+		if c.selfDoubt() {
+			sleep(ctx, c.cfg.ProbeEvery)
+			continue
+		}
 		s, err := concurrency.NewSession(c.cfg.Client, concurrency.WithTTL(c.cfg.SessionTTL), concurrency.WithContext(ctx))
 		if err != nil {
 			sleep(ctx, 500*time.Millisecond)
@@ -216,6 +222,9 @@ func (c *Controller) campaignLoop(ctx context.Context) {
 			sleep(ctx, 200*time.Millisecond)
 			continue
 		}
+		c.mu.Lock()
+		c.session = s
+		c.mu.Unlock()
 		c.leader.Store(true)
 		c.cfg.Metrics.setLeader(true)
 		c.log.Info("controller leader elected", "event", "controller_leader", "session_lease", fmt.Sprintf("%x", int64(s.Lease())))
@@ -226,10 +235,46 @@ func (c *Controller) campaignLoop(ctx context.Context) {
 		}
 		c.leader.Store(false)
 		c.cfg.Metrics.setLeader(false)
+		c.mu.Lock()
+		c.session = nil
+		c.mu.Unlock()
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
 		_, _ = c.cfg.Client.Revoke(rctx, s.Lease())
 		cancel()
 		_ = s.Close()
+	}
+}
+
+// selfDoubt says whether this controller's own region fails its probes. The controller
+// runs in that region's host, so it is the one vantage point sure to reach it: when even
+// that probe fails, the fault is likely the controller's own (its certificate lapsed, its
+// host lost its lease), and what its probes say of other regions is not to be trusted. A
+// doubting controller does not campaign, steps down if it leads, and deposes nobody.
+func (c *Controller) selfDoubt() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	r := c.regions[c.cfg.Region]
+	// BUG (controller-trusts-itself): never doubts its own vantage point.
+	doubt := r != nil && c.deadLocked(r) && !c.cfg.Bugs.On(bugs.ControllerTrustsItself)
+	if doubt != c.doubted {
+		c.doubted = doubt
+		if doubt {
+			c.log.Warn("own host fails probes: not leading and declaring nothing until it answers", "failures", r.failures)
+		} else {
+			c.log.Info("own host answers probes again")
+		}
+	}
+	return doubt
+}
+
+// stepDown ends the election session, if leading, so that a controller in a healthy
+// region takes over.
+func (c *Controller) stepDown() {
+	c.mu.Lock()
+	s := c.session
+	c.mu.Unlock()
+	if s != nil {
+		_ = s.Close() // ends the keep-alive at once and revokes the lease
 	}
 }
 
@@ -244,6 +289,12 @@ func (c *Controller) probeRound(ctx context.Context) {
 // actRound acts on the latest probes (leader) or watches the leader (follower).
 func (c *Controller) actRound(ctx context.Context) {
 	if ctx.Err() != nil {
+		return
+	}
+	if c.selfDoubt() {
+		if c.leader.Load() {
+			c.stepDown()
+		}
 		return
 	}
 	if c.leader.Load() {
