@@ -125,6 +125,7 @@ var scenarioCheckers = []struct {
 }{
 	{checker{NameFailback, Failback}, failbackApplies},
 	{checker{NameTolerance, Tolerance}, toleranceApplies},
+	{checker{NameCertificates, Certificates}, certificatesApplies},
 }
 
 // scenarioResults runs the scenario checkers that apply to in, after the fixed ones.

@@ -3,6 +3,8 @@ package faults
 import (
 	"context"
 	"fmt"
+	"sort"
+	"strings"
 )
 
 // CertExpiry lets one region's certificate expire while it is held: the region's etcd
@@ -24,6 +26,28 @@ type CertControl interface {
 	// CertAccepted opens a fresh TLS connection to region's agent host: nil when its
 	// certificate is accepted.
 	CertAccepted(ctx context.Context, region string) error
+	// PresentCert opens a fresh connection to every other service that checks client
+	// certificates (the other regions' etcd members and hosts, the router), presenting
+	// region's certificate as region's own services do, and makes one request on it: per
+	// service ("etcd a", "host a", "router"), nil when the request was served.
+	PresentCert(ctx context.Context, region string) map[string]error
+}
+
+// Inject event details of cert-expiry: which services, presented the expired
+// certificate, served a request on it (a security failure), refused it, or could not be
+// reached to tell ("; "-separated; "" for none).
+const (
+	DetailExpiredCertAccepted  = "expired_cert_accepted_by"
+	DetailExpiredCertRefused   = "expired_cert_refused_by"
+	DetailExpiredCertUnreached = "expired_cert_unreached"
+)
+
+// refusal says whether err is a TLS refusal of the presented certificate, rather than a
+// service that could not be reached at all.
+func refusal(err error) bool {
+	msg := err.Error()
+	return strings.Contains(msg, "certificate") || strings.Contains(msg, "tls:") ||
+		strings.Contains(msg, "connection reset") || strings.Contains(msg, "EOF")
 }
 
 var certExpiryKind = KindOf[NoParams]{
@@ -54,8 +78,25 @@ func (f *CertExpiry) Inject(ctx context.Context, env Env) (Record, error) {
 	}
 	f.resolved = r
 	rec := Record{Target: "certificate " + r, Detail: map[string]string{"region": r}}
-	if err := env.Cluster.(CertControl).ExpireCert(ctx, r); err != nil {
+	cc := env.Cluster.(CertControl)
+	if err := cc.ExpireCert(ctx, r); err != nil {
 		return rec, fmt.Errorf("expire the certificate of region %s: %w", r, err)
+	}
+	// Every other service must now refuse the region's certificate, as a client's.
+	var accepted, refused, unreached []string
+	for svc, err := range cc.PresentCert(ctx, r) {
+		switch {
+		case err == nil:
+			accepted = append(accepted, svc)
+		case refusal(err):
+			refused = append(refused, svc)
+		default:
+			unreached = append(unreached, svc+" ("+err.Error()+")")
+		}
+	}
+	for k, v := range map[string][]string{DetailExpiredCertAccepted: accepted, DetailExpiredCertRefused: refused, DetailExpiredCertUnreached: unreached} {
+		sort.Strings(v)
+		rec.Detail[k] = strings.Join(v, "; ")
 	}
 	return rec, nil
 }

@@ -15,7 +15,7 @@ import "github.com/geodrill/geodrill/refstack/bugs"
 // dead, replies are lost after delivery, a second failure lands during failover, checkpoints
 // are corrupted, a host stalls briefly and must not be failed over, a host hears etcd late and
 // is declared dead meanwhile, a region heals from a long partition just before the etcd
-// leader's region dies). The order is the order a seed tries them in when a row names no scenario.
+// leader's region dies, a region's certificate lapses). The order is the order a seed tries them in when a row names no scenario.
 var Suite = []string{
 	"scenarios/selftest/region-outage.yaml",
 	"scenarios/selftest/region-outage-async.yaml",
@@ -27,6 +27,7 @@ var Suite = []string{
 	"scenarios/selftest/slow-etcd.yaml",
 	// On netns (root): exact partitions cut etcd's peer links, which local cannot.
 	"scenarios/heal-then-leader-loss.yaml",
+	"scenarios/cert-expiry.yaml",
 }
 
 // Case is one row of the bug matrix: a switch of refstack/bugs.Table (which says what it
@@ -62,6 +63,8 @@ var Matrix = []Case{
 	{bugs.HeldWithoutCopy, "scenarios/selftest/region-outage-async.yaml"},
 	{bugs.FailbackSkipsLogTail, "scenarios/selftest/false-revocation.yaml"},
 	{bugs.EtcdPeerNoReadTimeout, "scenarios/heal-then-leader-loss.yaml"},
+	{bugs.TLSIgnoresExpiry, "scenarios/cert-expiry.yaml"},
+	{bugs.ControllerTrustsItself, "scenarios/cert-expiry.yaml"},
 }
 
 // order is the suite in the order a seed of c tries it: c.First, then the rest; durability

@@ -154,3 +154,46 @@ func (c *Cluster) CertAccepted(ctx context.Context, region string) error {
 	}
 	return conn.Close()
 }
+
+// PresentCert makes one request to every other region's etcd member and host and to the
+// router over a fresh connection that presents region's certificate, as region's own
+// services do: per service, nil when the request was served. MinIO is not asked: it does
+// not check client certificates (its TLS is server-side only).
+func (c *Cluster) PresentCert(ctx context.Context, region string) map[string]error {
+	c.mu.Lock()
+	eps := c.eps
+	c.mu.Unlock()
+	out := map[string]error{}
+	if c.tlsDir == "" {
+		out["tls"] = errors.New("the stack runs without TLS")
+		return out
+	}
+	ca, cert, key := tlsconf.Files(c.tlsDir, region)
+	cfg, err := clusters.Endpoints{TLS: &clusters.TLSFiles{CA: ca, Cert: cert, Key: key}}.ClientTLS()
+	if err != nil {
+		out["tls"] = err
+		return out
+	}
+	client := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{Proxy: nil, DisableKeepAlives: true, TLSClientConfig: cfg}}
+	ask := func(url string) error {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		if err != nil {
+			return err
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		return nil
+	}
+	for r, re := range eps.Regions {
+		if r == region {
+			continue
+		}
+		out["etcd "+r] = ask("https://" + re.Etcd + "/health")
+		out["host "+r] = ask(re.Host + "/healthz")
+	}
+	out["router"] = ask(eps.StatusRouter() + "/healthz")
+	return out
+}

@@ -86,6 +86,12 @@ func (c *Cluster) RenewCert(ctx context.Context, region string) error {
 	return c.procs.RenewCert(ctx, region)
 }
 
+// PresentCert asks the other regions' services and the router to serve a request on
+// region's certificate.
+func (c *Cluster) PresentCert(ctx context.Context, region string) map[string]error {
+	return c.procs.PresentCert(ctx, region)
+}
+
 // CertAccepted completes a fresh TLS handshake with region's host.
 func (c *Cluster) CertAccepted(ctx context.Context, region string) error {
 	return c.procs.CertAccepted(ctx, region)

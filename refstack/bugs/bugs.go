@@ -53,6 +53,8 @@ const (
 	HeldWithoutCopy        Name = "held-without-copy"
 	FailbackSkipsLogTail   Name = "failback-skips-log-tail"
 	EtcdPeerNoReadTimeout  Name = "etcd-peer-no-read-timeout"
+	TLSIgnoresExpiry       Name = "tls-ignores-expiry"
+	ControllerTrustsItself Name = "controller-trusts-itself"
 )
 
 // Switch is one row of the table.
@@ -272,6 +274,25 @@ var Table = []Switch{
 		Readers: []Component{Etcd},
 		Exposed: "a partition isolating a region for 13s, healed; 3s later the etcd leader's region is lost: the two survivors cannot form a quorum, so nothing fails over",
 		Caught:  "rto",
+	},
+	{
+		// tlsconf.IgnoringExpiry: the host's and router's servers check a client's
+		// certificate by its signature only, "to tolerate clock skew".
+		Name:    TLSIgnoresExpiry,
+		Area:    "security",
+		Breaks:  "hosts and routers refuse a client certificate that has expired (they check only its signature and accept it)",
+		Readers: []Component{Host, Router},
+		Exposed: "cert-expiry of a region: its expired certificate, presented to every other region's services, must be refused",
+		Caught:  "certificates",
+	},
+	{
+		// controller.selfDoubt: never doubts, so a controller whose own probes fail leads.
+		Name:    ControllerTrustsItself,
+		Area:    "controller",
+		Breaks:  "a controller whose own region fails its probes does not lead, depose or declare (it trusts its probes, so a controller that cannot reach anyone declares every healthy region dead)",
+		Readers: []Component{Controller},
+		Exposed: "cert-expiry of the controller leader's region: its probes of every region, its own included, are refused",
+		Caught:  "availability, latency (agents thrash between regions)",
 	},
 }
 

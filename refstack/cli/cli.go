@@ -20,6 +20,7 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/geodrill/geodrill/refstack/api"
+	"github.com/geodrill/geodrill/refstack/bugs"
 	"github.com/geodrill/geodrill/refstack/checkpoint"
 	"github.com/geodrill/geodrill/refstack/config"
 	"github.com/geodrill/geodrill/refstack/controller"
@@ -80,13 +81,18 @@ func tlsFlag(fs *flag.FlagSet, dir *string) {
 }
 
 // tlsConfigs are the server and client configurations of certificate name in dir; both nil
-// without a dir.
-func tlsConfigs(dir, name string) (server, client *tls.Config, err error) {
+// without a dir. Bugs may hold bugs.TLSIgnoresExpiry.
+func tlsConfigs(dir, name string, bs bugs.Set) (server, client *tls.Config, err error) {
 	if dir == "" {
 		return nil, nil, nil
 	}
 	if server, err = tlsconf.Server(dir, name); err != nil {
 		return nil, nil, usageError{msg: err.Error()}
+	}
+	if bs.On(bugs.TLSIgnoresExpiry) {
+		if server, err = tlsconf.IgnoringExpiry(server, dir); err != nil {
+			return nil, nil, usageError{msg: err.Error()}
+		}
 	}
 	if client, err = tlsconf.Client(dir, name); err != nil {
 		return nil, nil, usageError{msg: err.Error()}
@@ -234,7 +240,7 @@ func runHost(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	applyHost(&c, st)
-	if c.TLSServer, c.TLSClient, err = tlsConfigs(tlsDir, c.Region); err != nil {
+	if c.TLSServer, c.TLSClient, err = tlsConfigs(tlsDir, c.Region, st.Unsafe.Set); err != nil {
 		return err
 	}
 	if err := checkAddr("listen", c.Listen); err != nil {
@@ -295,7 +301,7 @@ func runRouter(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	c.OwnerTTL, c.Bugs = st.Router.OwnerTTL, st.Unsafe.Set
-	if c.TLSServer, c.TLSClient, err = tlsConfigs(tlsDir, tlsconf.Router); err != nil {
+	if c.TLSServer, c.TLSClient, err = tlsConfigs(tlsDir, tlsconf.Router, st.Unsafe.Set); err != nil {
 		return err
 	}
 	if err := checkAddr("listen", c.Listen); err != nil {
@@ -341,7 +347,7 @@ func runRegister(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
-	_, client, err := tlsConfigs(tlsDir, tlsconf.Harness)
+	_, client, err := tlsConfigs(tlsDir, tlsconf.Harness, bugs.Set{})
 	if err != nil {
 		return err
 	}
@@ -372,7 +378,7 @@ func runFailback(ctx context.Context, args []string, stderr io.Writer) error {
 	if maxAgents < 0 {
 		return usagef("--max-agents %d: want 0 (unlimited) or more", maxAgents)
 	}
-	_, client, err := tlsConfigs(tlsDir, tlsconf.Harness)
+	_, client, err := tlsConfigs(tlsDir, tlsconf.Harness, bugs.Set{})
 	if err != nil {
 		return err
 	}

@@ -224,7 +224,7 @@ func identity(dir, name string) (*x509.CertPool, *keyPair, error) {
 }
 
 // Server is the configuration of a server presenting certificate name from dir and
-// requiring every client to present one the run's CA signed.
+// requiring every client to present a valid one the run's CA signed.
 func Server(dir, name string) (*tls.Config, error) {
 	cas, kp, err := identity(dir, name)
 	if err != nil {
@@ -236,6 +236,29 @@ func Server(dir, name string) (*tls.Config, error) {
 		ClientCAs:      cas,
 		GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return kp.get() },
 	}, nil
+}
+
+// IgnoringExpiry is the planted bug bugs.TLSIgnoresExpiry: cfg (a Server configuration
+// of the run in dir) checks a client's certificate "by hand", by its signature from the
+// run's CA only, as code that wants to tolerate clock skew might, and so accepts expired
+// certificates.
+func IgnoringExpiry(cfg *tls.Config, dir string) (*tls.Config, error) {
+	ca, _, err := LoadCA(dir)
+	if err != nil {
+		return nil, err
+	}
+	cfg.ClientAuth = tls.RequireAnyClientCert
+	cfg.VerifyPeerCertificate = func(raw [][]byte, _ [][]*x509.Certificate) error {
+		if len(raw) == 0 {
+			return errors.New("tls: no client certificate")
+		}
+		leaf, err := x509.ParseCertificate(raw[0])
+		if err != nil {
+			return err
+		}
+		return leaf.CheckSignatureFrom(ca)
+	}
+	return cfg, nil
 }
 
 // Client is the configuration of a client presenting certificate name from dir and
