@@ -83,7 +83,7 @@ failover: build
 # test): partitions, WAN degradation, object-store and etcd outages, clock skew, replies lost
 # after delivery, a host in a crash loop, the two-minute nemesis, a false failure declaration and a fault triggered by
 # a failover. Every one must pass; `harness down` then checks nothing is left.
-CHAOS_SCENARIOS ?= partition-isolate-owner heal-then-leader-loss wan-degradation object-store-outage etcd-quorum-loss clock-skew reply-loss crash-loop nemesis false-revocation double-fault
+CHAOS_SCENARIOS ?= partition-isolate-owner heal-then-leader-loss cert-expiry wan-degradation object-store-outage etcd-quorum-loss clock-skew reply-loss crash-loop nemesis false-revocation double-fault
 chaos: build netns-tools
 	$(BIN)/harness run $(foreach s,$(CHAOS_SCENARIOS),scenarios/$(s).yaml); rc=$$?; $(BIN)/harness down; exit $$rc
 
@@ -108,10 +108,16 @@ $(CHROMIUM):
 # linearizability check's time and peak heap (BenchmarkCheck: 100k ops over 1k keys, 60k ops
 # with 40% unknown writes); the RPO check of 60k ops on one key beside its quadratic
 # predecessor (BenchmarkRPOSingleKey*); the load driver beside plain vegeta on one no-op
-# target (BenchmarkDriverVsVegeta). About 5 minutes on 2 cores.
+# target (BenchmarkDriverVsVegeta). Then whole drills on the local provider, once each
+# (drill/bench_test.go): scenarios/region-outage.yaml over BENCH_SEEDS seeds (bring-up and
+# drill wall time, RTO p50/p95/max and each recovery phase's median, peak memory of the
+# harness and of the largest stack process) and scenarios/bench/steady-load.yaml at 500,
+# 1000 and 2000 offered ops/s (ok ops/s, ok share, latency p50/p99): the stack's ceiling.
+# About 9 minutes on 2 cores.
 BENCH_OUT ?= runs/bench
-bench:
-	GO=$(GO) BENCH_OUT=$(BENCH_OUT) ./scripts/bench.sh
+BENCH_SEEDS ?= 3
+bench: build
+	GO=$(GO) BENCH_OUT=$(BENCH_OUT) GEODRILL_BENCH_SEEDS=$(BENCH_SEEDS) ./scripts/bench.sh
 
 # staticcheck, pinned, fetched from the Go module proxy on first use.
 STATICCHECK_VERSION := v0.6.1

@@ -312,7 +312,7 @@ func TestShippedScenario(t *testing.T) {
 		Provider:    "local",
 		Topology: Topology{Regions: []string{"a", "b", "c"}, Agents: 12, KeysPerAgent: 4,
 			Placement: map[string]int{"a": 8, "b": 2, "c": 2}},
-		Stack: config.Stack{Durability: "sync-geo", LeaseTTL: 2 * time.Second, CheckpointEvery: 200},
+		Stack: config.Stack{Durability: "sync-geo", LeaseTTL: 2 * time.Second, CheckpointEvery: 200, TLS: &yes},
 		Workload: Workload{Rate: 200, Duration: Duration(30 * time.Second), Timeout: Duration(2 * time.Second),
 			Mix: Mix{Put: 5, Get: 4, CAS: 1}, Agents: Popularity{Distribution: "uniform"}, Keys: Popularity{Distribution: "uniform"}, Burst: 1},
 		Faults: []Fault{{Kind: "region-outage", Region: Busiest, At: Duration(10 * time.Second), Duration: Duration(15 * time.Second), Params: &faults.NoParams{}}},
