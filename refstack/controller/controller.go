@@ -75,6 +75,13 @@ type Config struct {
 	FailbackMode     string        // manual (default) or auto
 	FailbackHold     time.Duration // healthy time before auto fail-back; default 5s
 	OpTimeout        time.Duration // one etcd request; default 2s
+	// DeposeTimeout bounds one attempt to revoke a dead leader's election session; default
+	// 500ms. The attempt usually comes while etcd is still noticing that the killed region
+	// held its leader too, and a write sent then is forwarded to the dead leader and lost:
+	// it waits its whole timeout. A short attempt, retried each probe round, lets the next
+	// one reach the new leader (seed 1 of leader-outage: 2s of a 2.6s RTO were one lost
+	// attempt).
+	DeposeTimeout time.Duration
 
 	// Bugs are the unsafe switches turned on (self-validation only).
 	Bugs bugs.Set
@@ -106,6 +113,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.OpTimeout <= 0 {
 		c.OpTimeout = 2 * time.Second
+	}
+	if c.DeposeTimeout <= 0 {
+		c.DeposeTimeout = min(500*time.Millisecond, c.OpTimeout)
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.NewJSONHandler(os.Stderr, nil))
@@ -446,7 +456,9 @@ func (c *Controller) deposeDeadLeader(ctx context.Context) {
 	if !dead || leaderRegion == c.cfg.Region {
 		return
 	}
-	if _, err := c.cfg.Client.Revoke(rctx, clientv3.LeaseID(kv.Lease)); err == nil {
+	vctx, vcancel := context.WithTimeout(ctx, c.cfg.DeposeTimeout)
+	defer vcancel()
+	if _, err := c.cfg.Client.Revoke(vctx, clientv3.LeaseID(kv.Lease)); err == nil {
 		c.log.Warn("revoked the session of a controller leader in a dead region", "leader_region", leaderRegion)
 	}
 }
