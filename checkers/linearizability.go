@@ -41,6 +41,8 @@ type LinearizabilityData struct {
 	// UnknownPatched: unknown writes some op saw, given that op's completion time.
 	UnknownDropped int    `json:"unknown_writes_dropped,omitempty"`
 	UnknownPatched int    `json:"unknown_writes_patched,omitempty"`
+	// GetsMerged: ok gets left out because two others with the same result decide them.
+	GetsMerged int `json:"gets_merged,omitempty"`
 	Timeout        string `json:"timeout"`
 	MemoryBound    string `json:"memory_bound,omitempty"`
 	Elapsed        string `json:"elapsed"`
@@ -438,9 +440,10 @@ func buildPartitions(h history.History) ([]partition, LinearizabilityData) {
 	for i := range parts {
 		ops := parts[i].ops
 		sort.SliceStable(ops, func(a, b int) bool { return ops[a].Call < ops[b].Call })
-		ops, dropped, patched := shrink(ops)
+		ops, dropped, patched, merged := shrink(ops)
 		d.UnknownDropped += dropped
 		d.UnknownPatched += patched
+		d.GetsMerged += merged
 		parts[i].ops = ops
 		assignLanes(ops)
 		for j := range ops {

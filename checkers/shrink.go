@@ -18,11 +18,19 @@ import (
 //     apart from one that never happened: it is dropped —
 //     unless the partition has an ok cas that did not swap and did not say what it read,
 //     whose refusal could hinge on the write's value being there.
+//   - Of the ok gets that returned the same result, only the one invoked last and the one
+//     that returned first are kept. With unique values the register holds that result for
+//     one stretch of any linearization (from the write of the value to the next write; an
+//     absent key, from the start to the first write), and a get fits iff its interval
+//     meets that stretch: it must return after the stretch begins and be invoked before it
+//     ends, which those two decide for every other. This is what keeps a burst of reads
+//     that piled up behind a stall (an etcd election) from blowing up the search.
 //
-// Both keep the verdict: a linearization of the shrunk partition is one of the original
-// (a dropped write placed after everything), and the converse holds by the rules above.
-// It returns the kept ops and how many were dropped and patched.
-func shrink(ops []porcupine.Operation) (kept []porcupine.Operation, dropped, patched int) {
+// All keep the verdict: a linearization of the shrunk partition is one of the original (a
+// dropped write placed after everything, a dropped get placed beside a kept one or between
+// the two), and the converse holds by the rules above. It returns the kept ops, how many
+// unknown writes were dropped and patched, and how many gets were merged away.
+func shrink(ops []porcupine.Operation) (kept []porcupine.Operation, dropped, patched, merged int) {
 	writers := map[string]int{}     // value -> how many writes write it
 	firstSeen := map[string]int64{} // value -> earliest completion of an op that saw it
 	mentioned := map[string]bool{}  // value -> read or expected by some op
@@ -58,12 +66,38 @@ func shrink(ops []porcupine.Operation) (kept []porcupine.Operation, dropped, pat
 	}
 	for _, n := range writers {
 		if n > 1 {
-			return ops, 0, 0 // values repeat: which write a read saw is ambiguous
+			return ops, 0, 0, 0 // values repeat: which write a read saw is ambiguous
+		}
+	}
+	// The gets to keep, per result: the last invoked and the first returned.
+	type extremes struct{ lastCall, firstReturn int }
+	reads := map[kvOutput]*extremes{}
+	for i, op := range ops {
+		if in := op.Input.(kvInput); in.Kind != history.Get || in.Unknown {
+			continue
+		}
+		out := op.Output.(kvOutput)
+		e := reads[out]
+		if e == nil {
+			reads[out] = &extremes{i, i}
+			continue
+		}
+		if op.Call > ops[e.lastCall].Call {
+			e.lastCall = i
+		}
+		if op.Return < ops[e.firstReturn].Return {
+			e.firstReturn = i
 		}
 	}
 	kept = make([]porcupine.Operation, 0, len(ops))
-	for _, op := range ops {
+	for i, op := range ops {
 		in := op.Input.(kvInput)
+		if in.Kind == history.Get && !in.Unknown {
+			if e := reads[op.Output.(kvOutput)]; i != e.lastCall && i != e.firstReturn {
+				merged++
+				continue
+			}
+		}
 		if !in.Unknown || in.Kind == history.Get {
 			kept = append(kept, op)
 			continue
@@ -80,5 +114,5 @@ func shrink(ops []porcupine.Operation) (kept []porcupine.Operation, dropped, pat
 		}
 		kept = append(kept, op)
 	}
-	return kept, dropped, patched
+	return kept, dropped, patched, merged
 }

@@ -37,19 +37,19 @@ func TestShrinkRules(t *testing.T) {
 		get(30, 40, "c"),
 		get(35, 50, "c"),
 	}
-	kept, dropped, patched := shrink(ops)
+	kept, dropped, patched, _ := shrink(ops)
 	if dropped != 1 || patched != 1 || len(kept) != 4 || kept[1].Return != 40 {
 		t.Errorf("kept %v, dropped %d, patched %d", kept, dropped, patched)
 	}
 
 	blind := append(append([]porcupine.Operation(nil), ops...), porcupine.Operation{Call: 60, Return: 70,
 		Input: kvInput{Kind: history.CAS, Expect: "a", Value: "d"}, Output: kvOutput{Swapped: false}})
-	if _, dropped, _ := shrink(blind); dropped != 0 {
+	if _, dropped, _, _ := shrink(blind); dropped != 0 {
 		t.Errorf("dropped %d beside a cas refused without saying what it read", dropped)
 	}
 
 	repeated := append(append([]porcupine.Operation(nil), ops...), put(80, 90, "c", false))
-	if kept, dropped, patched := shrink(repeated); dropped != 0 || patched != 0 || len(kept) != len(repeated) {
+	if kept, dropped, patched, merged := shrink(repeated); dropped != 0 || patched != 0 || merged != 0 || len(kept) != len(repeated) {
 		t.Errorf("a partition with a repeated value was shrunk: dropped %d, patched %d", dropped, patched)
 	}
 }
@@ -61,22 +61,25 @@ func TestShrinkKeepsTheVerdict(t *testing.T) {
 	rng := rand.New(rand.NewPCG(7, 11))
 	model := kvModel(nil)
 	counts := map[porcupine.CheckResult]int{}
-	shrunk := 0
+	shrunk, mergedHistories := 0, 0
 	for i := range 3000 {
 		ops := randomRegisterHistory(rng, i)
-		kept, dropped, patched := shrink(ops)
+		kept, dropped, patched, merged := shrink(ops)
 		if dropped+patched > 0 {
 			shrunk++
+		}
+		if merged > 0 {
+			mergedHistories++
 		}
 		whole := porcupine.CheckOperationsTimeout(model, ops, 5*time.Second)
 		small := porcupine.CheckOperationsTimeout(model, kept, 5*time.Second)
 		if whole != small {
-			t.Fatalf("history %d: whole %s, shrunk %s (dropped %d, patched %d)\n%s", i, whole, small, dropped, patched, describeOps(ops))
+			t.Fatalf("history %d: whole %s, shrunk %s (dropped %d, patched %d, merged %d)\n%s", i, whole, small, dropped, patched, merged, describeOps(ops))
 		}
 		counts[whole]++
 	}
-	if counts[porcupine.Ok] < 500 || counts[porcupine.Illegal] < 500 || shrunk < 1000 {
-		t.Errorf("the generator is too tame to say anything: %v verdicts, %d of 3000 shrunk", counts, shrunk)
+	if counts[porcupine.Ok] < 500 || counts[porcupine.Illegal] < 500 || shrunk < 1000 || mergedHistories < 300 {
+		t.Errorf("the generator is too tame to say anything: %v verdicts, %d of 3000 shrunk, %d with gets merged", counts, shrunk, mergedHistories)
 	}
 }
 
