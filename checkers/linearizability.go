@@ -39,13 +39,13 @@ type LinearizabilityData struct {
 	DroppedMalformed   int `json:"dropped_malformed,omitempty"`
 	// UnknownDropped: unknown writes no op mentions, dropped before the search (shrink);
 	// UnknownPatched: unknown writes some op saw, given that op's completion time.
-	UnknownDropped int    `json:"unknown_writes_dropped,omitempty"`
-	UnknownPatched int    `json:"unknown_writes_patched,omitempty"`
+	UnknownDropped int `json:"unknown_writes_dropped,omitempty"`
+	UnknownPatched int `json:"unknown_writes_patched,omitempty"`
 	// GetsMerged: ok gets left out because two others with the same result decide them.
-	GetsMerged int `json:"gets_merged,omitempty"`
-	Timeout        string `json:"timeout"`
-	MemoryBound    string `json:"memory_bound,omitempty"`
-	Elapsed        string `json:"elapsed"`
+	GetsMerged  int    `json:"gets_merged,omitempty"`
+	Timeout     string `json:"timeout"`
+	MemoryBound string `json:"memory_bound,omitempty"`
+	Elapsed     string `json:"elapsed"`
 	// Illegal partitions: no linearization exists.
 	Illegal []PartitionReport `json:"illegal,omitempty"`
 	// Unchecked partitions: the time limit (or cancellation) stopped the search.
