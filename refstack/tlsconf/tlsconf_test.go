@@ -23,41 +23,8 @@ func TestMutualTLS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := tls.Listen("tcp", "127.0.0.1:0", srvCfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				if err := c.(*tls.Conn).Handshake(); err == nil {
-					_, _ = c.Write([]byte("ok"))
-				}
-			}()
-		}
-	}()
-	dial := func(cfg *tls.Config) error {
-		c, err := tls.Dial("tcp", ln.Addr().String(), cfg)
-		if err != nil {
-			return err
-		}
-		defer c.Close()
-		_ = c.SetDeadline(time.Now().Add(2 * time.Second))
-		b, err := io.ReadAll(c)
-		if err != nil {
-			return err
-		}
-		if string(b) != "ok" {
-			return io.ErrUnexpectedEOF
-		}
-		return nil
-	}
+	addr := serveOK(t, srvCfg)
+	dial := func(cfg *tls.Config) error { return dialOK(addr, cfg) }
 	good, err := Client(dir, Harness)
 	if err != nil {
 		t.Fatal(err)
