@@ -23,31 +23,17 @@ import (
 	"github.com/geodrill/geodrill/clusters/providers"
 	"github.com/geodrill/geodrill/drill"
 	"github.com/geodrill/geodrill/faults"
+	"github.com/geodrill/geodrill/internal/testbin"
 	"github.com/geodrill/geodrill/refstack/api"
 	"github.com/geodrill/geodrill/scenarios"
 	"github.com/geodrill/geodrill/timeline"
 	"github.com/geodrill/geodrill/workload/history"
 )
 
-// binDir finds refstack and minio, built by `make test`. Without them the integration tests
-// skip, unless GEODRILL_REQUIRE_INTEGRATION=1 (set by the Makefile) makes that a failure.
+// binDir finds refstack and minio (internal/testbin).
 func binDir(t *testing.T) string {
 	t.Helper()
-	dir, err := clusters.FindBinDir("")
-	if err == nil {
-		for _, b := range []string{"refstack", "minio"} {
-			if _, serr := os.Stat(filepath.Join(dir, b)); serr != nil {
-				err = serr
-			}
-		}
-	}
-	if err != nil {
-		if os.Getenv("GEODRILL_REQUIRE_INTEGRATION") == "1" {
-			t.Fatalf("integration binaries missing: %v", err)
-		}
-		t.Skipf("integration binaries missing (%v): run make test", err)
-	}
-	return dir
+	return testbin.Dir(t)
 }
 
 func shortOutage(t *testing.T) *scenarios.Scenario {

@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/geodrill/geodrill/clusters"
+	"github.com/geodrill/geodrill/internal/testbin"
 	"github.com/geodrill/geodrill/rundir"
 )
 
@@ -26,25 +26,10 @@ import (
 
 const shortDrill = "testdata/short-outage.yaml"
 
-// integrationBin finds refstack and MinIO, built by make test; without them these tests
-// skip, unless GEODRILL_REQUIRE_INTEGRATION=1 makes that a failure.
+// integrationBin finds refstack, MinIO and the harness binary (internal/testbin).
 func integrationBin(t *testing.T) string {
 	t.Helper()
-	dir, err := clusters.FindBinDir("")
-	if err == nil {
-		for _, b := range []string{"refstack", "minio", "harness"} {
-			if _, serr := os.Stat(filepath.Join(dir, b)); serr != nil {
-				err = serr
-			}
-		}
-	}
-	if err != nil {
-		if os.Getenv("GEODRILL_REQUIRE_INTEGRATION") == "1" {
-			t.Fatalf("integration binaries missing: %v", err)
-		}
-		t.Skipf("integration binaries missing (%v): run make test", err)
-	}
-	return dir
+	return testbin.Dir(t, "harness")
 }
 
 // onlyRun is the one run directory under out.

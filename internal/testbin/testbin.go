@@ -1,0 +1,32 @@
+// Package testbin finds the binaries integration tests run (refstack, minio, harness),
+// built by `make build`. Without them a test skips, unless GEODRILL_REQUIRE_INTEGRATION=1
+// (set by `make test`) makes that a failure.
+package testbin
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/geodrill/geodrill/clusters"
+)
+
+// Dir is the directory holding refstack, minio and the extra binaries named.
+func Dir(t testing.TB, extra ...string) string {
+	t.Helper()
+	dir, err := clusters.FindBinDir("")
+	if err == nil {
+		for _, b := range append([]string{"refstack", "minio"}, extra...) {
+			if _, serr := os.Stat(filepath.Join(dir, b)); serr != nil {
+				err = serr
+			}
+		}
+	}
+	if err != nil {
+		if os.Getenv("GEODRILL_REQUIRE_INTEGRATION") == "1" {
+			t.Fatalf("integration binaries missing: %v", err)
+		}
+		t.Skipf("integration binaries missing (%v): run make test", err)
+	}
+	return dir
+}
