@@ -44,7 +44,7 @@ type RTOData struct {
 	P50 *float64 `json:"p50_s"`
 	P95 *float64 `json:"p95_s"`
 	Max *float64 `json:"max_s"`
-	// Phases summarise the agents' recovery phases, in order (see RTOPhases).
+	// Phases summarise the agents' recovery phases, in order (see timeline.RecoveryPhases).
 	Phases []PhaseStat `json:"phases,omitempty"`
 }
 
@@ -78,7 +78,7 @@ type AgentRTO struct {
 	Region  string  `json:"region,omitempty"` // the new owner
 	Epoch   int64   `json:"epoch,omitempty"`
 	// Phases: seconds from the fault's start to each phase of the recovery the harness saw
-	// (RTOPhases); absent in runs recorded before the stack events were.
+	// (timeline.RecoveryPhases); absent in runs recorded before the stack events were.
 	Phases map[string]float64 `json:"phases,omitempty"`
 }
 
@@ -145,7 +145,7 @@ func RTO(_ context.Context, in Input) Result {
 	}
 
 	if len(d.Windows) == 0 {
-		return Result{Checker: NameRTO, Verdicts: noFaultVerdicts(sla), Data: d}
+		return Result{Checker: NameRTO, Verdicts: noFaultVerdicts(sla, d), Data: d}
 	}
 	summary := fmt.Sprintf("p50 %s, p95 %s, max %s over %d agents in %d faults",
 		fmtSeconds(p50), fmtSeconds(p95), fmtSeconds(pmax), len(values), len(d.Windows))
@@ -198,10 +198,11 @@ func RTO(_ context.Context, in Input) Result {
 	}
 	judge("rto_p95", sla.RTOP95, p95)
 	judge("rto_max", sla.RTOMax, pmax)
+	verdicts = append(verdicts, phaseVerdicts(sla.RTOPhasesP95, d, problems)...)
 	return Result{Checker: NameRTO, Verdicts: verdicts, Data: d}
 }
 
-func noFaultVerdicts(sla scenarios.SLA) []Verdict {
+func noFaultVerdicts(sla scenarios.SLA, d RTOData) []Verdict {
 	var out []Verdict
 	for _, t := range []struct {
 		name  string
@@ -214,6 +215,7 @@ func noFaultVerdicts(sla scenarios.SLA) []Verdict {
 			})
 		}
 	}
+	out = append(out, phaseVerdicts(sla.RTOPhasesP95, d, nil)...)
 	if len(out) == 0 {
 		out = append(out, Verdict{
 			Checker: NameRTO, Target: "rto (no target)", Status: Pass,

@@ -1,30 +1,15 @@
 package checkers
 
 import (
+	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/geodrill/geodrill/faults"
+	"github.com/geodrill/geodrill/scenarios"
 	"github.com/geodrill/geodrill/timeline"
 )
-
-// The phases of one agent's recovery from a region fault, in the order a failover goes
-// through them. Each is measured from the fault's start; where a phase was not seen (an
-// old run, a stack without a controller, a takeover before the harness looked) it is left
-// out, never guessed.
-const (
-	PhaseDetected  = "detected"   // the controller's first failed probe of the region
-	PhaseDeclared  = "declared"   // the controller declared the region dead (its host lease about to go)
-	PhaseOwnerGone = "owner-gone" // the agent's owner key deleted (lease revoked or expired)
-	PhaseTakenOver = "taken-over" // the agent's new owner key created in another region
-	PhaseRouted    = "routed"     // the router showed the new owner (polled every 250ms)
-	PhaseServed    = "served"     // the first ok op from the new owner: the agent's RTO
-)
-
-// RTOPhases lists the phases in order.
-func RTOPhases() []string {
-	return []string{PhaseDetected, PhaseDeclared, PhaseOwnerGone, PhaseTakenOver, PhaseRouted, PhaseServed}
-}
 
 // PhaseStat is one phase over every (fault, agent) pair that reached it: seconds from the
 // fault's start, nearest-rank.
@@ -51,21 +36,21 @@ func phasesOf(ar *AgentRTO, w timeline.Window, events []timeline.Event) {
 		case !ok || e.At < w.Start:
 		case f.What == string(faults.RegionDead) && f.Region == w.Target:
 			if f.Detected > 0 {
-				first(PhaseDetected, f.Detected)
+				first(timeline.RecoveryDetected, f.Detected)
 			}
-			first(PhaseDeclared, e.At)
+			first(timeline.RecoveryDeclared, e.At)
 		case f.Agent != ar.Agent:
 		case f.What == string(faults.LeaseRevoked) && f.Region == w.Target:
-			first(PhaseOwnerGone, e.At)
+			first(timeline.RecoveryOwnerGone, e.At)
 		case f.What == string(faults.OwnershipChange) && f.Region != w.Target:
-			first(PhaseTakenOver, e.At)
+			first(timeline.RecoveryTakenOver, e.At)
 		}
 		if o, ok := e.Owner(); ok && o.Agent == ar.Agent && o.Region != w.Target && e.At >= w.Start {
-			first(PhaseRouted, e.At)
+			first(timeline.RecoveryRouted, e.At)
 		}
 	}
 	if ar.Recovered {
-		at[PhaseServed] = w.Start + time.Duration(ar.Seconds*float64(time.Second))
+		at[timeline.RecoveryServed] = w.Start + time.Duration(ar.Seconds*float64(time.Second))
 	}
 	if len(at) == 0 {
 		return
@@ -80,7 +65,8 @@ func phasesOf(ar *AgentRTO, w timeline.Window, events []timeline.Event) {
 // left out.
 func phaseStats(d RTOData) []PhaseStat {
 	var out []PhaseStat
-	for _, p := range RTOPhases() {
+	for _, rp := range timeline.RecoveryPhases() {
+		p := rp.Name
 		var vs []float64
 		for _, w := range d.Windows {
 			for _, a := range w.Agents {
@@ -110,4 +96,45 @@ func leadersAt(start time.Duration, events []timeline.Event) (etcd, controller s
 		}
 	}
 	return etcd, controller
+}
+
+// phaseVerdicts judge the scenario's per-phase targets (sla.rto_phases_p95), in phase
+// order: the phase's p95 over every (fault, agent) pair that reached it. A phase no agent
+// reached is unknown, never a pass: the stack did not show it, or no region was lost. Agents
+// that never recovered fail the rto verdicts already; here they count only for the phases
+// they reached.
+func phaseVerdicts(targets map[string]scenarios.Duration, d RTOData, problems []string) []Verdict {
+	var out []Verdict
+	for _, rp := range timeline.RecoveryPhases() {
+		limit, ok := targets[rp.Name]
+		if !ok {
+			continue
+		}
+		v := Verdict{Checker: NameRTO, Target: fmt.Sprintf("%s p95 <= %s", rp.Name, limit), Limit: seconds(limit.D())}
+		var st *PhaseStat
+		for i := range d.Phases {
+			if d.Phases[i].Phase == rp.Name {
+				st = &d.Phases[i]
+			}
+		}
+		switch {
+		case st == nil:
+			v.Status, v.Measured = Unknown, "not measured"
+			v.Detail = "no agent reached " + rp.Name + " (" + rp.Means + ")"
+			if len(d.Windows) == 0 {
+				v.Detail = "no fault to measure"
+			}
+		case st.P95 > v.Limit:
+			v.Status, v.Value = Fail, st.P95
+			v.Measured = fmt.Sprintf("%s (p50 %s, max %s over %d agents)", fmtSeconds(st.P95), fmtSeconds(st.P50), fmtSeconds(st.Max), st.Agents)
+		case len(problems) > 0:
+			v.Status, v.Value, v.Measured = Unknown, st.P95, fmtSeconds(st.P95)
+			v.Detail = strings.Join(problems, "; ")
+		default:
+			v.Status, v.Value = Pass, st.P95
+			v.Measured = fmt.Sprintf("%s (p50 %s, max %s over %d agents)", fmtSeconds(st.P95), fmtSeconds(st.P50), fmtSeconds(st.Max), st.Agents)
+		}
+		out = append(out, v)
+	}
+	return out
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/geodrill/geodrill/faults"
+	"github.com/geodrill/geodrill/scenarios"
 	"github.com/geodrill/geodrill/timeline"
 	"github.com/geodrill/geodrill/workload/history"
 )
@@ -17,6 +18,40 @@ import (
 // leaders held at the fault's start. Events before the fault, of other agents or regions,
 // and a takeover back into the dead region do not count.
 func TestRTOPhases(t *testing.T) {
+	events, h := phaseFixture()
+	r := RTO(context.Background(), Input{History: h, Timeline: events})
+	d, _ := DataOf[RTOData](r)
+	if len(d.Windows) != 1 || d.Windows[0].EtcdLeader != "a" || d.Windows[0].ControllerLeader != "b" {
+		t.Fatalf("windows %+v", d.Windows)
+	}
+	want := map[string]map[string]float64{
+		"agent-00": {timeline.RecoveryDetected: 0.05, timeline.RecoveryDeclared: 0.7, timeline.RecoveryOwnerGone: 0.71, timeline.RecoveryTakenOver: 0.75, timeline.RecoveryRouted: 0.9, timeline.RecoveryServed: 0.85},
+		"agent-01": {timeline.RecoveryDetected: 0.05, timeline.RecoveryDeclared: 0.7, timeline.RecoveryOwnerGone: 0.72, timeline.RecoveryTakenOver: 0.76, timeline.RecoveryServed: 1.2},
+	}
+	for _, a := range d.Windows[0].Agents {
+		w := want[a.Agent]
+		if len(a.Phases) != len(w) {
+			t.Errorf("%s phases %v, want %v", a.Agent, a.Phases, w)
+			continue
+		}
+		for p, v := range w {
+			if math.Abs(a.Phases[p]-v) > 1e-9 {
+				t.Errorf("%s %s = %g, want %g", a.Agent, p, a.Phases[p], v)
+			}
+		}
+	}
+	var order []string
+	for _, s := range d.Phases {
+		order = append(order, s.Phase)
+	}
+	if len(d.Phases) != 6 || d.Phases[5].Phase != timeline.RecoveryServed || d.Phases[5].Max != 1.2 || d.Phases[4].Agents != 1 {
+		t.Errorf("phase stats %+v (order %v)", d.Phases, order)
+	}
+}
+
+// phaseFixture is one region outage of region a with two affected agents and every stack
+// event of their recovery.
+func phaseFixture() ([]timeline.Event, history.History) {
 	ms := func(n int) time.Duration { return time.Duration(n) * time.Millisecond }
 	inject := timeline.Event{At: ms(10000), Kind: timeline.Inject, Name: "f1:region-outage", Fault: "region-outage", Target: "a"}
 	inject.WithAgents([]string{"agent-00", "agent-01"})
@@ -42,32 +77,44 @@ func TestRTOPhases(t *testing.T) {
 		{ID: 1, Agent: "agent-00", Key: "k0", Kind: history.Get, Invoke: ms(10800), Complete: ms(10850), Outcome: history.OK, Region: "b", Epoch: 2},
 		{ID: 2, Agent: "agent-01", Key: "k0", Kind: history.Get, Invoke: ms(10800), Complete: ms(11200), Outcome: history.OK, Region: "c", Epoch: 2},
 	}
-	r := RTO(context.Background(), Input{History: h, Timeline: events})
-	d, _ := DataOf[RTOData](r)
-	if len(d.Windows) != 1 || d.Windows[0].EtcdLeader != "a" || d.Windows[0].ControllerLeader != "b" {
-		t.Fatalf("windows %+v", d.Windows)
+	return events, h
+}
+
+// A scenario's per-phase targets (sla.rto_phases_p95) are judged on the phase's p95 over the
+// agents that reached it: met, missed, and a phase nobody reached or no fault at all unknown,
+// never a pass.
+func TestRTOPhaseTargets(t *testing.T) {
+	events, h := phaseFixture()
+	d := func(s string) scenarios.Duration { v, _ := time.ParseDuration(s); return scenarios.Duration(v) }
+	judge := func(targets map[string]scenarios.Duration, events []timeline.Event) map[string]Status {
+		sc := &scenarios.Scenario{SLA: scenarios.SLA{RTOPhasesP95: targets}}
+		out := map[string]Status{}
+		for _, v := range RTO(context.Background(), Input{History: h, Timeline: events, Scenario: sc}).Verdicts {
+			out[v.Target] = v.Status
+		}
+		return out
 	}
-	want := map[string]map[string]float64{
-		"agent-00": {PhaseDetected: 0.05, PhaseDeclared: 0.7, PhaseOwnerGone: 0.71, PhaseTakenOver: 0.75, PhaseRouted: 0.9, PhaseServed: 0.85},
-		"agent-01": {PhaseDetected: 0.05, PhaseDeclared: 0.7, PhaseOwnerGone: 0.72, PhaseTakenOver: 0.76, PhaseServed: 1.2},
+	got := judge(map[string]scenarios.Duration{"declared": d("1s"), "served": d("1s"), "routed": d("2s")}, events)
+	for target, want := range map[string]Status{"declared p95 <= 1s": Pass, "served p95 <= 1s": Fail, "routed p95 <= 2s": Pass} {
+		if got[target] != want {
+			t.Errorf("%s: %s, want %s (all: %v)", target, got[target], want, got)
+		}
 	}
-	for _, a := range d.Windows[0].Agents {
-		w := want[a.Agent]
-		if len(a.Phases) != len(w) {
-			t.Errorf("%s phases %v, want %v", a.Agent, a.Phases, w)
+	// served's p95 over two agents is the slower one, 1.2s.
+	if got := judge(map[string]scenarios.Duration{"served": d("1.2s")}, events); got["served p95 <= 1.2s"] != Pass {
+		t.Errorf("served at its p95: %v", got)
+	}
+	var noDetect []timeline.Event
+	for _, e := range events {
+		if f, ok := e.StackFact(); ok && f.What == string(faults.RegionDead) {
 			continue
 		}
-		for p, v := range w {
-			if math.Abs(a.Phases[p]-v) > 1e-9 {
-				t.Errorf("%s %s = %g, want %g", a.Agent, p, a.Phases[p], v)
-			}
-		}
+		noDetect = append(noDetect, e)
 	}
-	var order []string
-	for _, s := range d.Phases {
-		order = append(order, s.Phase)
+	if got := judge(map[string]scenarios.Duration{"declared": d("1s")}, noDetect); got["declared p95 <= 1s"] != Unknown {
+		t.Errorf("declared never seen: %v", got)
 	}
-	if len(d.Phases) != 6 || d.Phases[5].Phase != PhaseServed || d.Phases[5].Max != 1.2 || d.Phases[4].Agents != 1 {
-		t.Errorf("phase stats %+v (order %v)", d.Phases, order)
+	if got := judge(map[string]scenarios.Duration{"declared": d("1s")}, events[:1]); got["declared p95 <= 1s"] != Unknown || len(got) != 1 {
+		t.Errorf("no fault: %v", got)
 	}
 }

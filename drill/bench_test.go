@@ -146,7 +146,8 @@ func BenchmarkDrillRegionOutage(b *testing.B) {
 	b.ReportMetric(nearestRank(rtos, 1), "rto-max-s")
 	b.ReportMetric(float64(leaderLoss), "leader-loss-faults")
 	b.ReportMetric(float64(windows), "faults")
-	for _, p := range checkers.RTOPhases() {
+	for _, rp := range timeline.RecoveryPhases() {
+		p := rp.Name
 		vs := phases[p]
 		slices.Sort(vs)
 		if len(vs) > 0 {

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/geodrill/geodrill/checkers"
+	"github.com/geodrill/geodrill/timeline"
 )
 
 // phaseRow is one recovery phase as the reports show it.
@@ -15,13 +16,13 @@ type phaseRow struct {
 }
 
 // phaseWhat says what each phase's moment is.
-var phaseWhat = map[string]string{
-	checkers.PhaseDetected:  "the controller's first failed probe of the region",
-	checkers.PhaseDeclared:  "the region declared dead (its host lease about to be revoked)",
-	checkers.PhaseOwnerGone: "the agent's owner key gone",
-	checkers.PhaseTakenOver: "the agent taken over in another region",
-	checkers.PhaseRouted:    "the router showing the new owner (polled every 250ms)",
-	checkers.PhaseServed:    "the first ok operation from the new owner: the RTO",
+func phaseWhat(name string) string {
+	for _, p := range timeline.RecoveryPhases() {
+		if p.Name == name {
+			return p.Means
+		}
+	}
+	return ""
 }
 
 // phaseRows are the rto checker's recovery phases, nil when it measured none.
@@ -35,7 +36,7 @@ func phaseRows(d *checkers.RTOData) []phaseRow {
 	}
 	var out []phaseRow
 	for _, p := range d.Phases {
-		r := phaseRow{Phase: p.Phase, What: phaseWhat[p.Phase], Agents: p.Agents,
+		r := phaseRow{Phase: p.Phase, What: phaseWhat(p.Phase), Agents: p.Agents,
 			P50: fmtSecs(p.P50), P95: fmtSecs(p.P95), Max: fmtSecs(p.Max)}
 		if slowest > 0 {
 			r.Width = 100 * p.P50 / slowest

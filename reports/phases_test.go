@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/geodrill/geodrill/checkers"
+	"github.com/geodrill/geodrill/timeline"
 )
 
 // The rto checker's recovery phases are drawn in report.html and tabled in summary.md, with
@@ -14,8 +15,8 @@ func TestRecoveryPhasesInTheReports(t *testing.T) {
 		Measured: 2,
 		Windows:  []checkers.RTOWindow{{Name: "f1:region-outage", Region: "a", EtcdLeader: "a", ControllerLeader: "b"}},
 		Phases: []checkers.PhaseStat{
-			{Phase: checkers.PhaseDeclared, Agents: 2, P50: 0.7, P95: 0.7, Max: 0.7},
-			{Phase: checkers.PhaseServed, Agents: 2, P50: 0.85, P95: 1.2, Max: 1.2},
+			{Phase: timeline.RecoveryDeclared, Agents: 2, P50: 0.7, P95: 0.7, Max: 0.7},
+			{Phase: timeline.RecoveryServed, Agents: 2, P50: 0.85, P95: 1.2, Max: 1.2},
 		},
 	}
 	r := &Run{Results: []checkers.Result{{Checker: checkers.NameRTO, Verdicts: []checkers.Verdict{{Checker: checkers.NameRTO, Status: checkers.Pass}}, Data: d}}}

@@ -123,6 +123,12 @@ func TestParseErrors(t *testing.T) {
 		{"rto p95 above max", base + "sla:\n  rto_p95: 10s\n  rto_max: 5s\n", []wantErr{
 			{9, "sla.rto_p95", "sla.rto_p95 10s exceeds sla.rto_max 5s", ""},
 		}},
+		{"unknown recovery phase", base + "sla:\n  rto_phases_p95:\n    declared: 1s\n    elected: 1s\n", []wantErr{
+			{11, "sla.rto_phases_p95.elected", `"elected" is not a recovery phase`, "detected, declared, owner-gone"},
+		}},
+		{"recovery phase target not positive", base + "sla:\n  rto_phases_p95:\n    served: 0s\n", []wantErr{
+			{10, "sla.rto_phases_p95.served", "must be positive, got 0s", "served: 2s"},
+		}},
 		{"lease below etcd minimum", base + "stack:\n  lease_ttl: 500ms\n", []wantErr{
 			{9, "stack.lease_ttl", "below etcd's minimum", "lease_ttl: 2s"},
 		}},

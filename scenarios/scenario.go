@@ -140,6 +140,9 @@ type SLA struct {
 	Linearizable  *bool     `yaml:"linearizable,omitempty" json:"linearizable,omitempty"`
 	RTOP95        *Duration `yaml:"rto_p95,omitempty" json:"rto_p95,omitempty"`
 	RTOMax        *Duration `yaml:"rto_max,omitempty" json:"rto_max,omitempty"`
+	// RTOPhasesP95 bounds the p95 of a recovery phase, per phase name (timeline.RecoveryPhases),
+	// e.g. declared: 1.5s; each is measured from the fault's start like the RTO itself.
+	RTOPhasesP95 map[string]Duration `yaml:"rto_phases_p95,omitempty" json:"rto_phases_p95,omitempty"`
 	// MinAvailability is the minimum fraction of ok ops over the load phase (0..1).
 	MinAvailability *float64 `yaml:"min_availability,omitempty" json:"min_availability,omitempty"`
 	// MaxP99Latency bounds the p99 latency of ok load ops in every segment (before, during

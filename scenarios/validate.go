@@ -3,6 +3,7 @@ package scenarios
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"regexp"
 	"slices"
 	"sort"
@@ -11,6 +12,7 @@ import (
 	"github.com/geodrill/geodrill/faults"
 	"github.com/geodrill/geodrill/refstack/api"
 	"github.com/geodrill/geodrill/refstack/config"
+	"github.com/geodrill/geodrill/timeline"
 )
 
 // Busiest is the fault target meaning "the region owning most agents at injection time".
@@ -421,6 +423,20 @@ func (sla *SLA) validate(v *validator) {
 	if sla.RTOP95 != nil && sla.RTOMax != nil && *sla.RTOMax > 0 && *sla.RTOP95 > *sla.RTOMax {
 		v.add("sla.rto_p95", fmt.Sprintf("lower rto_p95 to at most %s, or raise rto_max", *sla.RTOMax),
 			fmt.Sprintf("sla.rto_p95 %s exceeds sla.rto_max %s", *sla.RTOP95, *sla.RTOMax), "sla.rto_max")
+	}
+	for _, name := range slices.Sorted(maps.Keys(sla.RTOPhasesP95)) {
+		field := "sla.rto_phases_p95." + name
+		if !timeline.IsRecoveryPhase(name) {
+			var names []string
+			for _, p := range timeline.RecoveryPhases() {
+				names = append(names, p.Name)
+			}
+			v.add(field, "name one of: "+strings.Join(names, ", "), fmt.Sprintf("%s: %q is not a recovery phase", field, name))
+			continue
+		}
+		if d := sla.RTOPhasesP95[name]; d <= 0 {
+			v.add(field, fmt.Sprintf("e.g. %s: 2s", name), fmt.Sprintf("%s must be positive, got %s", field, d))
+		}
 	}
 	if a := sla.MinAvailability; a != nil && !(*a >= 0 && *a <= 1) {
 		fix := "write a ratio, e.g. min_availability: 0.8"
