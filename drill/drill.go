@@ -320,8 +320,23 @@ func (d *drill) heal(ctx context.Context, s *state) error {
 	if err := waitHealthy(ctx, s.env, d.sc.Topology.Regions, s.wcfg.Agents, 90*time.Second); err != nil {
 		return fmt.Errorf("stack did not heal: %w", err)
 	}
+	// The final reads come next: let the hosts finish what the load left queued first.
+	q := waitQuiet(ctx, s.eps, s.env.TLS, d.sc.Topology.Regions, quietLimit)
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	d.tl.Record(q.event())
+	switch {
+	case q.err != nil:
+		d.progress.notef("final reads may race the stack: %v", q.err)
+	case q.held > 0:
+		d.progress.notef("waited %s for the stack to finish %d requests the load left in flight", q.waited.Round(10*time.Millisecond), q.held)
+	}
 	return nil
 }
+
+// quietLimit bounds the wait for the hosts to go idle before the final reads.
+const quietLimit = 60 * time.Second
 
 // finalReads reads every register once the stack has healed (RPO, convergence).
 func (d *drill) finalReads(ctx context.Context, s *state) error {

@@ -127,6 +127,10 @@ type CheckpointMeta struct {
 type HostStatus struct {
 	Region string           `json:"region"`
 	Agents map[string]int64 `json:"agents"` // agent -> epoch it serves
+	// InFlight counts the client operations the host is handling right now, including ones
+	// whose client has given up: the harness waits for every host to reach 0 before its
+	// final reads, so that nothing still queued lands after them.
+	InFlight int64 `json:"in_flight"`
 }
 
 // RouterStatus is the router's /status.

@@ -23,6 +23,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -161,6 +162,8 @@ type Host struct {
 	ctrl    *controller.Controller // nil unless cfg.Controller
 
 	readCache sync.Map // agent/key -> value; the stale-read-cache switch only
+
+	inFlight atomic.Int64 // client operations being handled (Status)
 }
 
 // New checks cfg and connects clients; nothing is contacted until Run.
@@ -384,7 +387,7 @@ func (h *Host) handleHealthz(w http.ResponseWriter, _ *http.Request) {
 // Status lists the agents this host serves (restored and not dropped) with their epochs.
 // It does not wait for agents busy with a request.
 func (h *Host) Status() api.HostStatus {
-	st := api.HostStatus{Region: h.cfg.Region, Agents: map[string]int64{}}
+	st := api.HostStatus{Region: h.cfg.Region, Agents: map[string]int64{}, InFlight: h.inFlight.Load()}
 	for _, a := range h.ownedAgents() {
 		if a.serving.Load() && !a.dropped.Load() {
 			st.Agents[a.name] = a.epoch

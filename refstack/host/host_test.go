@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"maps"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"strconv"
 	"strings"
@@ -16,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/geodrill/geodrill/refstack/api"
@@ -642,4 +644,45 @@ func freeze(t *testing.T, h *runningHost, name string) (live, stale *agent) {
 	stale = newAgent(live.name, live.epoch, live.takeRev, live.leaseGen)
 	stale.ready, stale.data, stale.seq, stale.committed = true, maps.Clone(live.data), live.seq, live.committed
 	return live, stale
+}
+
+// A host counts the client operations it is handling in /status's in_flight, including one
+// whose client went away, until its handler returns: the harness waits for 0 before its
+// final reads.
+func TestStatusCountsOpsInFlight(t *testing.T) {
+	h := &Host{metrics: &metrics{ops: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ops"}, []string{"kind", "outcome"})}}
+	release, entered := make(chan struct{}), make(chan struct{})
+	srv := httptest.NewServer(h.countOps("put", func(w http.ResponseWriter, _ *http.Request) {
+		entered <- struct{}{}
+		<-release
+		w.WriteHeader(http.StatusOK)
+	}))
+	defer srv.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodPut, srv.URL+"/agents/a/kv/k", nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err == nil {
+			resp.Body.Close()
+		}
+		done <- err
+	}()
+	<-entered
+	if n := h.Status().InFlight; n != 1 {
+		t.Errorf("in flight while handling: %d, want 1", n)
+	}
+	cancel() // the client gives up; the host still holds the operation
+	<-done
+	if n := h.Status().InFlight; n != 1 {
+		t.Errorf("in flight after the client left: %d, want 1", n)
+	}
+	close(release)
+	deadline := time.Now().Add(5 * time.Second)
+	for h.Status().InFlight != 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := h.Status().InFlight; n != 0 {
+		t.Errorf("in flight after the handler returned: %d, want 0", n)
+	}
 }

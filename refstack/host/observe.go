@@ -87,6 +87,8 @@ func (c *epochCollector) Collect(ch chan<- prometheus.Metric) {
 // handler put in the response header.
 func (h *Host) countOps(kind string, next http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
+		h.inFlight.Add(1)
+		defer h.inFlight.Add(-1)
 		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
 		next(sw, r)
 		outcome := "ok"
