@@ -14,10 +14,13 @@ import (
 //   - An unknown write whose value some completed op saw (an ok get or a failed cas that
 //     read it, an ok cas that swapped it out) did take effect, and before the first such op
 //     completed: its return time becomes that completion instead of "never returned".
-//   - An unknown write whose value no op saw and no unknown cas expects cannot be told
+//   - An unknown write whose value no op saw and no kept unknown cas expects cannot be told
 //     apart from one that never happened: it is dropped —
 //     unless the partition has an ok cas that did not swap and did not say what it read,
-//     whose refusal could hinge on the write's value being there.
+//     whose refusal could hinge on the write's value being there. Dropping runs to a fixed
+//     point: an unknown cas dropped for writing a value nobody saw no longer keeps the
+//     value it expects, so a chain of unknown cas whose last value was never seen goes
+//     whole, with the unknown write it started from.
 //   - Of the ok gets that returned the same result, only the one invoked last and the one
 //     that returned first are kept. With unique values the register holds that result for
 //     one stretch of any linearization (from the write of the value to the next write; an
@@ -51,12 +54,6 @@ func shrink(ops []porcupine.Operation) (kept []porcupine.Operation, dropped, pat
 		case in.Kind == history.CAS && !in.Unknown:
 			blindRefusal = true
 		}
-		if in.Kind == history.CAS && in.Unknown {
-			// It may have swapped, which needs Expect in place: a write of that value may
-			// be why. (An ok cas that swapped saw its Expect, below; one refused read
-			// something else, so no linearization has Expect there at that point.)
-			mentioned[in.Expect] = true
-		}
 		if sawValue {
 			mentioned[saw] = true
 			if t, ok := firstSeen[saw]; !ok || op.Return < t {
@@ -69,6 +66,7 @@ func shrink(ops []porcupine.Operation) (kept []porcupine.Operation, dropped, pat
 			return ops, 0, 0, 0 // values repeat: which write a read saw is ambiguous
 		}
 	}
+	drop := droppable(ops, firstSeen, mentioned, blindRefusal)
 	// The gets to keep, per result: the last invoked and the first returned.
 	type extremes struct{ lastCall, firstReturn int }
 	reads := map[kvOutput]*extremes{}
@@ -108,11 +106,62 @@ func shrink(ops []porcupine.Operation) (kept []porcupine.Operation, dropped, pat
 			kept = append(kept, op)
 			continue
 		}
-		if !mentioned[in.Value] && !blindRefusal {
+		if drop[i] {
 			dropped++
 			continue
 		}
 		kept = append(kept, op)
 	}
 	return kept, dropped, patched, merged
+}
+
+// droppable marks the unknown writes (puts and cas) that can go: their value was not seen
+// nor mentioned by a completed op, and no unknown cas that stays expects it. An unknown cas
+// may have swapped, which needs its Expect in place (an ok cas that swapped saw its Expect;
+// one refused read something else), so while it stays the write of its Expect stays too;
+// once it goes, that write is looked at again (a worklist: a chain of n cas costs O(n)).
+// With a blind refusal nothing goes.
+func droppable(ops []porcupine.Operation, firstSeen map[string]int64, mentioned map[string]bool, blindRefusal bool) map[int]bool {
+	drop := map[int]bool{}
+	if blindRefusal {
+		return drop
+	}
+	writer := map[string]int{}  // value -> index of the unknown write writing it
+	expects := map[string]int{} // value -> unknown cas expecting it, not yet dropped
+	for i, op := range ops {
+		in := op.Input.(kvInput)
+		if !in.Unknown || in.Kind == history.Get {
+			continue
+		}
+		writer[in.Value] = i
+		if in.Kind == history.CAS {
+			expects[in.Expect]++
+		}
+	}
+	candidate := func(i int) bool {
+		v := ops[i].Input.(kvInput).Value
+		_, seen := firstSeen[v]
+		return !drop[i] && !seen && !mentioned[v] && expects[v] == 0
+	}
+	var work []int
+	for _, i := range writer {
+		if candidate(i) {
+			work = append(work, i)
+		}
+	}
+	for len(work) > 0 {
+		i := work[len(work)-1]
+		work = work[:len(work)-1]
+		if !candidate(i) {
+			continue
+		}
+		drop[i] = true
+		if in := ops[i].Input.(kvInput); in.Kind == history.CAS {
+			expects[in.Expect]--
+			if j, ok := writer[in.Expect]; ok && candidate(j) {
+				work = append(work, j)
+			}
+		}
+	}
+	return drop
 }
