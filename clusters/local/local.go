@@ -87,7 +87,7 @@ type service struct {
 	args   func(restart bool) []string // restart: brought back after a kill
 	env    []string
 	ready  func(ctx context.Context) error
-	cur    *child // nil before the first start
+	cur    Proc // nil before the first start
 }
 
 func (s *service) String() string {
@@ -282,7 +282,7 @@ func (c *Cluster) stopAll(ctx context.Context) error {
 	var front, back [][]*service // lanes: services in a lane stop one after another
 	var etcd []*service
 	for _, s := range c.services {
-		if s.cur == nil || !s.cur.running() {
+		if s.cur == nil || !s.cur.Running() {
 			continue
 		}
 		switch s.name {
@@ -305,7 +305,7 @@ func (c *Cluster) stopAll(ctx context.Context) error {
 		for _, lane := range tier {
 			wg.Go(func() {
 				for _, s := range lane {
-					killed, err := s.cur.stop(ctx, stopGrace)
+					killed, err := s.cur.Stop(ctx, stopGrace)
 					if killed && ctx.Err() == nil {
 						// Worth knowing: a service that ignores SIGTERM slows every drill.
 						c.progress(fmt.Sprintf("%s ignored SIGTERM for %v; killed", s, stopGrace))

@@ -19,6 +19,20 @@ type Network struct {
 	Command func(region, path string, args []string) (string, []string)
 	// TLSDefault: the stack runs with mutual TLS unless its configuration says otherwise.
 	TLSDefault bool
+	// Start, when set, starts every service (the router too, with Region "") instead of a
+	// child process of the harness: the docker provider runs each in a container. Command
+	// is then not used.
+	Start func(svc Service) (Proc, error)
+}
+
+// Service is one start of one service, as Network.Start gets it: its binary and arguments
+// (paths on this machine: the run directory and the binaries directory), the environment
+// it adds, and the log file its output goes to.
+type Service struct {
+	Region, Name string // Region "" for the router
+	Path         string
+	Args, Env    []string
+	Dir, Log     string
 }
 
 // NewIn is New with each region's services placed by n.

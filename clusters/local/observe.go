@@ -41,7 +41,7 @@ func (c *Cluster) Processes() []Process {
 		if s.cur == nil {
 			continue
 		}
-		out = append(out, Process{Region: s.region, Service: s.name, PID: s.cur.pid, Running: s.cur.running(), Log: s.log})
+		out = append(out, Process{Region: s.region, Service: s.name, PID: s.cur.PID(), Running: s.cur.Running(), Log: s.log})
 	}
 	return out
 }

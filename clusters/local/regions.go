@@ -57,25 +57,25 @@ func (c *Cluster) KillRegion(ctx context.Context, region string) error {
 		return fmt.Errorf("kill region: %w", err)
 	}
 	defer done()
-	var victims []*child
+	var victims []Proc
 	c.mu.Lock()
 	for _, s := range svcs {
-		if s.cur != nil && s.cur.running() {
+		if s.cur != nil && s.cur.Running() {
 			victims = append(victims, s.cur)
 		}
 	}
 	c.mu.Unlock()
 	c.progress("killing region " + region)
 	for _, ch := range victims {
-		if err := ch.signal(syscall.SIGKILL); err != nil && !errors.Is(err, errFinished) {
+		if err := ch.Signal(syscall.SIGKILL); err != nil && !errors.Is(err, ErrFinished) {
 			return fmt.Errorf("kill region %s: %w", region, err)
 		}
 	}
 	for _, ch := range victims {
 		select {
-		case <-ch.done:
+		case <-ch.Done():
 		case <-ctx.Done():
-			return fmt.Errorf("kill region %s: pid %d still not gone: %w", region, ch.pid, context.Cause(ctx))
+			return fmt.Errorf("kill region %s: pid %d still not gone: %w", region, ch.PID(), context.Cause(ctx))
 		}
 	}
 	c.progress(fmt.Sprintf("region %s killed (%d processes)", region, len(victims)))
@@ -122,7 +122,7 @@ func (c *Cluster) Signal(region, name string, sig syscall.Signal) error {
 			target = s
 		}
 	}
-	var ch *child
+	var ch Proc
 	if target != nil {
 		ch = target.cur
 	}
@@ -133,10 +133,10 @@ func (c *Cluster) Signal(region, name string, sig syscall.Signal) error {
 		return errors.New("signal: local cluster is not up")
 	case target == nil:
 		return fmt.Errorf("signal: no service %q in region %q", name, region)
-	case ch == nil || !ch.running():
+	case ch == nil || !ch.Running():
 		return fmt.Errorf("signal %v: %s is not running", sig, target)
 	}
-	if err := ch.signal(sig); err != nil {
+	if err := ch.Signal(sig); err != nil {
 		return fmt.Errorf("signal %v to %s: %w", sig, target, err)
 	}
 	return nil

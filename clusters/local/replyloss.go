@@ -278,7 +278,7 @@ func (c *Cluster) hostVia(region, listen, upstream string) string {
 }
 
 // hostReady starts region's router → host proxy for the host process ch, now ready.
-func (c *Cluster) hostReady(region string, ch *child) error {
+func (c *Cluster) hostReady(region string, ch Proc) error {
 	c.px.mu.Lock()
 	defer c.px.mu.Unlock()
 	p := c.px.host[region]
@@ -286,7 +286,7 @@ func (c *Cluster) hostReady(region string, ch *child) error {
 		return nil
 	}
 	c.px.hostChild[region] = ch
-	if !ch.running() {
+	if !ch.Running() {
 		return nil // its watcher has stopped, or will stop, the proxy
 	}
 	if err := p.Start(); err != nil && !errors.Is(err, toxiproxy.ErrProxyAlreadyStarted) {
@@ -297,9 +297,9 @@ func (c *Cluster) hostReady(region string, ch *child) error {
 
 // watchHost stops region's router → host proxy when ch, the host process, exits, unless a
 // newer host process took the proxy over meanwhile.
-func (c *Cluster) watchHost(region string, ch *child) {
+func (c *Cluster) watchHost(region string, ch Proc) {
 	go func() {
-		<-ch.done
+		<-ch.Done()
 		c.px.mu.Lock()
 		defer c.px.mu.Unlock()
 		if p := c.px.host[region]; p != nil && c.px.hostChild[region] == ch {

@@ -33,8 +33,14 @@ func (c *Cluster) start(s *service, restart bool) error {
 	if c.state != starting && c.state != up {
 		return fmt.Errorf("start %s: the cluster is going down", s)
 	}
-	path, args := c.command(s, restart)
-	ch, err := startChild(path, args, s.env, c.runDir, s.log)
+	var ch Proc
+	var err error
+	if c.net.Start != nil {
+		ch, err = c.net.Start(Service{Region: s.region, Name: s.name, Path: s.path, Args: s.args(restart), Env: s.env, Dir: c.runDir, Log: s.log})
+	} else {
+		path, args := c.command(s, restart)
+		ch, err = startChild(path, args, s.env, c.runDir, s.log)
+	}
 	if err != nil {
 		return fmt.Errorf("%s: %w (log: %s)", s, err, s.log)
 	}
@@ -51,7 +57,7 @@ func (c *Cluster) start(s *service, restart bool) error {
 // needs no lock.
 func (c *Cluster) startAndAwait(ctx context.Context, svcs, watch []*service, restart bool) error {
 	for _, s := range svcs {
-		if s.cur != nil && s.cur.running() {
+		if s.cur != nil && s.cur.Running() {
 			continue
 		}
 		if err := c.start(s, restart); err != nil {
@@ -61,7 +67,7 @@ func (c *Cluster) startAndAwait(ctx context.Context, svcs, watch []*service, res
 	var running []watched
 	c.mu.Lock()
 	for _, s := range watch {
-		if s.cur != nil && s.cur.running() {
+		if s.cur != nil && s.cur.Running() {
 			running = append(running, watched{s, s.cur})
 		}
 	}
@@ -89,7 +95,7 @@ func (c *Cluster) startAndAwait(ctx context.Context, svcs, watch []*service, res
 // watched is a process whose exit fails a wait.
 type watched struct {
 	svc   *service
-	child *child
+	child Proc
 }
 
 // await polls check until it passes. It fails as soon as a watched process exits (with the
@@ -102,9 +108,9 @@ func (c *Cluster) await(ctx context.Context, what string, check func(context.Con
 			return nil
 		}
 		for _, w := range watch {
-			if !w.child.running() {
+			if !w.child.Running() {
 				return fmt.Errorf("%s%s exited (%v) while waiting for %s; last lines of %s:\n%s",
-					rootCause(w.svc.log), w.svc, exitText(w.child.err), what, w.svc.log, logTail(w.svc.log, 20))
+					rootCause(w.svc.log), w.svc, exitText(w.child.Err()), what, w.svc.log, logTail(w.svc.log, 20))
 			}
 		}
 		select {
@@ -144,13 +150,13 @@ func (c *Cluster) register(ctx context.Context) error {
 		return fmt.Errorf("register: %w", err)
 	}
 	// Whatever happens below, the one-shot process does not outlive this call.
-	defer func() { _, _ = ch.stop(context.WithoutCancel(ctx), 0) }()
+	defer func() { _, _ = ch.Stop(context.WithoutCancel(ctx), 0) }()
 	t := time.NewTimer(registerTimeout)
 	defer t.Stop()
 	select {
-	case <-ch.done:
-		if ch.err != nil {
-			return fmt.Errorf("%sregister failed (%v); last lines of %s:\n%s", rootCause(log), ch.err, log, logTail(log, 20))
+	case <-ch.Done():
+		if ch.Err() != nil {
+			return fmt.Errorf("%sregister failed (%v); last lines of %s:\n%s", rootCause(log), ch.Err(), log, logTail(log, 20))
 		}
 		return nil
 	case <-t.C:

@@ -15,6 +15,19 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// Proc is one run of a service: a child process of the harness here (child), a container
+// on the docker provider (Network.Start). Signal returns ErrFinished once it has exited.
+type Proc interface {
+	PID() int // the host pid, 0 when it is not a process of this machine's namespace
+	Running() bool
+	Done() <-chan struct{} // closed once it has exited; Err then says how
+	Err() error
+	Signal(sig syscall.Signal) error
+	// Stop asks it to terminate, waits up to grace, then kills it and waits. A cancelled ctx
+	// skips the grace but never the kill. killed reports whether the grace ran out.
+	Stop(ctx context.Context, grace time.Duration) (killed bool, err error)
+}
+
 // child is one run of a supervised command. Each child leads its own process group, so a
 // signal reaches anything it forks, and dies with the harness (Pdeathsig), even when the
 // harness is SIGKILLed and no deferred cleanup runs.
@@ -30,8 +43,12 @@ type child struct {
 	err  error         // from Wait: how it exited
 }
 
-// errFinished is returned when signalling a child that has already exited.
-var errFinished = errors.New("process already exited")
+// ErrFinished is returned when signalling a Proc that has already exited.
+var ErrFinished = errors.New("process already exited")
+
+func (c *child) PID() int              { return c.pid }
+func (c *child) Done() <-chan struct{} { return c.done }
+func (c *child) Err() error            { return c.err }
 
 // startChild starts path with args, stdout and stderr appended to logPath, cwd dir, and
 // env added to the inherited environment.
@@ -92,15 +109,15 @@ func exitText(err error) string {
 }
 
 // signal sends sig to the child's process group.
-func (c *child) signal(sig syscall.Signal) error {
+func (c *child) Signal(sig syscall.Signal) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.reaping {
-		return errFinished
+		return ErrFinished
 	}
 	if err := syscall.Kill(-c.pid, sig); err != nil {
 		if errors.Is(err, syscall.ESRCH) {
-			return errFinished
+			return ErrFinished
 		}
 		return fmt.Errorf("signal %v to process group %d: %w", sig, c.pid, err)
 	}
@@ -108,7 +125,7 @@ func (c *child) signal(sig syscall.Signal) error {
 }
 
 // running reports whether the child has not exited yet.
-func (c *child) running() bool {
+func (c *child) Running() bool {
 	select {
 	case <-c.done:
 		return false
@@ -119,7 +136,7 @@ func (c *child) running() bool {
 
 // kill SIGKILLs the group and waits until the child is reaped or ctx ends.
 func (c *child) kill(ctx context.Context) error {
-	if err := c.signal(syscall.SIGKILL); err != nil && !errors.Is(err, errFinished) {
+	if err := c.Signal(syscall.SIGKILL); err != nil && !errors.Is(err, ErrFinished) {
 		return err
 	}
 	select {
@@ -134,12 +151,12 @@ func (c *child) kill(ctx context.Context) error {
 // on it), waits up to grace, then SIGKILLs and waits for the reap. A cancelled ctx skips
 // the grace but never the kill: a stopped harness must not leave processes behind.
 // killed reports whether the grace ran out.
-func (c *child) stop(ctx context.Context, grace time.Duration) (killed bool, err error) {
-	if !c.running() {
+func (c *child) Stop(ctx context.Context, grace time.Duration) (killed bool, err error) {
+	if !c.Running() {
 		return false, nil
 	}
-	_ = c.signal(syscall.SIGTERM)
-	_ = c.signal(syscall.SIGCONT)
+	_ = c.Signal(syscall.SIGTERM)
+	_ = c.Signal(syscall.SIGCONT)
 	t := time.NewTimer(grace)
 	defer t.Stop()
 	select {

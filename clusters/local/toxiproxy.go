@@ -40,7 +40,7 @@ type proxies struct {
 	router *toxiproxy.Proxy
 	host   map[string]*toxiproxy.Proxy // region → the router's proxy before its host
 	// hostChild is the host process each host proxy was last started for.
-	hostChild map[string]*child
+	hostChild map[string]Proc
 	toxics    map[string][]installedToxic // fault id → what it installed
 	// isolated is the region each Isolate id cut off (kept after healing, to verify it).
 	isolated map[string]string
@@ -118,7 +118,7 @@ func (px *proxies) init() {
 		px.pair = map[[2]string]*toxiproxy.Proxy{}
 		px.etcd = map[string]*toxiproxy.Proxy{}
 		px.host = map[string]*toxiproxy.Proxy{}
-		px.hostChild = map[string]*child{}
+		px.hostChild = map[string]Proc{}
 		px.toxics = map[string][]installedToxic{}
 	}
 }

@@ -296,7 +296,7 @@ func (c *Cluster) LoseReplies(ctx context.Context, id string, l faults.ReplyLoss
 		if err != nil {
 			return err
 		}
-		servers = append(servers, server{l.Region, p, fmt.Sprintf("10.213.%d.1", c.subnet)})
+		servers = append(servers, server{l.Region, p, c.gateway})
 	case faults.PathHostEtcd:
 		p, err := port(re.Etcd)
 		if err != nil {

@@ -44,11 +44,31 @@ type Cluster struct {
 	tag     string // 6 hex digits naming this cluster's namespaces and links
 	subnet  int    // the third octet of 10.213.<subnet>.0/24
 	regions []string
+	fabric  Fabric // nil: this package's bridge and veths
+
+	ips     map[string]string // region -> its namespace's address, set by Up
+	gateway string            // the caller's namespace's address on the regions' network
 
 	mu      sync.Mutex
 	created bool
 	tables  map[string][]string // fault id → namespaces holding its nftables table
 	netem   bool
+}
+
+// Fabric builds the regions' network namespaces some other way than this package's bridge
+// and veths, and starts the stack's services in them: the docker provider's Docker network
+// with one holding container per region, whose namespace the region's service containers
+// join. Everything else (partitions, degradations, reply loss, reachability) is this
+// package's, done with nftables inside the namespaces the fabric made.
+type Fabric interface {
+	// Wire makes one network namespace per region, reachable from the caller's namespace
+	// and named ns(region) under /run/netns; it returns each region's address and the
+	// caller's (gateway) address on their network.
+	Wire(ctx context.Context, regions []string, ns func(region string) string) (ips map[string]string, gateway string, err error)
+	// Unwire removes everything Wire made. It is idempotent.
+	Unwire(ctx context.Context) error
+	// Start starts one service of the stack (local.Network.Start).
+	Start(svc local.Service) (local.Proc, error)
 }
 
 // Available reports whether this process can run the provider, and if not why.
@@ -66,15 +86,24 @@ func Available() error {
 
 // New checks the spec and the machine; it creates nothing until Up.
 func New(s clusters.Spec) (*Cluster, error) {
+	return NewOn(s, nil, "")
+}
+
+// NewOn is New with the namespaces built by f (nil: this package's bridge and veths) and
+// tag naming them (""; drawn at random).
+func NewOn(s clusters.Spec, f Fabric, tag string) (*Cluster, error) {
 	if err := Available(); err != nil {
 		return nil, err
 	}
-	b := make([]byte, 3)
-	if _, err := rand.Read(b); err != nil {
-		return nil, err
+	if tag == "" {
+		b := make([]byte, 3)
+		if _, err := rand.Read(b); err != nil {
+			return nil, err
+		}
+		tag = hex.EncodeToString(b)
 	}
-	c := &Cluster{tag: hex.EncodeToString(b), regions: append([]string(nil), s.Regions...), tables: map[string][]string{}}
-	lc, err := local.NewIn(s, local.Network{
+	c := &Cluster{tag: tag, regions: append([]string(nil), s.Regions...), tables: map[string][]string{}, fabric: f}
+	n := local.Network{
 		IP: c.ip,
 		Command: func(region, path string, args []string) (string, []string) {
 			return "ip", append([]string{"netns", "exec", c.ns(region), path}, args...)
@@ -82,7 +111,11 @@ func New(s clusters.Spec) (*Cluster, error) {
 		// Links between namespaces are links between machines: mutual TLS unless the
 		// stack's configuration turns it off (stack.tls: false).
 		TLSDefault: true,
-	})
+	}
+	if f != nil {
+		n.Command, n.Start = nil, f.Start
+	}
+	lc, err := local.NewIn(s, n)
 	if err != nil {
 		return nil, err
 	}
@@ -90,13 +123,16 @@ func New(s clusters.Spec) (*Cluster, error) {
 	return c, nil
 }
 
+// Tag names this cluster's namespaces (and, on a fabric, what it creates).
+func (c *Cluster) Tag() string { return c.tag }
+
 func (c *Cluster) ns(region string) string { return Prefix + c.tag + "-" + region }
 func (c *Cluster) bridge() string          { return LinkPrefix + c.tag }
 func (c *Cluster) ip(region string) string {
-	for i, r := range c.regions {
-		if r == region {
-			return fmt.Sprintf("10.213.%d.%d", c.subnet, 10+i)
-		}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if ip, ok := c.ips[region]; ok {
+		return ip
 	}
 	return "127.0.0.1" // the router: the caller's namespace
 }
@@ -104,7 +140,18 @@ func (c *Cluster) ip(region string) string {
 // Up creates the namespaces and links, then starts the stack inside them. On failure
 // everything created is removed.
 func (c *Cluster) Up(ctx context.Context) (err error) {
-	if err := c.createNetwork(ctx); err != nil {
+	if c.fabric != nil {
+		c.mu.Lock()
+		c.created = true
+		c.mu.Unlock()
+		ips, gw, err := c.fabric.Wire(ctx, c.regions, c.ns)
+		if err != nil {
+			return errors.Join(err, c.destroyNetwork())
+		}
+		c.mu.Lock()
+		c.ips, c.gateway = ips, gw
+		c.mu.Unlock()
+	} else if err := c.createNetwork(ctx); err != nil {
 		return errors.Join(err, c.destroyNetwork())
 	}
 	if err := c.procs.Up(ctx); err != nil {
@@ -151,8 +198,17 @@ func (c *Cluster) createNetwork(ctx context.Context) error {
 			break
 		}
 	}
+	c.mu.Lock()
+	c.ips, c.gateway = map[string]string{}, fmt.Sprintf("10.213.%d.1", c.subnet)
+	for i, r := range c.regions {
+		c.ips[r] = fmt.Sprintf("10.213.%d.%d", c.subnet, 10+i)
+	}
+	c.mu.Unlock()
 	if _, err := run(ctx, "ip", "link", "set", br, "up"); err != nil {
 		return err
+	}
+	if err := allowForward(ctx, br); err != nil {
+		return fmt.Errorf("let the regions' frames through iptables' FORWARD: %w", err)
 	}
 	for i, r := range c.regions {
 		ns, host, peer := c.ns(r), fmt.Sprintf("%s%dh", br, i), fmt.Sprintf("%s%dn", br, i)
@@ -188,7 +244,10 @@ func (c *Cluster) destroyNetwork() error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	return removeMatching(ctx, Prefix+c.tag+"-", c.bridge())
+	if c.fabric != nil {
+		return c.fabric.Unwire(ctx)
+	}
+	return errors.Join(removeMatching(ctx, Prefix+c.tag+"-", c.bridge()), dropForward(ctx, c.bridge()))
 }
 
 // Leftovers lists the namespaces and links of any netns cluster on this machine (from this
@@ -257,6 +316,16 @@ func Cleanup(ctx context.Context) (removed []string, err error) {
 			continue
 		}
 		removed = append(removed, ns)
+	}
+	for _, br := range forwardLeftovers(ctx) {
+		if len(br) < len(LinkPrefix)+6 || busy[br[len(LinkPrefix):len(LinkPrefix)+6]] {
+			continue
+		}
+		if err := dropForward(ctx, br); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		removed = append(removed, "iptables FORWARD accept for "+br)
 	}
 	for _, l := range links {
 		if busy[l[len(LinkPrefix):len(LinkPrefix)+6]] {

@@ -67,6 +67,9 @@ func assertClean(t *testing.T, c *netns.Cluster, runDir string) {
 	if pids, _ := local.Leftovers(runDir); len(pids) > 0 {
 		t.Errorf("processes left behind: %v", pids)
 	}
+	if out, err := exec.Command("iptables", "-w", "-S", "FORWARD").Output(); err == nil && strings.Contains(string(out), "geodrill-"+bridge+" ") {
+		t.Errorf("iptables FORWARD accept for %s left behind:\n%s", bridge, out)
+	}
 }
 
 func TestPartitionsAreExactAndEverythingIsRemoved(t *testing.T) {
