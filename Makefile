@@ -27,9 +27,10 @@ $(BIN)/harness: FORCE
 	@mkdir -p $(BIN)
 	$(GO) build -o $@ ./cmd/harness
 
+# Static (no cgo): the docker provider copies it into a FROM scratch image.
 $(BIN)/refstack: FORCE
 	@mkdir -p $(BIN)
-	$(GO) build -o $@ ./cmd/refstack
+	CGO_ENABLED=0 $(GO) build -o $@ ./cmd/refstack
 
 $(BIN)/minio: $(MINIO_STAMP)
 

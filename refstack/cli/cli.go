@@ -50,6 +50,18 @@ var commands = []command{
 	{"router", "run the router that forwards agent requests to their owners", runRouter},
 	{"register", "write the agent registry (home region and failover order) into etcd", runRegister},
 	{"failback", "hand agents homed in a region back to it (manual fail-back)", runFailback},
+	{"hold", "do nothing until stopped: holds a region's network namespace in a container", runHold},
+}
+
+// runHold is the docker provider's region "pod": a container whose network namespace the
+// region's etcd, MinIO and host containers join, so a region has one address and
+// partitions are drawn per region. It does nothing until SIGTERM or SIGINT.
+func runHold(ctx context.Context, args []string, _ io.Writer) error {
+	if len(args) > 0 {
+		return usagef("hold takes no arguments, got %q", args)
+	}
+	<-ctx.Done()
+	return nil
 }
 
 // usageError is bad input; Main exits with ExitUsage. printed: the flag package already
