@@ -10,8 +10,10 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/geodrill/geodrill/clusters"
+	"github.com/geodrill/geodrill/clusters/docker"
 	"github.com/geodrill/geodrill/clusters/local"
 	"github.com/geodrill/geodrill/clusters/netns"
 	"github.com/geodrill/geodrill/faults"
@@ -73,7 +75,39 @@ func Providers() []Provider {
 				return c, nil
 			},
 		},
+		{
+			// Last: "auto" never picks it (local is always usable), and its cleanup runs
+			// first, removing the containers before netns looks at the namespaces they held.
+			Name:    "docker",
+			About:   "root + Docker: every service in a container (testcontainers-go), images built locally; netns's exact partitions",
+			Usable:  func() error { return docker.Available(context.Background()) },
+			Cleanup: dockerCleanup,
+			New: func(s clusters.Spec) (clusters.Cluster, error) {
+				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+				defer cancel()
+				c, err := docker.New(ctx, s)
+				if err != nil {
+					return nil, err
+				}
+				return c, nil
+			},
+		},
 	}
+}
+
+// dockerCleanup removes the containers, networks and namespace attachments of docker
+// clusters whose harness is gone; with no Docker daemon there is nothing of ours to find.
+func dockerCleanup(ctx context.Context, _ []string, say func(string)) error {
+	if docker.Available(ctx) != nil {
+		return nil
+	}
+	removed, err := docker.Cleanup(ctx)
+	if len(removed) > 0 {
+		say("removed " + strings.Join(removed, ", "))
+	} else if err == nil {
+		say("no geodrill containers or networks left")
+	}
+	return err
 }
 
 // localCleanup kills the processes each run directory's pid files name.

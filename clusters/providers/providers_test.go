@@ -14,7 +14,7 @@ func TestNewProviders(t *testing.T) {
 		provider string
 		want     string // substring of the error
 	}{
-		{"nope", `unknown provider "nope" (valid: auto, netns, local)`},
+		{"nope", `unknown provider "nope" (valid: auto, netns, local, docker)`},
 		// local and auto reach the local provider (auto as root: netns, which wraps it),
 		// which checks for the binaries.
 		{"local", "make build"},

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"text/tabwriter"
 
@@ -44,6 +45,7 @@ commands:
                        passed; a drill that did not pass always keeps it
       --json           print the results as JSON on stdout (one drill: its results; more:
                        {"runs": [...], "aggregates": [...]}); progress stays on stderr
+      --provider P     run on provider P instead of the scenario's: local, netns, docker, auto
   check RUN_DIR...   re-run every checker on saved runs, without a cluster, and compare
                      with the saved results.json (a mismatch exits 11)
   report DIR...      aggregate saved runs (a directory of runs counts as all of them):
@@ -163,6 +165,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	repeat := fs.Int("repeat", 1, "")
 	asJSON := fs.Bool("json", false, "")
 	keepData := fs.Bool("keep-data", false, "")
+	provider := fs.String("provider", "", "")
 	files, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -182,12 +185,18 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return usageError{fmt.Sprintf("--unsafe %s: %v", *unsafe, err)}
 	}
+	if *provider != "" && !slices.Contains(scenarios.Providers(), *provider) {
+		return usageError{fmt.Sprintf("--provider %s: unknown; use one of %s", *provider, strings.Join(scenarios.Providers(), ", "))}
+	}
 	binDir := *bin // "" lets the cluster find it: $GEODRILL_BIN, <module>/bin, beside harness
 	// Validate every file before running any of them.
 	scs := make([]*scenarios.Scenario, len(files))
 	for i, f := range files {
 		if scs[i], err = scenarios.Load(f); err != nil {
 			return err
+		}
+		if *provider != "" {
+			scs[i].Provider = *provider
 		}
 		scs[i].Stack.Unsafe.Set = scs[i].Stack.Unsafe.Union(planted)
 		if err := scs[i].Stack.Unsafe.CheckDurability(scs[i].Stack.Durability); err != nil {
