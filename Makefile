@@ -44,8 +44,13 @@ $(MINIO_STAMP):
 scenario: build
 	$(BIN)/harness run $(SCENARIO)
 
+# The docker provider's tests need a Docker engine: scripts/docker.sh installs Debian's
+# docker.io when missing and starts dockerd when none answers (root), and stops afterwards
+# only a dockerd it started.
 test: build $(CHROMIUM) netns-tools
-	GEODRILL_REQUIRE_INTEGRATION=1 GEODRILL_REQUIRE_CHROMIUM=1 GOTRACEBACK=all $(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...
+	./scripts/docker.sh up >/dev/null
+	GEODRILL_REQUIRE_INTEGRATION=1 GEODRILL_REQUIRE_CHROMIUM=1 GEODRILL_REQUIRE_DOCKER=1 GOTRACEBACK=all \
+		$(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...; rc=$$?; ./scripts/docker.sh down; exit $$rc
 	$(MAKE) fuzz
 
 # Fuzz the readers of what users and saved runs hand us (the scenario decoder, the history

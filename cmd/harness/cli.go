@@ -56,8 +56,11 @@ commands:
       --json           print the aggregate (and comparison) as JSON
   list [DIR]         list the scenarios in DIR (default scenarios)
   validate FILE...   decode and validate scenarios; errors name file, line and fix
-  down [RUN_DIR...]  remove what a killed harness left: geodrill network namespaces, bridges
-                     and veths (root), and the processes of each RUN_DIR
+  down [RUN_DIR...]  remove what a killed harness left: docker containers and networks,
+                     geodrill network namespaces, bridges and veths (root), and the
+                     processes of each RUN_DIR
+      --images         also list the docker provider's cached images
+      --remove-images  also remove them (the next docker run rebuilds, about 2s)
 
 exit codes: 0 all pass, 10 a check failed or was unknown, 11 harness/cluster failure, 2 bad usage
 `
