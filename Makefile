@@ -73,8 +73,12 @@ fuzz:
 # The observed table is written to runs/selftest/matrix.md (and matrix.json).
 SEEDS ?= 5
 ONLY  ?=
+# The provider make selftest and make chaos run on instead of the scenarios' own (docker).
+PROVIDER ?=
+# PROVIDER=docker runs every drill in containers (scripts/docker.sh starts Docker).
 selftest: build
-	GEODRILL_SELFTEST=1 GEODRILL_SELFTEST_SEEDS=$(SEEDS) GEODRILL_SELFTEST_ONLY=$(ONLY) GOTRACEBACK=all \
+	$(if $(filter docker,$(PROVIDER)),./scripts/docker.sh up >/dev/null)
+	GEODRILL_SELFTEST=1 GEODRILL_SELFTEST_SEEDS=$(SEEDS) GEODRILL_SELFTEST_ONLY=$(ONLY) GEODRILL_SELFTEST_PROVIDER=$(PROVIDER) GOTRACEBACK=all \
 		$(GO) test -count=1 -timeout 180m -v -run TestBugMatrix ./selftest/
 
 # Failover figures (several full drills, about 7 minutes; not part of make test): the RTO
@@ -90,8 +94,10 @@ failover: build
 # after delivery, a host in a crash loop, the two-minute nemesis, a false failure declaration and a fault triggered by
 # a failover. Every one must pass; `harness down` then checks nothing is left.
 CHAOS_SCENARIOS ?= partition-isolate-owner heal-then-leader-loss cert-expiry wan-degradation object-store-outage etcd-quorum-loss clock-skew reply-loss crash-loop nemesis false-revocation double-fault
+# PROVIDER=docker runs them in containers instead (scripts/docker.sh starts Docker).
 chaos: build netns-tools
-	$(BIN)/harness run $(foreach s,$(CHAOS_SCENARIOS),scenarios/$(s).yaml); rc=$$?; $(BIN)/harness down; exit $$rc
+	$(if $(filter docker,$(PROVIDER)),./scripts/docker.sh up >/dev/null)
+	$(BIN)/harness run $(if $(PROVIDER),--provider $(PROVIDER)) $(foreach s,$(CHAOS_SCENARIOS),scenarios/$(s).yaml); rc=$$?; $(BIN)/harness down; exit $$rc
 
 # ip and nft for the netns provider: installed when running as root and missing (Debian).
 netns-tools:

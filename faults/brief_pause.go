@@ -30,7 +30,7 @@ var briefPauseKind = KindOf[ServiceParams]{
 		if !canSignal(cluster) {
 			return Unavailable, "the provider cannot signal one service"
 		}
-		return Exact, "SIGSTOP of the service's process group for the hold, plus the up to 300ms it takes to see it stopped; SIGCONT on recovery"
+		return Exact, processHow(cluster, "SIGSTOP of the service's process group for the hold, plus the up to 300ms it takes to see it stopped; SIGCONT on recovery")
 	},
 	New: func(s Spec, p *ServiceParams) (Fault, error) {
 		f, err := pauseKind.New(s, p)

@@ -21,6 +21,24 @@ type ServiceControl interface {
 	RestoreRegion(ctx context.Context, region string) error
 }
 
+// ServiceUnits says what a provider's services run as when that is not a process group of
+// this machine, for the realisation text of the faults that signal or restart them (the
+// docker provider: containers, paused by docker pause). "" means process groups.
+type ServiceUnits interface {
+	ServiceUnits() string
+}
+
+// processHow is a process fault's realisation text, with the provider's note on what its
+// services run as.
+func processHow(cluster any, how string) string {
+	if u, ok := cluster.(ServiceUnits); ok {
+		if note := u.ServiceUnits(); note != "" {
+			return how + " (" + note + ")"
+		}
+	}
+	return how
+}
+
 // ServiceHealth checks one service of a region ("" and "router" for the router).
 type ServiceHealth interface {
 	ServiceHealthy(ctx context.Context, region, service string) error

@@ -63,7 +63,7 @@ var crashLoopKind = KindOf[CrashLoopParams]{
 		if !canSignal(cluster) {
 			return Unavailable, "the provider cannot signal one service and restart it"
 		}
-		return Exact, "SIGKILL of the service's process group, restarted with the same ports and data after down, killed again after up, until recovery"
+		return Exact, processHow(cluster, "SIGKILL of the service's process group, restarted with the same ports and data after down, killed again after up, until recovery")
 	},
 	New: func(s Spec, p *CrashLoopParams) (Fault, error) {
 		if err := checkService(p.Service, s.Region); err != nil {

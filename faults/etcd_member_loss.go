@@ -25,7 +25,7 @@ var etcdMemberLossKind = KindOf[NoParams]{
 		if !canSignal(cluster) {
 			return Unavailable, "the provider cannot kill and restart one etcd member"
 		}
-		return Exact, "SIGKILL of the region's etcd member; it rejoins with its data on recovery"
+		return Exact, processHow(cluster, "SIGKILL of the region's etcd member; it rejoins with its data on recovery")
 	},
 	New: func(s Spec, _ *NoParams) (Fault, error) {
 		if s.Region == "" {

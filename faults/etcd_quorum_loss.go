@@ -43,7 +43,7 @@ var etcdQuorumLossKind = KindOf[QuorumLossParams]{
 		if !canSignal(cluster) {
 			return Unavailable, "the provider cannot kill and restart etcd members"
 		}
-		return Exact, "SIGKILL of a majority of etcd members; restarted together on recovery"
+		return Exact, processHow(cluster, "SIGKILL of a majority of etcd members; restarted together on recovery")
 	},
 	New: func(s Spec, p *QuorumLossParams) (Fault, error) {
 		regions := slices.Clone(p.Regions)

@@ -26,7 +26,7 @@ var objectStoreOutageKind = KindOf[NoParams]{
 		if !canSignal(cluster) {
 			return Unavailable, "the provider cannot kill and restart one region's object store"
 		}
-		return Exact, "SIGKILL of the region's MinIO; restarted with the same data on recovery"
+		return Exact, processHow(cluster, "SIGKILL of the region's MinIO; restarted with the same data on recovery")
 	},
 	New: func(s Spec, _ *NoParams) (Fault, error) {
 		if s.Region == "" {

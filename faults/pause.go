@@ -28,7 +28,7 @@ var pauseKind = KindOf[ServiceParams]{
 		if !canSignal(cluster) {
 			return Unavailable, "the provider cannot signal one service"
 		}
-		return Exact, "SIGSTOP of the service's process group; SIGCONT on recovery"
+		return Exact, processHow(cluster, "SIGSTOP of the service's process group; SIGCONT on recovery")
 	},
 	New: func(s Spec, p *ServiceParams) (Fault, error) {
 		if err := checkService(p.Service, s.Region); err != nil {

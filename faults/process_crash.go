@@ -30,7 +30,7 @@ var processCrashKind = KindOf[ServiceParams]{
 		if !canSignal(cluster) {
 			return Unavailable, "the provider cannot signal one service and restart it"
 		}
-		return Exact, "SIGKILL of the service's process group; restarted with the same ports and data"
+		return Exact, processHow(cluster, "SIGKILL of the service's process group; restarted with the same ports and data")
 	},
 	New: func(s Spec, p *ServiceParams) (Fault, error) {
 		if err := checkService(p.Service, s.Region); err != nil {

@@ -40,7 +40,7 @@ var regionOutageKind = KindOf[NoParams]{
 		if _, ok := cluster.(RegionControl); !ok {
 			return Unavailable, "the provider cannot kill and restore a region's processes"
 		}
-		return Exact, "SIGKILL of every process of the region; restart with the same data"
+		return Exact, processHow(cluster, "SIGKILL of every process of the region; restart with the same data")
 	},
 	New: func(s Spec, _ *NoParams) (Fault, error) {
 		if s.Region == "" {

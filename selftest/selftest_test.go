@@ -74,6 +74,10 @@ type rowResult struct {
 // TestBugMatrix runs the healthy stack and every row of Matrix over the default suite and
 // several seeds, through bin/harness, and writes what it observed to matrix.md and
 // matrix.json (the README's table comes from there).
+// envProvider runs the matrix on another provider than the scenarios name
+// (make selftest PROVIDER=docker).
+const envProvider = "GEODRILL_SELFTEST_PROVIDER"
+
 func TestBugMatrix(t *testing.T) {
 	if os.Getenv("GEODRILL_SELFTEST") != "1" {
 		t.Skip("the bug matrix runs many full drills: run make selftest (GEODRILL_SELFTEST=1)")
@@ -189,6 +193,9 @@ func drill(t *testing.T, harness, root, out, bin, scenario string, seed int64, u
 	t.Helper()
 	d := drillResult{Scenario: scenario, Seed: seed}
 	args := []string{"run", filepath.Join(root, scenario), "--out", out, "--bin", bin, "--seed", strconv.FormatInt(seed, 10)}
+	if p := os.Getenv(envProvider); p != "" {
+		args = append(args, "--provider", p)
+	}
 	if unsafe != "" {
 		args = append(args, "--unsafe", unsafe)
 	}

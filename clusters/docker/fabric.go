@@ -204,3 +204,8 @@ func (f *fabric) Unwire(ctx context.Context) error {
 	}
 	return errors.Join(errs...)
 }
+
+// ServiceUnits is the note the process faults add to how they were done.
+func (f *fabric) ServiceUnits() string {
+	return "docker: each service is a container; signals by docker kill, SIGSTOP and SIGCONT by docker pause and unpause, a restart is a new container over the same data"
+}

@@ -96,3 +96,12 @@ func (c *Cluster) PresentCert(ctx context.Context, region string) map[string]err
 func (c *Cluster) CertAccepted(ctx context.Context, region string) error {
 	return c.procs.CertAccepted(ctx, region)
 }
+
+// ServiceUnits says what the services run as when the fabric runs them otherwise than as
+// processes in the namespaces (faults.ServiceUnits); "" on this package's own network.
+func (c *Cluster) ServiceUnits() string {
+	if u, ok := c.fabric.(interface{ ServiceUnits() string }); ok {
+		return u.ServiceUnits()
+	}
+	return ""
+}

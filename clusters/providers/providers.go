@@ -170,6 +170,7 @@ var (
 		faults.ObjectStores
 		faults.ReplyLossControl
 		faults.CertControl
+		faults.ServiceUnits // docker's note on its containers
 	} = (*netns.Cluster)(nil)
 )
 
