@@ -102,12 +102,17 @@ func dockerCleanup(ctx context.Context, _ []string, say func(string)) error {
 		return nil
 	}
 	removed, err := docker.Cleanup(ctx)
+	sayRemoved(say, removed, err, "no geodrill containers or networks left")
+	return err
+}
+
+// sayRemoved tells what a cleanup removed, or that there was nothing (when it did not fail).
+func sayRemoved(say func(string), removed []string, err error, nothing string) {
 	if len(removed) > 0 {
 		say("removed " + strings.Join(removed, ", "))
 	} else if err == nil {
-		say("no geodrill containers or networks left")
+		say(nothing)
 	}
-	return err
 }
 
 // localCleanup kills the processes each run directory's pid files name.
@@ -130,11 +135,7 @@ func netnsCleanup(ctx context.Context, _ []string, say func(string)) error {
 		return nil
 	}
 	removed, err := netns.Cleanup(ctx)
-	if len(removed) > 0 {
-		say("removed " + strings.Join(removed, ", "))
-	} else if err == nil {
-		say("no geodrill namespaces or links left")
-	}
+	sayRemoved(say, removed, err, "no geodrill namespaces or links left")
 	if err != nil {
 		return fmt.Errorf("%w (remove them by hand with `ip netns del` / `ip link del`)", err)
 	}
