@@ -73,7 +73,7 @@ func (c *Cluster) LinkRealisation(l faults.Link) (faults.Realisation, string) {
 			why = "per-link netem is not built into the netns provider yet"
 		}
 		return faults.Unavailable, "latency and jitter need netem: " + why +
-			"; use loss and bandwidth_kbit here, or a docker/kind provider on a kernel with sch_netem"
+			"; use loss and bandwidth_kbit here, or the local provider (Toxiproxy latency on the object-store paths, approximate)"
 	}
 	if l.BandwidthKbit > 0 {
 		return faults.Approximate, "loss: nftables numgen random drop in both regions' namespaces (exact); " +
