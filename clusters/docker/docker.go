@@ -82,7 +82,7 @@ func Available(ctx context.Context) error {
 // dial connects to the Docker daemon, with a message that says what to do when it is not
 // there.
 func dial(ctx context.Context) (*client.Client, error) {
-	raw, err := client.New(client.FromEnv, client.WithAPIVersionNegotiation())
+	raw, err := client.New(client.FromEnv)
 	if err == nil {
 		_, err = raw.Ping(ctx, client.PingOptions{})
 	}
