@@ -124,15 +124,17 @@ func phaseVerdicts(targets map[string]scenarios.Duration, d RTOData, problems []
 			if len(d.Windows) == 0 {
 				v.Detail = "no fault to measure"
 			}
-		case st.P95 > v.Limit:
-			v.Status, v.Value = Fail, st.P95
-			v.Measured = fmt.Sprintf("%s (p50 %s, max %s over %d agents)", fmtSeconds(st.P95), fmtSeconds(st.P50), fmtSeconds(st.Max), st.Agents)
-		case len(problems) > 0:
-			v.Status, v.Value, v.Measured = Unknown, st.P95, fmtSeconds(st.P95)
-			v.Detail = strings.Join(problems, "; ")
 		default:
-			v.Status, v.Value = Pass, st.P95
+			v.Value = st.P95
 			v.Measured = fmt.Sprintf("%s (p50 %s, max %s over %d agents)", fmtSeconds(st.P95), fmtSeconds(st.P50), fmtSeconds(st.Max), st.Agents)
+			switch {
+			case st.P95 > v.Limit:
+				v.Status = Fail
+			case len(problems) > 0:
+				v.Status, v.Detail = Unknown, strings.Join(problems, "; ")
+			default:
+				v.Status = Pass
+			}
 		}
 		out = append(out, v)
 	}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"sort"
 	"strconv"
 	"strings"
@@ -44,13 +43,22 @@ type Leftover struct {
 
 // Leftovers lists every docker cluster's containers and networks on this machine, live
 // ones included (PID running).
-func Leftovers(ctx context.Context) ([]Leftover, error) {
+func Leftovers(ctx context.Context) (out []Leftover, err error) {
+	err = withClient(ctx, func(cli *client.Client) error {
+		out, err = leftovers(ctx, cli)
+		return err
+	})
+	return out, err
+}
+
+// withClient runs fn with a client of the Docker daemon, closed after.
+func withClient(ctx context.Context, fn func(*client.Client) error) error {
 	cli, err := dial(ctx)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer cli.Close()
-	return leftovers(ctx, cli)
+	return fn(cli)
 }
 
 func leftovers(ctx context.Context, cli *client.Client) ([]Leftover, error) {
@@ -94,58 +102,48 @@ func leftovers(ctx context.Context, cli *client.Client) ([]Leftover, error) {
 	return out, nil
 }
 
-// Cleanup removes the containers, networks and namespace attachments of every docker
-// cluster whose harness is gone (`harness down` after a SIGKILL): containers, unlike the
-// local provider's processes, do not die with the harness. A live harness's cluster is
-// left alone. It returns what it removed.
+// Cleanup removes the containers and networks of every docker cluster whose harness is
+// gone (`harness down` after a SIGKILL): containers, unlike the local provider's processes,
+// do not die with the harness. A live harness's cluster is left alone. The regions'
+// namespace attachments are the netns provider's names, empty once the containers are
+// gone, and its cleanup (which providers.Cleanup runs after this one) removes them. It
+// returns what it removed.
 func Cleanup(ctx context.Context) (removed []string, err error) {
-	cli, err := dial(ctx)
-	if err != nil {
-		return nil, err
-	}
-	defer cli.Close()
-	ls, err := leftovers(ctx, cli)
-	if err != nil {
-		return nil, err
-	}
-	var errs []error
-	for _, l := range ls {
-		if l.PID != os.Getpid() && alive(l.PID) {
-			continue
+	err = withClient(ctx, func(cli *client.Client) error {
+		ls, err := leftovers(ctx, cli)
+		if err != nil {
+			return err
 		}
-		if err := removeLabelled(ctx, cli, l.Tag); err != nil {
-			errs = append(errs, err)
-		} else {
-			removed = append(removed, l.Containers...)
-		}
-		// The regions' namespaces were attached under the netns provider's names.
-		out, _ := exec.CommandContext(ctx, "ip", "netns", "list").Output()
-		for _, line := range strings.Split(string(out), "\n") {
-			if f := strings.Fields(line); len(f) > 0 && strings.HasPrefix(f[0], "geodrill-"+l.Tag+"-") {
-				if err := exec.CommandContext(ctx, "ip", "netns", "delete", f[0]).Run(); err == nil {
-					removed = append(removed, f[0])
-				}
-			}
-		}
-		for _, n := range l.Networks {
-			if _, err := cli.NetworkRemove(ctx, n, client.NetworkRemoveOptions{}); err != nil && !isNotFound(err) {
-				errs = append(errs, err)
+		var errs []error
+		for _, l := range ls {
+			if l.PID != os.Getpid() && alive(l.PID) {
 				continue
 			}
-			removed = append(removed, n)
+			if err := removeLabelled(ctx, cli, l.Tag); err != nil {
+				errs = append(errs, err)
+			} else {
+				removed = append(removed, l.Containers...)
+			}
+			for _, n := range l.Networks {
+				if _, err := cli.NetworkRemove(ctx, n, client.NetworkRemoveOptions{}); err != nil && !isNotFound(err) {
+					errs = append(errs, err)
+					continue
+				}
+				removed = append(removed, n)
+			}
 		}
-	}
-	return removed, errors.Join(errs...)
+		return errors.Join(errs...)
+	})
+	return removed, err
 }
 
 // Images lists the stack images this provider built (kept between runs as a cache).
-func Images(ctx context.Context) ([]string, error) {
-	cli, err := dial(ctx)
-	if err != nil {
-		return nil, err
-	}
-	defer cli.Close()
-	return images(ctx, cli)
+func Images(ctx context.Context) (refs []string, err error) {
+	err = withClient(ctx, func(cli *client.Client) error {
+		refs, err = images(ctx, cli)
+		return err
+	})
+	return refs, err
 }
 
 func images(ctx context.Context, cli *client.Client) ([]string, error) {
@@ -162,21 +160,18 @@ func images(ctx context.Context, cli *client.Client) ([]string, error) {
 }
 
 // RemoveImages removes the stack images this provider built.
-func RemoveImages(ctx context.Context) ([]string, error) {
-	cli, err := dial(ctx)
-	if err != nil {
-		return nil, err
-	}
-	defer cli.Close()
-	refs, err := images(ctx, cli)
-	if err != nil {
-		return nil, err
-	}
-	var errs []error
-	for _, ref := range refs {
-		if _, err := cli.ImageRemove(ctx, ref, client.ImageRemoveOptions{Force: true, PruneChildren: true}); err != nil {
-			errs = append(errs, err)
+func RemoveImages(ctx context.Context) (refs []string, err error) {
+	err = withClient(ctx, func(cli *client.Client) error {
+		if refs, err = images(ctx, cli); err != nil {
+			return err
 		}
-	}
-	return refs, errors.Join(errs...)
+		var errs []error
+		for _, ref := range refs {
+			if _, err := cli.ImageRemove(ctx, ref, client.ImageRemoveOptions{Force: true, PruneChildren: true}); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		return errors.Join(errs...)
+	})
+	return refs, err
 }

@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -157,7 +158,7 @@ func (f *fabric) Start(svc local.Service) (local.Proc, error) {
 		}
 		mode, where = container.NetworkMode("container:"+hold), svc.Region
 	}
-	bin := imageBinDir + "/" + baseName(svc.Path)
+	bin := imageBinDir + "/" + filepath.Base(svc.Path)
 	name := f.name(where, svc.Name, strconv.Itoa(seq))
 	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
 	defer cancel()
@@ -169,13 +170,6 @@ func (f *fabric) Start(svc local.Service) (local.Proc, error) {
 		return nil, fmt.Errorf("start %s in a container: %w", name, err)
 	}
 	return follow(f.cli, id, name, pid, svc.Log)
-}
-
-func baseName(path string) string {
-	if i := strings.LastIndexByte(path, '/'); i >= 0 {
-		return path[i+1:]
-	}
-	return path
 }
 
 // Unwire removes the holding containers, the namespace attachments and the network.

@@ -173,6 +173,7 @@ func (c *ctr) Stop(ctx context.Context, grace time.Duration) (killed bool, err e
 	case <-sctx.Done():
 		return true, fmt.Errorf("container %s not gone after docker stop: %w", c.name, errors.Join(serr, sctx.Err()))
 	}
+	// docker stop does not say whether it had to kill; a stop that took the whole grace did.
 	return time.Since(start) >= grace, nil
 }
 

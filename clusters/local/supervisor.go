@@ -108,7 +108,7 @@ func exitText(err error) string {
 	return err.Error()
 }
 
-// signal sends sig to the child's process group.
+// Signal sends sig to the child's process group.
 func (c *child) Signal(sig syscall.Signal) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -124,7 +124,7 @@ func (c *child) Signal(sig syscall.Signal) error {
 	return nil
 }
 
-// running reports whether the child has not exited yet.
+// Running reports whether the child has not exited yet.
 func (c *child) Running() bool {
 	select {
 	case <-c.done:
@@ -147,7 +147,7 @@ func (c *child) kill(ctx context.Context) error {
 	}
 }
 
-// stop asks the group to terminate (SIGTERM, plus SIGCONT so a SIGSTOPped process can act
+// Stop asks the group to terminate (SIGTERM, plus SIGCONT so a SIGSTOPped process can act
 // on it), waits up to grace, then SIGKILLs and waits for the reap. A cancelled ctx skips
 // the grace but never the kill: a stopped harness must not leave processes behind.
 // killed reports whether the grace ran out.

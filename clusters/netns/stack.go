@@ -100,7 +100,7 @@ func (c *Cluster) CertAccepted(ctx context.Context, region string) error {
 // ServiceUnits says what the services run as when the fabric runs them otherwise than as
 // processes in the namespaces (faults.ServiceUnits); "" on this package's own network.
 func (c *Cluster) ServiceUnits() string {
-	if u, ok := c.fabric.(interface{ ServiceUnits() string }); ok {
+	if u, ok := c.fabric.(faults.ServiceUnits); ok {
 		return u.ServiceUnits()
 	}
 	return ""
