@@ -99,10 +99,12 @@ chaos: build netns-tools
 	$(if $(filter docker,$(PROVIDER)),./scripts/docker.sh up >/dev/null)
 	$(BIN)/harness run $(if $(PROVIDER),--provider $(PROVIDER)) $(foreach s,$(CHAOS_SCENARIOS),scenarios/$(s).yaml); rc=$$?; $(BIN)/harness down; exit $$rc
 
-# ip and nft for the netns provider: installed when running as root and missing (Debian).
+# ip, nft and iptables (its NFQUEUE target holds packets for delays) for the netns and
+# docker providers: installed, at Debian 12's versions, when running as root and missing.
+NETNS_PACKAGES := nftables=1.0.6-2+deb12u2 iproute2=6.1.0-3 iptables=1.8.9-2
 netns-tools:
-	@if [ "$$(id -u)" = 0 ] && ! { command -v nft && command -v ip; } >/dev/null 2>&1; then \
-		apt-get update -qq && apt-get install -y -qq nftables iproute2; fi
+	@if [ "$$(id -u)" = 0 ] && ! { command -v nft && command -v ip && command -v iptables; } >/dev/null 2>&1; then \
+		apt-get update -qq && apt-get install -y -qq --no-install-recommends $(NETNS_PACKAGES); fi
 
 # Opens a run's report.html in headless Chromium and checks the SLA table and charts are
 # there; keeps a screenshot (report.png) beside it. RUN=dir, default the newest run in runs/.

@@ -2,7 +2,6 @@ package netns
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"hash/fnv"
@@ -66,23 +65,25 @@ func (c *Cluster) Reachable(ctx context.Context, from, to string) error {
 
 // LinkRealisation says how a link's degradation is produced here.
 func (c *Cluster) LinkRealisation(l faults.Link) (faults.Realisation, string) {
+	var hows []string
 	if l.Latency > 0 || l.Jitter > 0 {
-		// A per-link netem tree is not built; with or without the module, say so.
-		why := "this kernel has no sch_netem"
-		if c.netem || netemAvailable(context.Background()) {
-			why = "per-link netem is not built into the netns provider yet"
+		if err := delayAvailable(); err != nil {
+			return faults.Unavailable, "latency and jitter: " + err.Error() + "; use loss and bandwidth_kbit here"
 		}
-		return faults.Unavailable, "latency and jitter need netem: " + why +
-			"; use loss and bandwidth_kbit here, or the local provider (Toxiproxy latency on the object-store paths, approximate)"
+		hows = append(hows, "latency: every packet between the two regions, both ways, "+delayHow+
+			" in the receiving region's namespace (with jitter: each delay drawn in latency±jitter, never reordered)")
+	}
+	if l.Loss > 0 {
+		hows = append(hows, "loss: nftables numgen random drop in both regions' namespaces (exact)")
 	}
 	if l.BandwidthKbit > 0 {
-		return faults.Approximate, "loss: nftables numgen random drop in both regions' namespaces (exact); " +
-			"bandwidth: nftables limit policing (drops above the rate, no queueing as a real link would)"
+		hows = append(hows, "bandwidth: nftables limit policing (drops above the rate, no queueing as a real link would)")
+		return faults.Approximate, strings.Join(hows, "; ")
 	}
-	return faults.Exact, "nftables numgen random drop of the link's packets in both regions' namespaces"
+	return faults.Exact, strings.Join(hows, "; ")
 }
 
-// Degrade installs loss and a rate cap on both directions of the link.
+// Degrade installs loss, a rate cap and a delay on both directions of the link.
 func (c *Cluster) Degrade(ctx context.Context, id string, l faults.Link) error {
 	if how, why := c.LinkRealisation(l); how == faults.Unavailable {
 		return errors.New(why)
@@ -99,20 +100,35 @@ func (c *Cluster) Degrade(ctx context.Context, id string, l faults.Link) error {
 			rs = append(rs, fmt.Sprintf("ip saddr %s limit rate over %d kbytes/second burst %d kbytes drop",
 				c.ip(src), max(1, l.BandwidthKbit/8), max(16, l.BandwidthKbit/64)))
 		}
-		rules[dst] = strings.Join(rs, "\n\t\t")
+		if len(rs) > 0 {
+			rules[dst] = strings.Join(rs, "\n\t\t")
+		}
 	}
-	return c.install(ctx, id, rules)
+	if err := c.install(ctx, id, rules); err != nil {
+		return err
+	}
+	if l.Latency == 0 && l.Jitter == 0 {
+		return nil
+	}
+	return c.delay(ctx, id, "INPUT", map[string][][]string{
+		l.To:   {{"-s", c.ip(l.From), "-d", c.ip(l.To)}},
+		l.From: {{"-s", c.ip(l.To), "-d", c.ip(l.From)}},
+	}, l.Latency, l.Jitter)
 }
 
 // Restore removes the degradation installed under id.
 func (c *Cluster) Restore(ctx context.Context, id string) error { return c.uninstall(ctx, id) }
 
-// Degraded reads the degradation's tables back from the kernel.
+// Degraded reads the degradation's tables and delay rules back from the kernel.
 func (c *Cluster) Degraded(ctx context.Context, id string) error {
 	c.mu.Lock()
 	nss := append([]string(nil), c.tables[id]...)
 	c.mu.Unlock()
-	if len(nss) == 0 {
+	held, err := c.delaysInstalled(ctx, id)
+	if err != nil {
+		return err
+	}
+	if len(nss) == 0 && !held {
 		return fmt.Errorf("nothing installed for %s", id)
 	}
 	for _, ns := range nss {
@@ -152,7 +168,7 @@ func (c *Cluster) uninstall(ctx context.Context, id string) error {
 	nss := c.tables[id]
 	delete(c.tables, id)
 	c.mu.Unlock()
-	var errs []error
+	errs := []error{c.undelay(ctx, id)}
 	for _, ns := range nss {
 		if _, err := run(ctx, "ip", "netns", "exec", ns, "nft", "delete", "table", "inet", table(id)); err != nil &&
 			!strings.Contains(err.Error(), "No such file") {
@@ -160,20 +176,6 @@ func (c *Cluster) uninstall(ctx context.Context, id string) error {
 		}
 	}
 	return errors.Join(errs...)
-}
-
-// netemAvailable tries a netem qdisc in a scratch namespace: the module may be missing
-// even where tc is installed.
-func netemAvailable(ctx context.Context) bool {
-	b := make([]byte, 3)
-	_, _ = rand.Read(b)
-	ns := fmt.Sprintf("%snetem-%x", Prefix, b)
-	if _, err := run(ctx, "ip", "netns", "add", ns); err != nil {
-		return false
-	}
-	defer run(context.WithoutCancel(ctx), "ip", "netns", "del", ns)
-	_, err := run(ctx, "ip", "netns", "exec", ns, "tc", "qdisc", "add", "dev", "lo", "root", "netem", "delay", "1ms")
-	return err == nil
 }
 
 // dialIn connects to addr from inside the network namespace at nsPath, and closes the
@@ -272,45 +274,58 @@ func replyMark(id string) uint32 {
 	return h.Sum32() | 1 // never 0, the mark of every other connection
 }
 
+// server is a namespace (region) whose replies to client leave from port.
+type server struct{ region, port, client string }
+
+// replyServers are the servers of region's path: whose replies reply-loss and slow-replies
+// act on.
+func (c *Cluster) replyServers(path, region string) ([]server, error) {
+	eps := c.Endpoints()
+	re, ok := eps.Regions[region]
+	if !ok {
+		return nil, fmt.Errorf("no region %q", region)
+	}
+	port := func(addr string) (string, error) {
+		_, p, err := net.SplitHostPort(hostPort(addr))
+		return p, err
+	}
+	var servers []server
+	switch path {
+	case faults.PathRouterHost:
+		p, err := port(re.Host)
+		if err != nil {
+			return nil, err
+		}
+		servers = append(servers, server{region, p, c.gateway})
+	case faults.PathHostEtcd:
+		p, err := port(re.Etcd)
+		if err != nil {
+			return nil, err
+		}
+		servers = append(servers, server{region, p, c.ip(region)})
+	case faults.PathHostObjectStore:
+		for _, r := range c.regions {
+			p, err := port(eps.Regions[r].MinIO)
+			if err != nil {
+				return nil, err
+			}
+			servers = append(servers, server{r, p, c.ip(region)})
+		}
+	default:
+		return nil, fmt.Errorf("no path %q", path)
+	}
+	return servers, nil
+}
+
 // LoseReplies installs, in each namespace that serves l's path, output rules that reset or
 // drop a share of the replies to the path's clients.
 func (c *Cluster) LoseReplies(ctx context.Context, id string, l faults.ReplyLoss) error {
 	if how, why := c.ReplyLossRealisation(l.Path, l.Mode); how == faults.Unavailable {
 		return errors.New(why)
 	}
-	eps := c.Endpoints()
-	re, ok := eps.Regions[l.Region]
-	if !ok {
-		return fmt.Errorf("no region %q", l.Region)
-	}
-	port := func(addr string) (string, error) {
-		_, p, err := net.SplitHostPort(strings.TrimPrefix(strings.TrimPrefix(addr, "https://"), "http://"))
-		return p, err
-	}
-	// servers: the namespace (region) whose replies to client leave from port.
-	type server struct{ region, port, client string }
-	var servers []server
-	switch l.Path {
-	case faults.PathRouterHost:
-		p, err := port(re.Host)
-		if err != nil {
-			return err
-		}
-		servers = append(servers, server{l.Region, p, c.gateway})
-	case faults.PathHostEtcd:
-		p, err := port(re.Etcd)
-		if err != nil {
-			return err
-		}
-		servers = append(servers, server{l.Region, p, c.ip(l.Region)})
-	case faults.PathHostObjectStore:
-		for _, r := range c.regions {
-			p, err := port(eps.Regions[r].MinIO)
-			if err != nil {
-				return err
-			}
-			servers = append(servers, server{r, p, c.ip(l.Region)})
-		}
+	servers, err := c.replyServers(l.Path, l.Region)
+	if err != nil {
+		return err
 	}
 	verdict := "drop"
 	if l.Mode == faults.ReplyReset {

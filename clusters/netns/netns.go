@@ -2,8 +2,9 @@
 // own, wired to a bridge in the caller's namespace by a veth pair. The router and the
 // harness stay in the caller's namespace and reach every region at its IP. Partitions are
 // exact and pairwise: nftables drops in the receiving region's namespace. Links are
-// degraded with nftables (loss, bandwidth policing); latency needs sch_netem, which some
-// kernels lack, and is then declared unavailable.
+// degraded with nftables (loss, bandwidth policing); latency, on kernels without sch_netem,
+// by holding packets in the harness (delay.go, nfqueue.go), which also slows one path's
+// replies.
 //
 // Everything created is named with the geodrill prefix and a per-cluster tag, and removed
 // by Down on every exit path; Leftovers and Cleanup find what a killed harness left behind.
@@ -51,8 +52,9 @@ type Cluster struct {
 
 	mu      sync.Mutex
 	created bool
-	tables  map[string][]string // fault id → namespaces holding its nftables table
-	netem   bool
+	tables  map[string][]string  // fault id → namespaces holding its nftables table
+	delays  map[string][]delayed // fault id → its delay rules and holders
+	queues  uint16               // the last netfilter queue number handed out
 }
 
 // Fabric builds the regions' network namespaces some other way than this package's bridge
@@ -102,7 +104,8 @@ func NewOn(s clusters.Spec, f Fabric, tag string) (*Cluster, error) {
 		}
 		tag = hex.EncodeToString(b)
 	}
-	c := &Cluster{tag: tag, regions: append([]string(nil), s.Regions...), tables: map[string][]string{}, fabric: f}
+	c := &Cluster{tag: tag, regions: append([]string(nil), s.Regions...), tables: map[string][]string{},
+		delays: map[string][]delayed{}, fabric: f}
 	n := local.Network{
 		IP: c.ip,
 		Command: func(region, path string, args []string) (string, []string) {
@@ -157,7 +160,6 @@ func (c *Cluster) Up(ctx context.Context) (err error) {
 	if err := c.procs.Up(ctx); err != nil {
 		return err // Down (which callers run after a failed Up) removes the network
 	}
-	c.netem = netemAvailable(ctx)
 	return nil
 }
 

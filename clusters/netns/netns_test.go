@@ -143,9 +143,6 @@ func TestPartitionsAreExactAndEverythingIsRemoved(t *testing.T) {
 	if how, why := c.LinkRealisation(l); how != faults.Exact {
 		t.Fatalf("loss realised %s (%s), want exact", how, why)
 	}
-	if how, _ := c.LinkRealisation(faults.Link{From: "a", To: "b", Latency: time.Millisecond}); how == faults.Exact {
-		t.Errorf("latency claimed exact without a per-link netem tree")
-	}
 	if err := c.Degrade(ctx, "wan-a-b", l); err != nil {
 		t.Fatal(err)
 	}
@@ -157,6 +154,49 @@ func TestPartitionsAreExactAndEverythingIsRemoved(t *testing.T) {
 	}
 	if err := c.Degraded(ctx, "wan-a-b"); err == nil {
 		t.Error("degradation still installed after Restore")
+	}
+
+	// Latency without sch_netem: packets between a and b are held in the harness, both
+	// ways, so a TCP handshake from a to b (SYN to b, SYN-ACK back to a) takes two delays;
+	// a to c is untouched, and so is a to b once the delay is removed.
+	handshake := func(from, to string) time.Duration {
+		t.Helper()
+		start := time.Now()
+		if err := c.Reachable(ctx, from, to); err != nil {
+			t.Fatalf("%s -> %s: %v", from, to, err)
+		}
+		return time.Since(start)
+	}
+	slow := faults.Link{From: "a", To: "b", Latency: 200 * time.Millisecond}
+	if how, why := c.LinkRealisation(slow); how != faults.Exact || !strings.Contains(why, "NFQUEUE") {
+		t.Errorf("latency realised %s (%s), want exact, held through NFQUEUE", how, why)
+	}
+	if err := c.Degrade(ctx, "lat-a-b", slow); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Degraded(ctx, "lat-a-b"); err != nil {
+		t.Fatal(err)
+	}
+	if took := handshake("a", "b"); took < 400*time.Millisecond || took > 900*time.Millisecond {
+		t.Errorf("a -> b handshake with 200ms each way took %s, want about 400ms", took)
+	}
+	if took := handshake("b", "a"); took < 400*time.Millisecond {
+		t.Errorf("b -> a handshake with 200ms each way took %s, want about 400ms", took)
+	}
+	if took := handshake("a", "c"); took > 100*time.Millisecond {
+		t.Errorf("a -> c is not on the slow link, yet its handshake took %s", took)
+	}
+	if n := c.Held("lat-a-b"); n < 4 {
+		t.Errorf("%d packets held, want at least the two handshakes' four", n)
+	}
+	if err := c.Restore(ctx, "lat-a-b"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Degraded(ctx, "lat-a-b"); err == nil {
+		t.Error("latency still installed after Restore")
+	}
+	if took := handshake("a", "b"); took > 100*time.Millisecond {
+		t.Errorf("a -> b handshake after Restore took %s", took)
 	}
 }
 

@@ -68,18 +68,8 @@ func TestReplyLossIsExact(t *testing.T) {
 		return resp.StatusCode, resp.Header.Get(api.HeaderOutcome), r
 	}
 
-	// Delaying one path needs sch_netem and per-destination filters; netns has no such
-	// capability (the local provider's proxies are not on its paths) and says why.
-	if _, ok := any(c).(faults.SlowRepliesControl); ok {
-		t.Error("netns offers slow-replies through the local provider's proxies, which are not on its paths")
-	}
 	if _, ok := any(c).(faults.IsolateControl); ok {
 		t.Error("netns offers the local provider's approximate isolation; it partitions exactly")
-	}
-	slow := faults.Spec{Kind: faults.SlowRepliesName, Region: "a", Duration: time.Second,
-		Params: &faults.SlowRepliesParams{Path: faults.PathHostEtcd, Latency: time.Second}}
-	if _, err := faults.Plan([]faults.Spec{slow}, c, "netns"); err == nil || !strings.Contains(err.Error(), "sch_netem") {
-		t.Errorf("slow-replies on netns: %v, want unavailable naming sch_netem", err)
 	}
 	for _, tc := range []struct {
 		mode   string
@@ -142,5 +132,49 @@ func TestReplyLossIsExact(t *testing.T) {
 		if err := c.PathWorks(ctx, path, "a"); err != nil {
 			t.Errorf("%s after healing: %v", path, err)
 		}
+	}
+
+	// Slow replies: on each path a fresh connection's first reply comes back the latency
+	// late, and on time once removed; a PUT through the router under a slow router → host
+	// path takes effect and is answered late, not lost.
+	const latency = 300 * time.Millisecond
+	for _, path := range faults.ReplyLossPaths() {
+		if how, why := c.SlowRepliesRealisation(path); how != faults.Exact {
+			t.Errorf("slow-replies on %s realised %s (%s), want exact", path, how, why)
+		}
+		id := "slow-test-" + path
+		if err := c.SlowReplies(ctx, id, faults.SlowReplies{Path: path, Region: "a", Latency: latency}); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.RepliesSlowed(ctx, id); err != nil {
+			t.Errorf("%s: not installed: %v", path, err)
+		}
+		if took, err := c.PathRoundTrip(ctx, path, "a"); err != nil || took < latency*9/10 {
+			t.Errorf("%s with replies %s late: round trip %s (%v)", path, latency, took, err)
+		}
+		if path == faults.PathRouterHost {
+			start := time.Now()
+			if status, _, _ := do(http.MethodPut, "k-slow", "written-slowly"); status != http.StatusOK {
+				t.Errorf("PUT under slow replies: status %d, want 200", status)
+			}
+			if took := time.Since(start); took < latency {
+				t.Errorf("PUT under %s slow replies answered in %s", latency, took)
+			}
+		}
+		if c.Held(id) == 0 {
+			t.Errorf("%s: no packet held", path)
+		}
+		if err := c.RestoreReplies(ctx, id); err != nil {
+			t.Fatal(err)
+		}
+		if c.RepliesSlowed(ctx, id) == nil {
+			t.Errorf("%s: still installed after RestoreReplies", path)
+		}
+		if took, err := c.PathRoundTrip(ctx, path, "a"); err != nil || took > latency/2 {
+			t.Errorf("%s after healing: round trip %s (%v)", path, took, err)
+		}
+	}
+	if status, _, r := do(http.MethodGet, "k-slow", ""); status != http.StatusOK || r.Value != "written-slowly" {
+		t.Errorf("GET after the slow PUT: status %d value %q", status, r.Value)
 	}
 }

@@ -62,16 +62,6 @@ func (c *Cluster) ClockOffset(ctx context.Context, region string) (time.Duration
 	return c.procs.ClockOffset(ctx, region)
 }
 
-// Unsupported says why this provider lacks a fault kind's capability, for the plan's
-// message.
-func (c *Cluster) Unsupported(kind string) string {
-	if kind == faults.SlowRepliesName {
-		return "delaying the replies of one path inside per-region networks needs sch_netem with a filter per " +
-			"destination, and the local provider's proxies are not on these paths"
-	}
-	return ""
-}
-
 // CertRealisation says whether region certificates can be expired (the stack runs with TLS,
 // which it does here unless its configuration turns it off).
 func (c *Cluster) CertRealisation() (faults.Realisation, string) { return c.procs.CertRealisation() }
