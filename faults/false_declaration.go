@@ -103,7 +103,15 @@ func (f *FalseDeclaration) Inject(ctx context.Context, env Env) (_ Record, err e
 		return rec, fmt.Errorf("read the host lease of %s: %w", r, err)
 	}
 	if len(resp.Kvs) == 0 || resp.Kvs[0].Lease == 0 {
-		return rec, fmt.Errorf("region %s has no live host to declare dead", r)
+		// Already dead in etcd's eyes: another fault (an isolation while etcd elected a
+		// new leader, say) made the controller declare it on its own first. The situation
+		// the declaration was for is there; say so instead of failing the drill.
+		if prev := env.Probe.RegionAnswers(ctx, r); prev != nil {
+			return rec, fmt.Errorf("region %s has no live host to declare dead (%v)", r, prev)
+		}
+		rec.Detail["already_declared"] = "the region's host held no lease: the controller had declared it dead on its own, " +
+			"so no request was filed"
+		return rec, nil
 	}
 	f.lease = resp.Kvs[0].Lease
 	owners, err := env.Owners(ctx)
@@ -140,20 +148,44 @@ func (f *FalseDeclaration) Inject(ctx context.Context, env Env) (_ Record, err e
 		}()
 		rec.Detail["stall"] = f.Stall.String()
 	}
-	if err := controller.Declare(ctx, cli, r, f.lease); err != nil {
-		return rec, err
+	// The request is a put of the same value, so it is repeated while etcd cannot commit
+	// (a leader election: another fault may have just cut the leader's region off).
+	deadline := time.Now().Add(declareRetryFor)
+	for attempt := 1; ; attempt++ {
+		actx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		err := controller.Declare(actx, cli, r, f.lease)
+		cancel()
+		if err == nil {
+			if attempt > 1 {
+				rec.Detail["declare_attempts"] = strconv.Itoa(attempt)
+			}
+			return rec, nil
+		}
+		if ctx.Err() != nil || time.Now().After(deadline) {
+			return rec, fmt.Errorf("%w (%d attempts in %s)", err, attempt, declareRetryFor)
+		}
+		sleepFor(ctx, 200*time.Millisecond)
 	}
-	return rec, nil
 }
 
+// declareRetryFor bounds how long a declaration is retried while etcd cannot commit: an
+// election takes seconds at most.
+const declareRetryFor = 10 * time.Second
+
 // Verify checks that the lease was revoked, every agent the region owned has a newer
-// epoch, and the host still answers: a healthy host was deposed.
+// epoch, and the region's services still answer: a running host was deposed. Answering is
+// enough, healthy is not asked: a declaration may land on a region that another fault has
+// cut from the others, whose etcd member answers its health check "no quorum" until that
+// fault heals, and the declaration is in place long before.
 func (f *FalseDeclaration) Verify(ctx context.Context, env Env) error {
 	cli, err := etcdClient(env)
 	if err != nil {
 		return err
 	}
 	defer cli.Close()
+	if f.lease == 0 { // already declared dead before the fault: nothing was filed
+		return env.Probe.RegionAnswers(ctx, f.resolved)
+	}
 	ttl, err := cli.TimeToLive(ctx, clientv3.LeaseID(f.lease))
 	if err != nil {
 		return fmt.Errorf("read lease %x: %w", f.lease, err)
@@ -175,12 +207,12 @@ func (f *FalseDeclaration) Verify(ctx context.Context, env Env) error {
 		sort.Strings(waiting)
 		return fmt.Errorf("no newer owner yet for %s", strings.Join(waiting, ", "))
 	}
-	return env.Probe.RegionUp(ctx, f.resolved)
+	return env.Probe.RegionAnswers(ctx, f.resolved)
 }
 
 // Recover withdraws the request if the controller never honoured it.
 func (f *FalseDeclaration) Recover(ctx context.Context, env Env) error {
-	if f.resolved == "" {
+	if f.resolved == "" || f.lease == 0 {
 		return nil
 	}
 	cli, err := etcdClient(env)

@@ -84,6 +84,10 @@ type Probe interface {
 	RegionUp(ctx context.Context, region string) error
 	// RegionDown returns nil when no service of the region answers.
 	RegionDown(ctx context.Context, region string) error
+	// RegionAnswers returns nil when every service of the region answers its health check
+	// at all, healthy or not: its processes run and are reachable (an isolated region's
+	// etcd member answers, unhealthy, without quorum).
+	RegionAnswers(ctx context.Context, region string) error
 }
 
 // Realisation says how faithfully a provider can produce a fault.

@@ -32,6 +32,21 @@ func (p HTTPProbe) RegionUp(ctx context.Context, region string) error {
 	return nil
 }
 
+// RegionAnswers returns nil when every health URL of the region gets an HTTP answer, of
+// any status.
+func (p HTTPProbe) RegionAnswers(ctx context.Context, region string) error {
+	urls, err := p.urls(region)
+	if err != nil {
+		return err
+	}
+	for _, u := range urls {
+		if _, err := p.get(ctx, u); err != nil {
+			return fmt.Errorf("%s: %w", u, err)
+		}
+	}
+	return nil
+}
+
 // RegionDown returns nil when no health URL of the region gets any HTTP answer.
 func (p HTTPProbe) RegionDown(ctx context.Context, region string) error {
 	urls, err := p.urls(region)
