@@ -94,7 +94,7 @@ func TestParseErrors(t *testing.T) {
 			{10, "stack.chain_length", "must not be negative", "default (8)"},
 		}},
 		{"unknown provider", base + "provider: kube\n", []wantErr{
-			{8, "provider", `unknown provider "kube"`, "local, netns, docker, auto"},
+			{8, "provider", `unknown provider "kube"`, "local, netns, docker, kind, auto"},
 		}},
 		{"placement exceeds agents", strings.Replace(base, "  agents: 6\n", "  agents: 6\n  placement: {a: 5, b: 2}\n", 1), []wantErr{
 			{5, "topology.placement", "placement puts 7 agents in regions but topology.agents is 6", "at most 6"},

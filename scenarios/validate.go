@@ -19,7 +19,7 @@ import (
 const Busiest = "busiest"
 
 // Providers where a stack can run. (docker and kind are designed, not built yet.)
-func Providers() []string { return []string{"local", "netns", "docker", "auto"} }
+func Providers() []string { return []string{"local", "netns", "docker", "kind", "auto"} }
 
 // FaultKinds that a scenario may schedule: the faults package's table.
 func FaultKinds() []string { return faults.Names() }

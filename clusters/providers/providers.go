@@ -14,6 +14,7 @@ import (
 
 	"github.com/geodrill/geodrill/clusters"
 	"github.com/geodrill/geodrill/clusters/docker"
+	"github.com/geodrill/geodrill/clusters/kind"
 	"github.com/geodrill/geodrill/clusters/local"
 	"github.com/geodrill/geodrill/clusters/netns"
 	"github.com/geodrill/geodrill/faults"
@@ -74,6 +75,13 @@ func Providers() []Provider {
 				}
 				return c, nil
 			},
+		},
+		{
+			// Never picked by "auto"; nothing to clean up until it can bring clusters up.
+			Name:   "kind",
+			About:  "one kind cluster per region, faults as Chaos Mesh resources (where registries are reachable)",
+			Usable: kind.Available,
+			New:    kind.New,
 		},
 		{
 			// Last: "auto" never picks it (local is always usable), and its cleanup runs

@@ -1,11 +1,14 @@
 package providers_test
 
 import (
+	"slices"
+	"sort"
 	"strings"
 	"testing"
 
 	"github.com/geodrill/geodrill/clusters"
 	"github.com/geodrill/geodrill/clusters/providers"
+	"github.com/geodrill/geodrill/scenarios"
 )
 
 func TestNewProviders(t *testing.T) {
@@ -14,7 +17,7 @@ func TestNewProviders(t *testing.T) {
 		provider string
 		want     string // substring of the error
 	}{
-		{"nope", `unknown provider "nope" (valid: auto, netns, local, docker)`},
+		{"nope", `unknown provider "nope" (valid: auto, netns, local, kind, docker)`},
 		// local and auto reach the local provider (auto as root: netns, which wraps it),
 		// which checks for the binaries.
 		{"local", "make build"},
@@ -31,5 +34,20 @@ func TestNewProviders(t *testing.T) {
 				t.Fatalf("New(%q) returned a cluster with an error: %#v", tt.provider, c)
 			}
 		})
+	}
+}
+
+// A scenario may name exactly the providers the table has, and auto.
+func TestScenarioProvidersAreTheTable(t *testing.T) {
+	var names []string
+	for _, p := range providers.Providers() {
+		names = append(names, p.Name)
+	}
+	names = append(names, "auto")
+	sort.Strings(names)
+	listed := append([]string(nil), scenarios.Providers()...)
+	sort.Strings(listed)
+	if !slices.Equal(names, listed) {
+		t.Errorf("scenarios.Providers %v, the providers table has %v", listed, names)
 	}
 }

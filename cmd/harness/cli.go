@@ -45,7 +45,7 @@ commands:
                        passed; a drill that did not pass always keeps it
       --json           print the results as JSON on stdout (one drill: its results; more:
                        {"runs": [...], "aggregates": [...]}); progress stays on stderr
-      --provider P     run on provider P instead of the scenario's: local, netns, docker, auto
+      --provider P     run on provider P instead of the scenario's: local, netns, docker, kind, auto
   check RUN_DIR...   re-run every checker on saved runs, without a cluster, and compare
                      with the saved results.json (a mismatch exits 11)
   report DIR...      aggregate saved runs (a directory of runs counts as all of them):

@@ -95,3 +95,21 @@ func TestExitCodeTable(t *testing.T) {
 		}
 	}
 }
+
+// The kind provider on a machine without kind, kubectl or Docker's client fails at once,
+// exit 11, naming what is missing and where the README says how to get it; nothing runs.
+func TestKindWithoutToolsExits11(t *testing.T) {
+	t.Setenv("PATH", t.TempDir()) // nothing on it
+	out := t.TempDir()
+	scenario := filepath.Join("..", "..", "scenarios", "region-outage.yaml")
+	var stdout, stderr bytes.Buffer
+	code := run(context.Background(), []string{"run", "--provider", "kind", "--out", out, scenario}, &stdout, &stderr)
+	if code != exitHarness {
+		t.Fatalf("exit %d, want %d\nstderr: %s", code, exitHarness, stderr.String())
+	}
+	for _, want := range []string{"kind, kubectl, docker not on PATH", `section "Kubernetes (kind)"`} {
+		if !strings.Contains(stderr.String(), want) {
+			t.Errorf("stderr does not say %q:\n%s", want, stderr.String())
+		}
+	}
+}
