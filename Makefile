@@ -16,7 +16,7 @@ CHROMIUM      ?= /usr/bin/chromium
 export GEODRILL_BIN := $(BIN)
 export GOTOOLCHAIN  := local
 
-.PHONY: all build scenario test fuzz selftest failover lint vet fmt-check staticcheck chaos netns-tools clean bench report-check FORCE
+.PHONY: all build scenario test fuzz selftest failover lint vet fmt-check staticcheck chaos netns-tools k8s-tools clean bench report-check FORCE
 
 all: build
 
@@ -40,6 +40,27 @@ $(MINIO_STAMP):
 	cd $(BIN) && GOBIN=$(BIN) CGO_ENABLED=0 GOFLAGS=-mod=mod $(GO) install github.com/minio/minio@$(MINIO_VERSION)
 	@rm -f $(BIN)/.minio-* && touch $@
 
+# For the kind provider's dry-run test (clusters/kind): Kubernetes' API server, v1.34.3,
+# built from its module through tools/kube-apiserver (about 3 minutes, first time only),
+# and Chaos Mesh's CRDs, generated from its API types (the version in go.mod) by
+# controller-gen, pinned.
+CONTROLLER_GEN_VERSION := v0.23.0
+CRDS_STAMP := $(BIN)/.chaos-mesh-crds-$(CONTROLLER_GEN_VERSION)
+k8s-tools: $(BIN)/kube-apiserver $(CRDS_STAMP)
+
+$(BIN)/kube-apiserver: tools/kube-apiserver/go.mod tools/kube-apiserver/go.sum tools/kube-apiserver/main.go
+	@mkdir -p $(BIN)
+	@echo "building kube-apiserver v1.34.3 (first time only, a few minutes)"
+	cd tools/kube-apiserver && CGO_ENABLED=0 $(GO) build -trimpath -o $@ .
+
+$(CRDS_STAMP): go.mod go.sum
+	@mkdir -p $(BIN)
+	rm -rf $(BIN)/chaos-mesh-crds.tmp && mkdir -p $(BIN)/chaos-mesh-crds.tmp
+	$(GO) run sigs.k8s.io/controller-tools/cmd/controller-gen@$(CONTROLLER_GEN_VERSION) \
+		crd paths=github.com/chaos-mesh/chaos-mesh/api/v1alpha1 output:crd:dir=$(BIN)/chaos-mesh-crds.tmp
+	rm -rf $(BIN)/chaos-mesh-crds && mv $(BIN)/chaos-mesh-crds.tmp $(BIN)/chaos-mesh-crds
+	@rm -f $(BIN)/.chaos-mesh-crds-* && touch $@
+
 # The default drill: 3 regions, sync-geo, the busiest region killed under load.
 scenario: build
 	$(BIN)/harness run $(SCENARIO)
@@ -47,7 +68,7 @@ scenario: build
 # The docker provider's tests need a Docker engine: scripts/docker.sh installs Debian's
 # docker.io when missing and starts dockerd when none answers (root), and stops afterwards
 # only a dockerd it started.
-test: build $(CHROMIUM) netns-tools
+test: build $(CHROMIUM) netns-tools k8s-tools
 	./scripts/docker.sh up >/dev/null
 	GEODRILL_REQUIRE_INTEGRATION=1 GEODRILL_REQUIRE_CHROMIUM=1 GEODRILL_REQUIRE_DOCKER=1 GOTRACEBACK=all \
 		$(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...; rc=$$?; ./scripts/docker.sh down; exit $$rc

@@ -1,0 +1,300 @@
+package kind_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"encoding/pem"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"k8s.io/apimachinery/pkg/runtime"
+	"sigs.k8s.io/yaml"
+
+	"github.com/geodrill/geodrill/clusters/kind"
+	"github.com/geodrill/geodrill/clusters/kind/chaosmesh"
+	"github.com/geodrill/geodrill/clusters/kind/manifests"
+	"github.com/geodrill/geodrill/faults"
+	"github.com/geodrill/geodrill/internal/testbin"
+)
+
+// Every object the kind provider would apply is accepted by a real kube-apiserver
+// (v1.34.3, built from its module by `make kube-apiserver`, on the project's own etcd)
+// with Chaos Mesh's CRDs generated from its API types by controller-gen (`make
+// chaos-mesh-crds`): server-side dry run with strict field validation, so an unknown
+// field, a wrong type or a value the CRD's schema refuses fails. A planted bad resource
+// of each kind is refused.
+func TestAPIServerAcceptsEveryObject(t *testing.T) {
+	bin := testbin.Dir(t, "kube-apiserver", "chaos-mesh-crds")
+	dir := t.TempDir()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+
+	etcdClient, etcdPeer, apiPort := freePort(t), freePort(t), freePort(t)
+	start(t, ctx, filepath.Join(dir, "etcd.log"), filepath.Join(bin, "refstack"), "etcd", "--name", "k",
+		"--data-dir", filepath.Join(dir, "etcd"), "--listen-client", "127.0.0.1:"+etcdClient,
+		"--listen-peer", "127.0.0.1:"+etcdPeer, "--initial-cluster", "k=http://127.0.0.1:"+etcdPeer)
+
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	saKey := filepath.Join(dir, "sa.key")
+	if err := os.WriteFile(saKey, pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY",
+		Bytes: x509.MarshalPKCS1PrivateKey(key)}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// A static token: the server refuses anonymous requests under AlwaysAllow.
+	tokens := filepath.Join(dir, "tokens.csv")
+	if err := os.WriteFile(tokens, []byte(`geodrill-test,geodrill,1,"system:masters"`+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	certDir := filepath.Join(dir, "certs")
+	start(t, ctx, filepath.Join(dir, "apiserver.log"), filepath.Join(bin, "kube-apiserver"),
+		"--etcd-servers", "http://127.0.0.1:"+etcdClient,
+		// The address the server publishes for its own service (no traffic goes there;
+		// loopback is refused for it).
+		"--bind-address", "127.0.0.1", "--advertise-address", "10.255.255.1", "--secure-port", apiPort,
+		"--cert-dir", certDir, "--service-cluster-ip-range", "10.96.0.0/16",
+		"--service-account-issuer", "https://kubernetes.default.svc", "--service-account-key-file", saKey,
+		"--service-account-signing-key-file", saKey, "--authorization-mode", "AlwaysAllow", "--token-auth-file", tokens,
+		"--enable-priority-and-fairness=false")
+
+	base := "https://127.0.0.1:" + apiPort
+	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
+		// The server's own self-signed certificate, written to certDir at start; the test
+		// talks to 127.0.0.1 only.
+		TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, //nolint:gosec
+	}}
+	call := func(method, path string, body []byte) (int, []byte) {
+		t.Helper()
+		req, err := http.NewRequestWithContext(ctx, method, base+path, bytes.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer geodrill-test")
+		resp, err := client.Do(req)
+		if err != nil {
+			return 0, []byte(err.Error())
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, b
+	}
+	waitFor(t, ctx, "the API server's /readyz", func() error {
+		if code, b := call(http.MethodGet, "/readyz", nil); code != http.StatusOK {
+			return fmt.Errorf("%d %s", code, b)
+		}
+		return nil
+	})
+
+	// Chaos Mesh's CRDs, as controller-gen generates them from the API types.
+	plural := map[string]string{}
+	crds, _ := filepath.Glob(filepath.Join(bin, "chaos-mesh-crds", "*.yaml"))
+	for _, f := range crds {
+		y, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		j, err := yaml.YAMLToJSON(y)
+		if err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		var crd struct {
+			Metadata struct{ Name string } `json:"metadata"`
+			Spec     struct {
+				Names struct{ Kind, Plural string } `json:"names"`
+			} `json:"spec"`
+		}
+		if err := json.Unmarshal(j, &crd); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(crd.Metadata.Name, "chaos") {
+			continue
+		}
+		plural[crd.Spec.Names.Kind] = crd.Spec.Names.Plural
+		if code, b := call(http.MethodPost, "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", j); code != http.StatusCreated {
+			t.Fatalf("create CRD %s: %d %s", crd.Metadata.Name, code, b)
+		}
+		waitFor(t, ctx, "CRD "+crd.Metadata.Name+" established", func() error {
+			code, b := call(http.MethodGet, "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/"+crd.Metadata.Name, nil)
+			if code != http.StatusOK || !strings.Contains(string(b), `"type":"Established","status":"True"`) {
+				return fmt.Errorf("%d", code)
+			}
+			return nil
+		})
+	}
+	for _, k := range []string{"NetworkChaos", "PodChaos", "TimeChaos"} {
+		if plural[k] == "" {
+			t.Fatalf("no CRD for %s among %d files in %s", k, len(crds), filepath.Join(bin, "chaos-mesh-crds"))
+		}
+	}
+
+	path := func(obj runtime.Object) string {
+		gvk := obj.GetObjectKind().GroupVersionKind()
+		prefix := "/apis/" + gvk.Group + "/" + gvk.Version
+		if gvk.Group == "" {
+			prefix = "/api/" + gvk.Version
+		}
+		res := map[string]string{"Namespace": "namespaces", "ConfigMap": "configmaps", "Secret": "secrets",
+			"Deployment": "deployments"}[gvk.Kind]
+		if p := plural[gvk.Kind]; p != "" {
+			res = p
+		}
+		if gvk.Kind == "Namespace" {
+			return prefix + "/" + res
+		}
+		return prefix + "/namespaces/" + kind.Namespace + "/" + res
+	}
+	dryRun := func(obj runtime.Object, body []byte) (int, []byte) {
+		t.Helper()
+		if body == nil {
+			var err error
+			if body, err = json.Marshal(obj); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return call(http.MethodPost, path(obj)+"?dryRun=All&fieldValidation=Strict", body)
+	}
+
+	objs, err := manifests.Manifests("a", manifests.Stack{Nodes: kind.Nodes{"a": "172.18.0.2", "b": "172.18.0.3", "c": "172.18.0.4"},
+		Image: "geodrill-stack:0123456789abcdef", Config: "lease_ttl: 2s\n", MinIOPassword: "pw",
+		TLS: map[string][]byte{"ca.crt": []byte("ca"), "a.crt": []byte("c"), "a.key": []byte("k"),
+			"minio-a/public.crt": []byte("p"), "minio-a/private.key": []byte("q")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The namespace first (dry run, then for real: the others live in it).
+	if code, b := dryRun(objs[0], nil); code != http.StatusCreated {
+		t.Fatalf("namespace: %d %s", code, b)
+	}
+	nsBody, _ := json.Marshal(objs[0])
+	if code, b := call(http.MethodPost, path(objs[0]), nsBody); code != http.StatusCreated {
+		t.Fatalf("create namespace: %d %s", code, b)
+	}
+	for _, o := range objs[1:] {
+		if code, b := dryRun(o, nil); code != http.StatusCreated {
+			t.Errorf("%s: %d %s", o.GetObjectKind().GroupVersionKind().Kind, code, b)
+		}
+	}
+	cs := rendered(t)
+	for _, c := range cs {
+		if code, b := dryRun(c.Object, nil); code != http.StatusCreated {
+			t.Errorf("%s %s: %d %s", c.Object.GetObjectKind().GroupVersionKind().Kind, c.Object.GetName(), code, b)
+		}
+	}
+	t.Logf("%d manifests and %d Chaos Mesh resources accepted (dry run, strict)", len(objs), len(cs))
+
+	// Planted: what the API server must refuse, so that the acceptance above means something.
+	for _, bad := range []struct{ name, from, to string }{
+		{"unknown field", `"direction":"to"`, `"direction":"to","directon":"to"`},
+		{"direction outside the enum", `"direction":"to"`, `"direction":"sideways"`},
+		{"mode outside the enum", `"mode":"all"`, `"mode":"most"`},
+	} {
+		body, _ := json.Marshal(cs[0].Object)
+		broken := strings.Replace(string(body), bad.from, bad.to, 1)
+		if broken == string(body) {
+			t.Fatalf("%s: nothing to break in %s", bad.name, body)
+		}
+		code, b := dryRun(cs[0].Object, []byte(broken))
+		if code == http.StatusCreated {
+			t.Errorf("%s: accepted (%s)", bad.name, b)
+			continue
+		}
+		var st struct{ Message string }
+		_ = json.Unmarshal(b, &st)
+		t.Logf("planted %s: refused, %d %s", bad.name, code, st.Message)
+	}
+}
+
+// rendered is one resource of each capability (the chaosmesh tests render more).
+func rendered(t *testing.T) []chaosmesh.Chaos {
+	t.Helper()
+	nodes := kind.Nodes{"a": "172.18.0.2", "b": "172.18.0.3", "c": "172.18.0.4"}
+	var out []chaosmesh.Chaos
+	cs, err := chaosmesh.PartitionChaos("f1:partition", []faults.Cut{{From: "a", To: "b"}, {From: "b", To: "a"}}, nodes, 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out = append(out, cs...)
+	if cs, err = chaosmesh.LinkChaos("f2:wan", faults.Link{From: "a", To: "c", Latency: 50 * time.Millisecond,
+		Jitter: 5 * time.Millisecond, Loss: 0.05, BandwidthKbit: 8000}, nodes, 15*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	out = append(out, cs...)
+	out = append(out, chaosmesh.PodFailure("f3:outage", "a", 8*time.Second),
+		chaosmesh.PodFailure("f4:minio", "b", 8*time.Second, "minio"),
+		chaosmesh.PodFailure("f5:two", "c", 8*time.Second, "etcd", "minio"),
+		chaosmesh.ContainerKill("f6:crash", "a", "host"),
+		chaosmesh.ClockSkew("f7:skew", "b", -5*time.Second, 10*time.Second))
+	for _, p := range []string{faults.PathRouterHost, faults.PathHostObjectStore} {
+		if cs, err = chaosmesh.SlowReplies("f8:"+p, faults.SlowReplies{Path: p, Region: "a", Latency: time.Second},
+			nodes, "172.18.0.1", 6*time.Second); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, cs...)
+	}
+	return out
+}
+
+func freePort(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
+}
+
+// start runs a server for the test's lifetime, its output in logFile (shown on failure).
+func start(t *testing.T, ctx context.Context, logFile, path string, args ...string) {
+	t.Helper()
+	log, err := os.Create(logFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.CommandContext(ctx, path, args...)
+	cmd.Stdout, cmd.Stderr = log, log
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		log.Close()
+		if t.Failed() {
+			b, _ := os.ReadFile(logFile)
+			if len(b) > 4000 {
+				b = b[len(b)-4000:]
+			}
+			t.Logf("%s (last lines):\n%s", filepath.Base(logFile), b)
+		}
+	})
+}
+
+func waitFor(t *testing.T, ctx context.Context, what string, f func() error) {
+	t.Helper()
+	var err error
+	for ctx.Err() == nil {
+		if err = f(); err == nil {
+			return
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	t.Fatalf("%s: %v", what, err)
+}
