@@ -150,27 +150,36 @@ func (f *FalseDeclaration) Inject(ctx context.Context, env Env) (_ Record, err e
 	}
 	// The request is a put of the same value, so it is repeated while etcd cannot commit
 	// (a leader election: another fault may have just cut the leader's region off).
-	deadline := time.Now().Add(declareRetryFor)
+	attempts, err := whileElecting(ctx, func(ctx context.Context) error {
+		return controller.Declare(ctx, cli, r, f.lease)
+	})
+	if attempts > 1 {
+		rec.Detail["declare_attempts"] = strconv.Itoa(attempts)
+	}
+	return rec, err
+}
+
+// electionRetryFor bounds how long a request to etcd is repeated while etcd cannot commit:
+// an election takes seconds at most.
+const electionRetryFor = 10 * time.Second
+
+// whileElecting runs an idempotent etcd request, each attempt bounded to 2s, again and
+// again until it succeeds or electionRetryFor has passed; it returns the attempts made.
+func whileElecting(ctx context.Context, req func(ctx context.Context) error) (int, error) {
+	deadline := time.Now().Add(electionRetryFor)
 	for attempt := 1; ; attempt++ {
 		actx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		err := controller.Declare(actx, cli, r, f.lease)
+		err := req(actx)
 		cancel()
 		if err == nil {
-			if attempt > 1 {
-				rec.Detail["declare_attempts"] = strconv.Itoa(attempt)
-			}
-			return rec, nil
+			return attempt, nil
 		}
 		if ctx.Err() != nil || time.Now().After(deadline) {
-			return rec, fmt.Errorf("%w (%d attempts in %s)", err, attempt, declareRetryFor)
+			return attempt, fmt.Errorf("%w (%d attempts in %s)", err, attempt, electionRetryFor)
 		}
 		sleepFor(ctx, 200*time.Millisecond)
 	}
 }
-
-// declareRetryFor bounds how long a declaration is retried while etcd cannot commit: an
-// election takes seconds at most.
-const declareRetryFor = 10 * time.Second
 
 // Verify checks that the lease was revoked, every agent the region owned has a newer
 // epoch, and the region's services still answer: a running host was deposed. Answering is
@@ -220,9 +229,14 @@ func (f *FalseDeclaration) Recover(ctx context.Context, env Env) error {
 		return err
 	}
 	defer cli.Close()
+	// A compare-and-delete of what Inject wrote, so it too is repeated while etcd elects
+	// (the partition this declaration rides on may be healing right now).
 	k := api.DeclareKey(f.resolved)
-	if _, err := cli.Txn(ctx).If(clientv3.Compare(clientv3.Value(k), "=", strconv.FormatInt(f.lease, 10))).
-		Then(clientv3.OpDelete(k)).Commit(); err != nil {
+	if _, err := whileElecting(ctx, func(ctx context.Context) error {
+		_, err := cli.Txn(ctx).If(clientv3.Compare(clientv3.Value(k), "=", strconv.FormatInt(f.lease, 10))).
+			Then(clientv3.OpDelete(k)).Commit()
+		return err
+	}); err != nil {
 		return fmt.Errorf("withdraw the declaration of %s: %w", f.resolved, err)
 	}
 	return nil

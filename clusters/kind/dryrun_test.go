@@ -25,9 +25,8 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/geodrill/geodrill/clusters/kind"
-	"github.com/geodrill/geodrill/clusters/kind/chaosmesh"
+	"github.com/geodrill/geodrill/clusters/kind/internal/kindtest"
 	"github.com/geodrill/geodrill/clusters/kind/manifests"
-	"github.com/geodrill/geodrill/faults"
 	"github.com/geodrill/geodrill/internal/testbin"
 )
 
@@ -171,10 +170,7 @@ func TestAPIServerAcceptsEveryObject(t *testing.T) {
 		return call(http.MethodPost, path(obj)+"?dryRun=All&fieldValidation=Strict", body)
 	}
 
-	objs, err := manifests.Manifests("a", manifests.Stack{Nodes: kind.Nodes{"a": "172.18.0.2", "b": "172.18.0.3", "c": "172.18.0.4"},
-		Image: "geodrill-stack:0123456789abcdef", Config: "lease_ttl: 2s\n", MinIOPassword: "pw",
-		TLS: map[string][]byte{"ca.crt": []byte("ca"), "a.crt": []byte("c"), "a.key": []byte("k"),
-			"minio-a/public.crt": []byte("p"), "minio-a/private.key": []byte("q")}})
+	objs, err := manifests.Manifests("a", kindtest.Stack(true))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -191,7 +187,7 @@ func TestAPIServerAcceptsEveryObject(t *testing.T) {
 			t.Errorf("%s: %d %s", o.GetObjectKind().GroupVersionKind().Kind, code, b)
 		}
 	}
-	cs := rendered(t)
+	cs := kindtest.Rendered(t)
 	for _, c := range cs {
 		if code, b := dryRun(c.Object, nil); code != http.StatusCreated {
 			t.Errorf("%s %s: %d %s", c.Object.GetObjectKind().GroupVersionKind().Kind, c.Object.GetName(), code, b)
@@ -219,36 +215,6 @@ func TestAPIServerAcceptsEveryObject(t *testing.T) {
 		_ = json.Unmarshal(b, &st)
 		t.Logf("planted %s: refused, %d %s", bad.name, code, st.Message)
 	}
-}
-
-// rendered is one resource of each capability (the chaosmesh tests render more).
-func rendered(t *testing.T) []chaosmesh.Chaos {
-	t.Helper()
-	nodes := kind.Nodes{"a": "172.18.0.2", "b": "172.18.0.3", "c": "172.18.0.4"}
-	var out []chaosmesh.Chaos
-	cs, err := chaosmesh.PartitionChaos("f1:partition", []faults.Cut{{From: "a", To: "b"}, {From: "b", To: "a"}}, nodes, 10*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out = append(out, cs...)
-	if cs, err = chaosmesh.LinkChaos("f2:wan", faults.Link{From: "a", To: "c", Latency: 50 * time.Millisecond,
-		Jitter: 5 * time.Millisecond, Loss: 0.05, BandwidthKbit: 8000}, nodes, 15*time.Second); err != nil {
-		t.Fatal(err)
-	}
-	out = append(out, cs...)
-	out = append(out, chaosmesh.PodFailure("f3:outage", "a", 8*time.Second),
-		chaosmesh.PodFailure("f4:minio", "b", 8*time.Second, "minio"),
-		chaosmesh.PodFailure("f5:two", "c", 8*time.Second, "etcd", "minio"),
-		chaosmesh.ContainerKill("f6:crash", "a", "host"),
-		chaosmesh.ClockSkew("f7:skew", "b", -5*time.Second, 10*time.Second))
-	for _, p := range []string{faults.PathRouterHost, faults.PathHostObjectStore} {
-		if cs, err = chaosmesh.SlowReplies("f8:"+p, faults.SlowReplies{Path: p, Region: "a", Latency: time.Second},
-			nodes, "172.18.0.1", 6*time.Second); err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, cs...)
-	}
-	return out
 }
 
 func freePort(t *testing.T) string {

@@ -188,46 +188,53 @@ func dialIn(ctx context.Context, nsPath, addr string, timeout time.Duration) err
 	return err
 }
 
-// connIn connects to addr from inside the network namespace at nsPath. The socket is
-// created on a thread switched into that namespace (it stays there once the thread
-// leaves); the thread is switched back before it is released, or, if that fails, left
-// locked so the runtime retires it.
+// connIn connects to addr from inside the network namespace at nsPath.
 func connIn(ctx context.Context, nsPath, addr string, timeout time.Duration) (net.Conn, error) {
-	type dialed struct {
-		conn net.Conn
-		err  error
+	var conn net.Conn
+	var derr error
+	if err := inNamespace(nsPath, func() {
+		d := net.Dialer{Timeout: timeout}
+		conn, derr = d.DialContext(ctx, "tcp", addr)
+	}); err != nil {
+		return nil, err
 	}
-	errc := make(chan dialed, 1)
+	return conn, derr
+}
+
+// inNamespace runs f on a thread switched into the network namespace at nsPath: a socket
+// f creates belongs to that namespace for good, wherever it is used later. The thread is
+// switched back before it is released, or, if that fails, left locked so the runtime
+// retires it.
+func inNamespace(nsPath string, f func()) error {
+	errc := make(chan error, 1)
 	go func() {
 		runtime.LockOSThread()
 		home, err := os.Open("/proc/thread-self/ns/net")
 		if err != nil {
 			runtime.UnlockOSThread()
-			errc <- dialed{err: err}
+			errc <- err
 			return
 		}
 		defer home.Close()
 		target, err := os.Open(nsPath)
 		if err != nil {
 			runtime.UnlockOSThread()
-			errc <- dialed{err: fmt.Errorf("open namespace: %w", err)}
+			errc <- fmt.Errorf("open namespace: %w", err)
 			return
 		}
 		defer target.Close()
 		if err := unix.Setns(int(target.Fd()), unix.CLONE_NEWNET); err != nil {
 			runtime.UnlockOSThread()
-			errc <- dialed{err: fmt.Errorf("enter namespace %s: %w", nsPath, err)}
+			errc <- fmt.Errorf("enter namespace %s: %w", nsPath, err)
 			return
 		}
-		d := net.Dialer{Timeout: timeout}
-		conn, derr := d.DialContext(ctx, "tcp", addr)
+		f()
 		if unix.Setns(int(home.Fd()), unix.CLONE_NEWNET) == nil {
 			runtime.UnlockOSThread()
 		}
-		errc <- dialed{conn, derr}
+		errc <- nil
 	}()
-	d := <-errc
-	return d.conn, d.err
+	return <-errc
 }
 
 // replyLossPaths says, per path, whose replies the rules match, for the report.

@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"os"
-	"runtime"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -105,47 +103,15 @@ func openHolder(nsPath string, queue uint16, latency, jitter time.Duration, seed
 // netlinkIn opens a netfilter netlink socket inside the namespace at nsPath: a socket
 // belongs to the namespace of the thread that creates it, wherever it is used later.
 func netlinkIn(nsPath string) (int, error) {
-	type opened struct {
-		fd  int
-		err error
+	fd, serr := -1, error(nil)
+	if err := inNamespace(nsPath, func() {
+		fd, serr = unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_NETFILTER)
+	}); err != nil {
+		return -1, err
 	}
-	c := make(chan opened, 1)
-	go func() {
-		runtime.LockOSThread()
-		home, err := os.Open("/proc/thread-self/ns/net")
-		if err != nil {
-			runtime.UnlockOSThread()
-			c <- opened{-1, err}
-			return
-		}
-		defer home.Close()
-		target, err := os.Open(nsPath)
-		if err != nil {
-			runtime.UnlockOSThread()
-			c <- opened{-1, fmt.Errorf("open namespace: %w", err)}
-			return
-		}
-		defer target.Close()
-		if err := unix.Setns(int(target.Fd()), unix.CLONE_NEWNET); err != nil {
-			runtime.UnlockOSThread()
-			c <- opened{-1, fmt.Errorf("enter namespace %s: %w", nsPath, err)}
-			return
-		}
-		fd, serr := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_NETFILTER)
-		if unix.Setns(int(home.Fd()), unix.CLONE_NEWNET) == nil {
-			runtime.UnlockOSThread()
-		}
-		if serr != nil {
-			c <- opened{-1, fmt.Errorf("netfilter netlink socket: %w", serr)}
-			return
-		}
-		c <- opened{fd, nil}
-	}()
-	o := <-c
-	if o.err != nil {
-		return -1, o.err
+	if serr != nil {
+		return -1, fmt.Errorf("netfilter netlink socket: %w", serr)
 	}
-	fd := o.fd
 	if err := unix.Bind(fd, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
 		unix.Close(fd)
 		return -1, fmt.Errorf("bind netlink socket: %w", err)
