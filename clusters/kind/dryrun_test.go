@@ -21,26 +21,38 @@ import (
 	"testing"
 	"time"
 
+	chaos "github.com/chaos-mesh/chaos-mesh/api/v1alpha1"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
 	"github.com/geodrill/geodrill/clusters/kind"
+	"github.com/geodrill/geodrill/clusters/kind/chaosmesh"
 	"github.com/geodrill/geodrill/clusters/kind/internal/kindtest"
 	"github.com/geodrill/geodrill/clusters/kind/manifests"
+	"github.com/geodrill/geodrill/faults"
 	"github.com/geodrill/geodrill/internal/testbin"
 )
 
-// Every object the kind provider would apply is accepted by a real kube-apiserver
-// (v1.34.3, built from its module by `make kube-apiserver`, on the project's own etcd)
-// with Chaos Mesh's CRDs generated from its API types by controller-gen (`make
-// chaos-mesh-crds`): server-side dry run with strict field validation, so an unknown
-// field, a wrong type or a value the CRD's schema refuses fails. A planted bad resource
-// of each kind is refused.
-func TestAPIServerAcceptsEveryObject(t *testing.T) {
+// apiServer is a running kube-apiserver with Chaos Mesh's CRDs installed.
+type apiServer struct {
+	// call sends one request (JSON body) and returns the status and the body.
+	call func(method, path string, body []byte) (int, []byte)
+	// plural is each Chaos Mesh kind's resource name.
+	plural map[string]string
+	// rest is a client configuration for it.
+	rest *rest.Config
+}
+
+// startAPIServer starts kube-apiserver (v1.34.3, built from its module by `make
+// kube-apiserver`) on the project's own etcd, for the test's lifetime, and installs Chaos
+// Mesh's CRDs (generated from its API types by controller-gen, `make chaos-mesh-crds`).
+func startAPIServer(t *testing.T, ctx context.Context) *apiServer {
+	t.Helper()
 	bin := testbin.Dir(t, "kube-apiserver", "chaos-mesh-crds")
 	dir := t.TempDir()
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
 
 	etcdClient, etcdPeer, apiPort := freePort(t), freePort(t), freePort(t)
 	start(t, ctx, filepath.Join(dir, "etcd.log"), filepath.Join(bin, "refstack"), "etcd", "--name", "k",
@@ -142,6 +154,22 @@ func TestAPIServerAcceptsEveryObject(t *testing.T) {
 			t.Fatalf("no CRD for %s among %d files in %s", k, len(crds), filepath.Join(bin, "chaos-mesh-crds"))
 		}
 	}
+
+	return &apiServer{call: call, plural: plural, rest: &rest.Config{Host: base, BearerToken: "geodrill-test",
+		TLSClientConfig: rest.TLSClientConfig{Insecure: true}}}
+}
+
+// Every object the kind provider would apply is accepted by a real kube-apiserver
+// (v1.34.3, built from its module by `make kube-apiserver`, on the project's own etcd)
+// with Chaos Mesh's CRDs generated from its API types by controller-gen (`make
+// chaos-mesh-crds`): server-side dry run with strict field validation, so an unknown
+// field, a wrong type or a value the CRD's schema refuses fails. A planted bad resource
+// of each kind is refused.
+func TestAPIServerAcceptsEveryObject(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	srv := startAPIServer(t, ctx)
+	call, plural := srv.call, srv.plural
 
 	path := func(obj runtime.Object) string {
 		gvk := obj.GetObjectKind().GroupVersionKind()
@@ -263,4 +291,91 @@ func waitFor(t *testing.T, ctx context.Context, what string, f func() error) {
 		time.Sleep(200 * time.Millisecond)
 	}
 	t.Fatalf("%s: %v", what, err)
+}
+
+// The Applier creates a fault's resources, waits for Chaos Mesh's AllInjected and
+// AllRecovered conditions, and deletes them, against a real API server. No Chaos Mesh
+// controller runs here, so the test plays its part on the status subresource: until it
+// does, WaitInjected says which resources are not injected. DeleteAll finds what a dead
+// run left by label.
+func TestApplierAgainstTheAPIServer(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	srv := startAPIServer(t, ctx)
+	ns, _ := json.Marshal(map[string]any{"apiVersion": "v1", "kind": "Namespace", "metadata": map[string]string{"name": kind.Namespace}})
+	if code, b := srv.call(http.MethodPost, "/api/v1/namespaces", ns); code != http.StatusCreated {
+		t.Fatalf("namespace: %d %s", code, b)
+	}
+	cl, err := chaosmesh.NewClient(srv.rest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// One API server plays every region's cluster.
+	a := &chaosmesh.Applier{Clients: map[string]client.Client{"a": cl, "b": cl, "c": cl}, Poll: 50 * time.Millisecond}
+	cs, err := chaosmesh.PartitionChaos("f1:partition", []faults.Cut{{From: "a", To: "b"}, {From: "b", To: "a"}}, kindtest.Nodes, 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs = append(cs, chaosmesh.PodFailure("f2:outage", "c", 8*time.Second), chaosmesh.ClockSkew("f3:skew", "b", time.Second, 5*time.Second))
+	if err := a.Apply(ctx, cs); err != nil {
+		t.Fatal(err)
+	}
+	short, stop := context.WithTimeout(ctx, 500*time.Millisecond)
+	err = a.WaitInjected(short, cs)
+	stop()
+	if err == nil || !strings.Contains(err.Error(), "AllInjected not True") || !strings.Contains(err.Error(), cs[0].Object.GetName()) {
+		t.Fatalf("WaitInjected with no controller: %v, want every resource named as not injected", err)
+	}
+	setCondition := func(c chaosmesh.Chaos, cond chaos.ChaosConditionType) {
+		t.Helper()
+		obj := c.Object.DeepCopyObject().(client.Object)
+		if err := cl.Get(ctx, client.ObjectKeyFromObject(obj), obj); err != nil {
+			t.Fatal(err)
+		}
+		st := obj.(interface{ GetStatus() *chaos.ChaosStatus }).GetStatus()
+		st.Conditions = append(st.Conditions, chaos.ChaosCondition{Type: cond, Status: corev1.ConditionTrue})
+		// Chaos Mesh's CRDs have no status subresource (as its controller writes them):
+		// the status goes with the object.
+		if err := cl.Update(ctx, obj); err != nil {
+			t.Fatalf("status of %s: %v", obj.GetName(), err)
+		}
+	}
+	for _, c := range cs {
+		setCondition(c, chaos.ConditionAllInjected)
+	}
+	if err := a.WaitInjected(ctx, cs); err != nil {
+		t.Fatalf("WaitInjected after the conditions were set: %v", err)
+	}
+	// Recovered: one says so, the others are deleted (gone counts as recovered).
+	setCondition(cs[0], chaos.ConditionAllRecovered)
+	if err := a.Delete(ctx, cs[1:]); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.WaitRecovered(ctx, cs); err != nil {
+		t.Fatalf("WaitRecovered: %v", err)
+	}
+	// A second fault left behind (as by a killed harness) goes with DeleteAll, by label.
+	left := []chaosmesh.Chaos{chaosmesh.ContainerKill("f4:crash", "a", "host")}
+	if err := a.Apply(ctx, left); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.DeleteAll(ctx, ""); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{srv.plural["NetworkChaos"], srv.plural["PodChaos"], srv.plural["TimeChaos"]} {
+		code, b := srv.call(http.MethodGet, "/apis/chaos-mesh.org/v1alpha1/namespaces/"+kind.Namespace+"/"+p, nil)
+		if code != http.StatusOK || strings.Contains(string(b), `"name":"geodrill-`) {
+			t.Errorf("%s after DeleteAll: %d %s", p, code, b)
+		}
+	}
+	// Applying what cannot all be created leaves nothing: the second resource's region has
+	// no cluster, so the first is deleted again.
+	half := []chaosmesh.Chaos{chaosmesh.PodFailure("f5:x", "a", time.Second), chaosmesh.PodFailure("f5:y", "z", time.Second)}
+	if err := a.Apply(ctx, half); err == nil || !strings.Contains(err.Error(), `no cluster for region "z"`) {
+		t.Errorf("Apply into a region without a cluster: %v", err)
+	}
+	code, b := srv.call(http.MethodGet, "/apis/chaos-mesh.org/v1alpha1/namespaces/"+kind.Namespace+"/"+srv.plural["PodChaos"], nil)
+	if code != http.StatusOK || strings.Contains(string(b), half[0].Object.GetName()) {
+		t.Errorf("a half-applied fault left %s behind: %d %s", half[0].Object.GetName(), code, b)
+	}
 }
