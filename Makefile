@@ -65,13 +65,16 @@ $(CRDS_STAMP): go.mod go.sum
 scenario: build
 	$(BIN)/harness run $(SCENARIO)
 
-# The docker provider's tests need a Docker engine: scripts/docker.sh installs Debian's
-# docker.io when missing and starts dockerd when none answers (root), and stops afterwards
-# only a dockerd it started.
+# One package at a time (-p 1): several packages run real drills (drill, cmd/harness's docker
+# tests, clusters/local), and two drills at once on 2 cores starve each other's etcd; seen
+# on a fresh clone, where the docker tests first build their image while drill/'s region
+# outage ran (p50 latency 1.4s, RTO never reached). The docker provider's tests need a
+# Docker engine: scripts/docker.sh installs Debian's docker.io when missing and starts
+# dockerd when none answers (root), and stops afterwards only a dockerd it started.
 test: build $(CHROMIUM) netns-tools k8s-tools
 	./scripts/docker.sh up >/dev/null
 	GEODRILL_REQUIRE_INTEGRATION=1 GEODRILL_REQUIRE_CHROMIUM=1 GEODRILL_REQUIRE_DOCKER=1 GOTRACEBACK=all \
-		$(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...; rc=$$?; ./scripts/docker.sh down; exit $$rc
+		$(GO) test -race -count=1 -p 1 -timeout $(TEST_TIMEOUT) ./...; rc=$$?; ./scripts/docker.sh down; exit $$rc
 	$(MAKE) fuzz
 
 # Fuzz the readers of what users and saved runs hand us (the scenario decoder, the history
