@@ -33,17 +33,20 @@ const delayHow = "held in user space for the delay, in order, by the harness (an
 // delayAvailable says why delays cannot be made here, or nil.
 func delayAvailable() error {
 	if _, err := exec.LookPath("iptables"); err != nil {
-		return fmt.Errorf("delays need iptables on PATH for its NFQUEUE target (apt-get install iptables, or `make setup`): %w", err)
+		return fmt.Errorf("delays need iptables on PATH for its NFQUEUE target (apt-get install iptables, or `make netns-tools`): %w", err)
 	}
 	return nil
 }
 
-// chainName is the iptables chain of fault id (at most 28 characters).
-func chainName(id string) string {
+// idHash is fault id's hash: its iptables chain's name and its jitter's seed.
+func idHash(id string) uint32 {
 	h := fnv.New32a()
 	h.Write([]byte(id))
-	return fmt.Sprintf("GEODRILL-%08x", h.Sum32())
+	return h.Sum32()
 }
+
+// chainName is the iptables chain of fault id (at most 28 characters).
+func chainName(id string) string { return fmt.Sprintf("GEODRILL-%08x", idHash(id)) }
 
 // delay installs, per region, the rules matching what id slows (iptables match arguments,
 // one rule each) on hook (INPUT or OUTPUT), and a holder for them.
@@ -58,7 +61,9 @@ func (c *Cluster) delay(ctx context.Context, id, hook string, matches map[string
 		c.queues++
 		queue := c.queues
 		c.mu.Unlock()
-		h, err := openHolder("/run/netns/"+ns, queue, latency, jitter, uint64(queue))
+		// The jitter is drawn from the fault's id (and the queue): the same fault draws the
+		// same delays, whatever else runs.
+		h, err := openHolder("/run/netns/"+ns, queue, latency, jitter, uint64(idHash(id)))
 		if err != nil {
 			return fmt.Errorf("install %s in region %s: %w", id, region, err)
 		}
@@ -95,9 +100,7 @@ func (c *Cluster) undelay(ctx context.Context, id string) error {
 	var errs []error
 	for _, d := range ds {
 		for _, args := range [][]string{{"-D", d.hook, "-j", d.chain}, {"-F", d.chain}, {"-X", d.chain}} {
-			if _, err := run(ctx, "ip", append([]string{"netns", "exec", d.ns, "iptables", "-w"}, args...)...); err != nil &&
-				!strings.Contains(err.Error(), "No chain") && !strings.Contains(err.Error(), "does not exist") &&
-				!strings.Contains(err.Error(), "No such file") {
+			if err := removeIn(ctx, d.ns, append([]string{"iptables", "-w"}, args...)...); err != nil {
 				errs = append(errs, fmt.Errorf("remove %s from %s: %w", id, d.ns, err))
 			}
 		}

@@ -71,7 +71,8 @@ func (c *Cluster) LinkRealisation(l faults.Link) (faults.Realisation, string) {
 			return faults.Unavailable, "latency and jitter: " + err.Error() + "; use loss and bandwidth_kbit here"
 		}
 		hows = append(hows, "latency: every packet between the two regions, both ways, "+delayHow+
-			" in the receiving region's namespace (with jitter: each delay drawn in latency±jitter, never reordered)")
+			" in the receiving region's namespace (with jitter: each delay drawn in latency±jitter, "+
+			"seeded by the fault's id rather than the scenario seed, never reordered)")
 	}
 	if l.Loss > 0 {
 		hows = append(hows, "loss: nftables numgen random drop in both regions' namespaces (exact)")
@@ -170,12 +171,26 @@ func (c *Cluster) uninstall(ctx context.Context, id string) error {
 	c.mu.Unlock()
 	errs := []error{c.undelay(ctx, id)}
 	for _, ns := range nss {
-		if _, err := run(ctx, "ip", "netns", "exec", ns, "nft", "delete", "table", "inet", table(id)); err != nil &&
-			!strings.Contains(err.Error(), "No such file") {
+		if err := removeIn(ctx, ns, "nft", "delete", "table", "inet", table(id)); err != nil {
 			errs = append(errs, fmt.Errorf("remove %s from %s: %w", id, ns, err))
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// removeIn runs a removal command inside namespace ns; what is already gone (the table,
+// chain or rule, or the namespace itself) is not an error.
+func removeIn(ctx context.Context, ns string, args ...string) error {
+	_, err := run(ctx, "ip", append([]string{"netns", "exec", ns}, args...)...)
+	if err == nil {
+		return nil
+	}
+	for _, gone := range []string{"No such file", "No chain", "does not exist"} {
+		if strings.Contains(err.Error(), gone) {
+			return nil
+		}
+	}
+	return err
 }
 
 // dialIn connects to addr from inside the network namespace at nsPath, and closes the

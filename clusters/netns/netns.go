@@ -2,9 +2,8 @@
 // own, wired to a bridge in the caller's namespace by a veth pair. The router and the
 // harness stay in the caller's namespace and reach every region at its IP. Partitions are
 // exact and pairwise: nftables drops in the receiving region's namespace. Links are
-// degraded with nftables (loss, bandwidth policing); latency, on kernels without sch_netem,
-// by holding packets in the harness (delay.go, nfqueue.go), which also slows one path's
-// replies.
+// degraded with nftables (loss, bandwidth policing) and delayed by holding packets in the
+// harness (delay.go, nfqueue.go; no sch_netem needed), which also slows one path's replies.
 //
 // Everything created is named with the geodrill prefix and a per-cluster tag, and removed
 // by Down on every exit path; Leftovers and Cleanup find what a killed harness left behind.
@@ -80,7 +79,7 @@ func Available() error {
 	}
 	for _, tool := range []string{"ip", "nft"} {
 		if _, err := exec.LookPath(tool); err != nil {
-			return fmt.Errorf("netns needs %q on PATH (apt-get install iproute2 nftables, or `make setup`): %w", tool, err)
+			return fmt.Errorf("netns needs %q on PATH (apt-get install iproute2 nftables, or `make netns-tools`): %w", tool, err)
 		}
 	}
 	return nil

@@ -77,7 +77,7 @@ func openHolder(nsPath string, queue uint16, latency, jitter time.Duration, seed
 		return nil, err
 	}
 	h := &holder{fd: fd, queue: queue, latency: latency, jitter: jitter,
-		rng:     rand.New(rand.NewPCG(seed, uint64(queue))),
+		rng:     rand.New(rand.NewPCG(seed, uint64(queue))), // one stream per namespace
 		arrived: make(chan held, 4096), stop: make(chan struct{})}
 	cmd := []byte{nfqnlCfgCmdBind, 0, 0, unix.AF_INET}
 	params := binary.BigEndian.AppendUint32(nil, 0xffff)

@@ -29,8 +29,8 @@ type Applier struct {
 	Poll time.Duration
 }
 
-// Scheme knows Chaos Mesh's types.
-func Scheme() (*runtime.Scheme, error) {
+// scheme knows Chaos Mesh's types.
+func scheme() (*runtime.Scheme, error) {
 	s := runtime.NewScheme()
 	if err := chaos.AddToScheme(s); err != nil {
 		return nil, err
@@ -40,7 +40,7 @@ func Scheme() (*runtime.Scheme, error) {
 
 // NewClient is a client for one cluster that knows Chaos Mesh's types.
 func NewClient(cfg *rest.Config) (client.Client, error) {
-	s, err := Scheme()
+	s, err := scheme()
 	if err != nil {
 		return nil, err
 	}
