@@ -16,7 +16,7 @@ CHROMIUM      ?= /usr/bin/chromium
 export GEODRILL_BIN := $(BIN)
 export GOTOOLCHAIN  := local
 
-.PHONY: all build scenario test fuzz selftest failover lint vet fmt-check staticcheck chaos netns-tools k8s-tools clean bench report-check FORCE
+.PHONY: all build scenario kind-scenario kind-down test fuzz selftest failover lint vet fmt-check staticcheck chaos netns-tools k8s-tools clean bench report-check FORCE
 
 all: build
 
@@ -64,6 +64,27 @@ $(CRDS_STAMP): go.mod go.sum
 # The default drill: 3 regions, sync-geo, the busiest region killed under load.
 scenario: build
 	$(BIN)/harness run $(SCENARIO)
+
+# The default drill on kind, where registries are reachable (README "Kubernetes (kind)"):
+# kind, kubectl, Docker and Helm must be on PATH (nothing is installed here). Creates the
+# three clusters from fixtures/kind unless they exist, installs Chaos Mesh in each unless
+# it is there, runs the drill with its run directory under the directory every node mounts.
+# The clusters stay for the next run; make kind-down deletes them.
+KIND_MOUNT         := /tmp/geodrill-kind
+CHAOS_MESH_VERSION := 2.8.2
+kind-scenario: build
+	@for t in kind kubectl docker helm; do command -v $$t >/dev/null || { echo "kind-scenario needs $$t on PATH (README: Kubernetes (kind))"; exit 11; }; done
+	mkdir -p $(KIND_MOUNT)
+	for r in a b c; do kind get clusters | grep -qx geodrill-$$r || kind create cluster --config fixtures/kind/region-$$r.yaml --wait 180s; done
+	helm repo add chaos-mesh https://charts.chaos-mesh.org >/dev/null 2>&1 || true
+	for r in a b c; do helm status chaos-mesh -n chaos-mesh --kube-context kind-geodrill-$$r >/dev/null 2>&1 || \
+	  helm install chaos-mesh chaos-mesh/chaos-mesh --version $(CHAOS_MESH_VERSION) -n chaos-mesh --create-namespace \
+	    --kube-context kind-geodrill-$$r -f fixtures/chaos-mesh/values.yaml --wait --timeout 5m; done
+	$(BIN)/harness run --provider kind --out $(KIND_MOUNT)/runs $(SCENARIO)
+
+kind-down:
+	-$(BIN)/harness down
+	for r in a b c; do kind delete cluster --name geodrill-$$r || true; done
 
 # One package at a time (-p 1): several packages run real drills (drill, cmd/harness's docker
 # tests, clusters/local), and two drills at once on 2 cores starve each other's etcd; seen

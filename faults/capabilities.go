@@ -9,8 +9,9 @@ import (
 // The capabilities below are what fault kinds ask a cluster for, by type assertion; a
 // provider implements only what it can do, and each kind's Realise says what follows.
 
-// Unsupported is optional: a provider that lacks the capability a kind asks for may say
-// why, and what would give it ("" for a kind it has nothing to say about).
+// Unsupported is optional: a provider names the kinds it cannot produce, and why ("" for a
+// kind it can). It refuses a kind even when it has the capability the kind asks for (kind's
+// pods can be killed through ServiceControl's Signal but never frozen, so pause is refused).
 type Unsupported interface {
 	Unsupported(kind string) string
 }

@@ -261,8 +261,8 @@ func Plan(specs []Spec, cluster any, provider string) ([]Planned, error) {
 		}); ok && how != Unavailable {
 			how, why = pr.Realise(cluster)
 		}
-		if u, ok := cluster.(Unsupported); ok && how == Unavailable && u.Unsupported(s.Kind) != "" {
-			why = u.Unsupported(s.Kind)
+		if u, ok := cluster.(Unsupported); ok && u.Unsupported(s.Kind) != "" {
+			how, why = Unavailable, u.Unsupported(s.Kind)
 		}
 		if how == Unavailable {
 			return nil, fmt.Errorf("fault %d (%s) is unavailable on provider %q: %s", i+1, s.Kind, provider, why)

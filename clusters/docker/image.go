@@ -22,7 +22,23 @@ const imageRepo = "geodrill-stack"
 
 // imageBinDir is where the binaries sit in the image: a service's binary is
 // imageBinDir/<its name on this machine>.
-const imageBinDir = "/geodrill"
+const imageBinDir = ImageBinDir
+
+// ImageBinDir is where the stack image holds its binaries, for other providers that run
+// the image (kind).
+const ImageBinDir = "/geodrill"
+
+// BuildImage builds the stack's image from the binaries in bin (or finds it, built from the
+// same content) on the Docker daemon of the environment, and returns its reference. The
+// kind provider loads it into its clusters.
+func BuildImage(ctx context.Context, bin string) (string, error) {
+	cli, err := dial(ctx)
+	if err != nil {
+		return "", err
+	}
+	defer cli.Close()
+	return ensureImage(ctx, cli, bin)
+}
 
 // dockerfile is the whole image: no base, nothing pulled. /tmp is there for MinIO and Go's
 // os.TempDir.

@@ -2,12 +2,12 @@
 // reference stack deployed in each, and faults applied as Chaos Mesh resources.
 //
 // What is here: the check that this machine can run it at all (Available) and what the
-// other pieces share (names, labels, ports); the stack's manifests for a region are
-// package manifests, the Chaos Mesh resource each fault capability becomes and what each
-// fault kind is on kind are package chaosmesh. The cluster
-// configurations, Chaos Mesh's Helm values and the nightly workflow are in fixtures/ and
-// .github/workflows/. Bringing the clusters up through e2e-framework is not built yet: New
-// says so after the machine check.
+// other pieces share (versions, names, labels, each region's cluster configuration and the
+// directory every node mounts). The provider itself (bring-up through e2e-framework, the
+// services as pods) is package cluster; the Chaos Mesh resource each fault capability
+// becomes and what each fault kind is on kind are package chaosmesh. Chaos Mesh's Helm
+// values, the cluster configurations as files and the nightly workflow are in fixtures/
+// and .github/workflows/.
 //
 // Addressing across clusters: every service runs with hostNetwork on its region's single
 // kind node, so a region is one IP address on the Docker network `kind` that every kind
@@ -18,12 +18,12 @@
 package kind
 
 import (
-	"errors"
 	"fmt"
 	"os/exec"
+	"path/filepath"
 	"strings"
 
-	"github.com/geodrill/geodrill/clusters"
+	kindconfig "sigs.k8s.io/kind/pkg/apis/config/v1alpha4"
 )
 
 // Versions the fixtures and the nightly workflow pin (the workflow installs them; the
@@ -44,16 +44,6 @@ const (
 	LabelRegion  = "geodrill.io/region"
 	LabelService = "geodrill.io/service"
 	LabelFault   = "geodrill.io/fault"
-)
-
-// Ports the services listen on, on their node's address (hostNetwork). They avoid the
-// node's own etcd (2379, 2380) and the NodePort range.
-const (
-	PortEtcdClient = 12379
-	PortEtcdPeer   = 12380
-	PortMinIO      = 19000
-	PortConsole    = 19001
-	PortHost       = 18080
 )
 
 // Nodes is each region's node address on the kind network (its services' address).
@@ -81,15 +71,48 @@ func Available() error {
 	return nil
 }
 
-// ErrNotBuilt is what New answers on a machine that has everything: the bring-up is the
-// part of the provider not written yet.
-var ErrNotBuilt = errors.New("kind provider: bringing the clusters up (e2e-framework: create, load images, deploy, wait) " +
-	"is not built yet; the manifests, the Chaos Mesh resources and fixtures/ are (see " + ReadmeSection + ")")
+// MountRoot is the directory of this machine every region's node mounts at the same path:
+// a kind run's run directory lives under it (harness run --out MountRoot/runs), so the
+// paths in the services' arguments (data, certificates, the stack's configuration) mean
+// the same on the node as here, and the data outlives the pods, as a region's disks
+// outlive its processes.
+const MountRoot = "/tmp/geodrill-kind"
 
-// New checks the machine, then says what is missing from the provider.
-func New(s clusters.Spec) (clusters.Cluster, error) {
-	if err := Available(); err != nil {
-		return nil, err
+// Under says whether dir (absolute) is under MountRoot, and if not what to do.
+func Under(dir string) error {
+	rel, err := filepath.Rel(MountRoot, dir)
+	if err != nil || rel == ".." || strings.HasPrefix(rel, "../") {
+		return fmt.Errorf("kind provider: the run directory %s is not under %s, which every region's node mounts; "+
+			"run with --out %s/runs", dir, MountRoot, MountRoot)
 	}
-	return nil, ErrNotBuilt
+	return nil
+}
+
+// Subnets are each region's pod and service ranges: separate, so an address names one
+// cluster.
+var Subnets = map[string][2]string{
+	"a": {"10.241.0.0/16", "10.91.0.0/16"},
+	"b": {"10.242.0.0/16", "10.92.0.0/16"},
+	"c": {"10.243.0.0/16", "10.93.0.0/16"},
+}
+
+// ClusterConfig is the kind configuration of region's cluster: one node, the pinned node
+// image, MountRoot mounted. fixtures/kind/region-<r>.yaml is the same (a test keeps them
+// so); the harness creates a missing cluster from this.
+func ClusterConfig(region string) (*kindconfig.Cluster, error) {
+	nets, ok := Subnets[region]
+	if !ok {
+		return nil, fmt.Errorf("kind provider: no subnets for region %q (the kind provider runs the regions a, b and c)", region)
+	}
+	return &kindconfig.Cluster{
+		TypeMeta: kindconfig.TypeMeta{Kind: "Cluster", APIVersion: "kind.x-k8s.io/v1alpha4"},
+		Name:     ClusterName(region),
+		Nodes: []kindconfig.Node{{
+			Role:        kindconfig.ControlPlaneRole,
+			Image:       NodeImage,
+			Labels:      map[string]string{LabelRegion: region},
+			ExtraMounts: []kindconfig.Mount{{HostPath: MountRoot, ContainerPath: MountRoot}},
+		}},
+		Networking: kindconfig.Networking{PodSubnet: nets[0], ServiceSubnet: nets[1]},
+	}, nil
 }

@@ -3,6 +3,7 @@ package kind_test
 import (
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -38,6 +39,18 @@ func TestFixturesDecodeStrictly(t *testing.T) {
 		if c.Name != kind.ClusterName(region) || len(c.Nodes) != 1 || c.Nodes[0].Image != kind.NodeImage {
 			t.Errorf("%s: name %q, %d nodes, image %q", f, c.Name, len(c.Nodes), c.Nodes[0].Image)
 		}
+		// The harness creates a missing cluster from ClusterConfig: the same cluster.
+		want, err := kind.ClusterConfig(region)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(&c, want) {
+			wb, _ := yaml.Marshal(want)
+			t.Errorf("%s differs from kind.ClusterConfig(%q):\n%s", f, region, wb)
+		}
+	}
+	if _, err := kind.ClusterConfig("d"); err == nil || !strings.Contains(err.Error(), "a, b and c") {
+		t.Errorf("a region without subnets: %v", err)
 	}
 	b, err := os.ReadFile("../../fixtures/chaos-mesh/values.yaml")
 	if err != nil {
@@ -85,5 +98,33 @@ func TestNightlyWorkflowPassesActionlint(t *testing.T) {
 	broken := strings.Replace(string(src), "steps.drills.outputs.rc", "steps.drills.outputs.rc.(", 1)
 	if len(lint("broken.yml", []byte(broken))) == 0 {
 		t.Error("actionlint found nothing wrong in a broken expression")
+	}
+}
+
+// A run directory outside the mounted directory is refused with what to pass instead.
+func TestRunDirMustBeMounted(t *testing.T) {
+	for dir, ok := range map[string]bool{
+		kind.MountRoot + "/runs/x": true, kind.MountRoot: true,
+		"/tmp/geodrill-kind-other/x": false, "/work/runs/x": false, "/tmp": false,
+	} {
+		err := kind.Under(dir)
+		if (err == nil) != ok {
+			t.Errorf("Under(%s) = %v, want ok=%v", dir, err, ok)
+		}
+		if err != nil && !strings.Contains(err.Error(), "--out "+kind.MountRoot+"/runs") {
+			t.Errorf("Under(%s): %v does not say what to pass", dir, err)
+		}
+	}
+}
+
+// make kind-scenario installs the Chaos Mesh chart the provider names.
+func TestMakefilePinsTheChart(t *testing.T) {
+	b, err := os.ReadFile("../../Makefile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), "CHAOS_MESH_VERSION := "+kind.ChaosMeshVersion+"\n") ||
+		!strings.Contains(string(b), "KIND_MOUNT         := "+kind.MountRoot+"\n") {
+		t.Error("Makefile: CHAOS_MESH_VERSION or KIND_MOUNT differ from package kind's")
 	}
 }

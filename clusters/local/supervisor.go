@@ -52,6 +52,13 @@ func (c *child) Err() error            { return c.err }
 
 // startChild starts path with args, stdout and stderr appended to logPath, cwd dir, and
 // env added to the inherited environment.
+// StartChild starts svc as a child process of the harness in this network namespace, as
+// the local provider does: for a Network.Start that runs some services elsewhere (kind
+// runs the router here).
+func StartChild(svc Service) (Proc, error) {
+	return startChild(svc.Path, svc.Args, svc.Env, svc.Dir, svc.Log)
+}
+
 func startChild(path string, args, env []string, dir, logPath string) (*child, error) {
 	logf, err := os.OpenFile(logPath, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
 	if err != nil {

@@ -15,6 +15,7 @@ import (
 	"github.com/geodrill/geodrill/clusters"
 	"github.com/geodrill/geodrill/clusters/docker"
 	"github.com/geodrill/geodrill/clusters/kind"
+	kindcluster "github.com/geodrill/geodrill/clusters/kind/cluster"
 	"github.com/geodrill/geodrill/clusters/local"
 	"github.com/geodrill/geodrill/clusters/netns"
 	"github.com/geodrill/geodrill/faults"
@@ -77,11 +78,18 @@ func Providers() []Provider {
 			},
 		},
 		{
-			// Never picked by "auto"; nothing to clean up until it can bring clusters up.
-			Name:   "kind",
-			About:  "one kind cluster per region, faults as Chaos Mesh resources (where registries are reachable)",
-			Usable: kind.Available,
-			New:    kind.New,
+			// Never picked by "auto" (it needs kind, kubectl and Docker on PATH).
+			Name:    "kind",
+			About:   "one kind cluster per region, faults as Chaos Mesh resources (where registries are reachable)",
+			Usable:  kind.Available,
+			Cleanup: kindCleanup,
+			New: func(s clusters.Spec) (clusters.Cluster, error) {
+				c, err := kindcluster.New(s)
+				if err != nil {
+					return nil, err
+				}
+				return c, nil
+			},
 		},
 		{
 			// Last: "auto" never picks it (local is always usable), and its cleanup runs
@@ -111,6 +119,17 @@ func dockerCleanup(ctx context.Context, _ []string, say func(string)) error {
 	}
 	removed, err := docker.Cleanup(ctx)
 	sayRemoved(say, removed, err, "no geodrill containers or networks left")
+	return err
+}
+
+// kindCleanup deletes the pods and Chaos Mesh resources dead harnesses left in the
+// regions' kind clusters; without kind there is nothing of ours to find.
+func kindCleanup(ctx context.Context, _ []string, say func(string)) error {
+	if kind.Available() != nil {
+		return nil
+	}
+	removed, err := kindcluster.Cleanup(ctx)
+	sayRemoved(say, removed, err, "no geodrill pods or Chaos Mesh resources left in kind clusters")
 	return err
 }
 
@@ -181,6 +200,21 @@ var (
 		faults.CertControl
 		faults.ServiceUnits // docker's note on its containers
 	} = (*netns.Cluster)(nil)
+	_ interface {
+		clusters.Cluster
+		clusters.Observer
+		faults.RegionControl
+		faults.ServiceControl
+		faults.ServiceHealth
+		faults.NetworkControl
+		faults.LinkControl
+		faults.ClockControl
+		faults.ObjectStores
+		faults.SlowRepliesControl
+		faults.CertControl
+		faults.Unsupported  // what kind cannot do, though it has the capability (pause)
+		faults.ServiceUnits // pods
+	} = (*kindcluster.Cluster)(nil)
 )
 
 // Resolve names the provider that name stands for here: "" and "auto" become the first

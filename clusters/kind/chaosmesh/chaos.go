@@ -170,42 +170,6 @@ func LinkChaos(id string, l faults.Link, nodes kind.Nodes, d time.Duration) ([]C
 	return out, nil
 }
 
-// PodFailure makes region's pods (all, or only services') fail for the duration: Chaos
-// Mesh swaps their containers' image for a pause image, so the processes are gone, the
-// ports closed, and the volumes and addresses kept; deleting the resource starts them
-// again on the same data. Region outage, object-store outage and etcd member loss.
-func PodFailure(id, region string, d time.Duration, services ...string) Chaos {
-	suffix := region
-	if len(services) > 0 {
-		suffix += "-" + strings.Join(services, "-")
-	}
-	return Chaos{Region: region, Object: &chaos.PodChaos{
-		TypeMeta:   typeMeta(chaos.KindPodChaos),
-		ObjectMeta: meta(id, suffix+"-failure"),
-		Spec: chaos.PodChaosSpec{
-			ContainerSelector: chaos.ContainerSelector{PodSelector: pods(region, services...)},
-			Action:            chaos.PodFailureAction,
-			Duration:          duration(d),
-		},
-	}}
-}
-
-// ContainerKill kills the container of one service of region (SIGKILL through the
-// runtime); the kubelet starts it again on the same volumes. Process crash.
-func ContainerKill(id, region, service string) Chaos {
-	return Chaos{Region: region, Object: &chaos.PodChaos{
-		TypeMeta:   typeMeta(chaos.KindPodChaos),
-		ObjectMeta: meta(id, region+"-"+service+"-kill"),
-		Spec: chaos.PodChaosSpec{
-			ContainerSelector: chaos.ContainerSelector{
-				PodSelector:    pods(region, service),
-				ContainerNames: []string{service},
-			},
-			Action: chaos.ContainerKillAction,
-		},
-	}}
-}
-
 // ClockSkew shifts the clocks region's agent host reads (CLOCK_REALTIME) by offset.
 func ClockSkew(id, region string, offset, d time.Duration) Chaos {
 	return Chaos{Region: region, Object: &chaos.TimeChaos{
@@ -269,4 +233,18 @@ func SlowReplies(id string, s faults.SlowReplies, nodes kind.Nodes, routerAddr s
 		return out, nil
 	}
 	return nil, fmt.Errorf("no path %q (want one of %s)", s.Path, strings.Join(faults.ReplyLossPaths(), ", "))
+}
+
+// Cuts says whether c is a partition of region from's pods towards the node at toNode.
+func Cuts(c Chaos, from, toNode string) bool {
+	nc, ok := c.Object.(*chaos.NetworkChaos)
+	if !ok || c.Region != from || nc.Spec.Action != chaos.PartitionAction {
+		return false
+	}
+	for _, t := range nc.Spec.ExternalTargets {
+		if t == toNode {
+			return true
+		}
+	}
+	return false
 }

@@ -3,7 +3,7 @@ package chaosmesh
 import "github.com/geodrill/geodrill/faults"
 
 // Realised is what one fault kind is on kind: how faithfully, and through which Chaos Mesh
-// resource (or why none).
+// resource or pod operation (or why none).
 type Realised struct {
 	How faults.Realisation
 	Why string
@@ -16,21 +16,20 @@ const hostEtcdWhy = "a host and its etcd member share their node's network (host
 // Realisations is every fault kind of faults.Kinds on kind: TestEveryKindIsListed keeps
 // it complete, and the README's provider table says the same.
 var Realisations = map[string]Realised{
-	"region-outage": {faults.Exact, "PodChaos pod-failure on every pod of the region (containers swapped for a pause " +
-		"image: processes gone, ports closed, volumes and address kept); deleting it starts them on the same data"},
-	"process-crash": {faults.Exact, "PodChaos container-kill of the service's container; the kubelet restarts it on " +
-		"the same volumes"},
-	"pause": {faults.Unavailable, "Chaos Mesh cannot freeze a process: pod-failure and container-kill end it and lose " +
-		"its memory, which is a crash, not a pause"},
-	"brief-pause": {faults.Unavailable, "Chaos Mesh cannot freeze a process (as pause)"},
+	"region-outage": {faults.Exact, "the region's pods deleted at once (grace 0, what Chaos Mesh's pod-kill does); " +
+		"new pods over the same data (the run directory, mounted into the node) when it ends"},
+	"process-crash": {faults.Exact, "the service's pod deleted at once (grace 0); a new pod over the same data on recovery"},
+	"pause": {faults.Unavailable, "a pod cannot be frozen through Kubernetes or Chaos Mesh: pod-kill, pod-failure " +
+		"and container-kill end the process and lose its memory, which is a crash, not a pause"},
+	"brief-pause": {faults.Unavailable, "a pod cannot be frozen (as pause)"},
 	"partition": {faults.Exact, "NetworkChaos partition per cut, direction to: in the source region's cluster, its " +
 		"pods' packets to the other region's node are dropped (one direction per resource, every shape)"},
 	"wan-degradation": {faults.Exact, "NetworkChaos netem (delay, jitter, loss) and bandwidth, direction to, on each " +
 		"region's pods towards the other region's node, both ways (tc netem on the node: exact where the kernel " +
 		"has sch_netem, as on GitHub's runners)"},
-	"object-store-outage": {faults.Exact, "PodChaos pod-failure on the region's MinIO pod"},
-	"etcd-member-loss":    {faults.Exact, "PodChaos pod-failure on the region's etcd pod"},
-	"etcd-quorum-loss":    {faults.Exact, "PodChaos pod-failure on the etcd pods of a majority of regions, one resource per cluster"},
+	"object-store-outage": {faults.Exact, "the region's MinIO pod deleted at once; a new one over the same data"},
+	"etcd-member-loss":    {faults.Exact, "the region's etcd pod deleted at once; a new one over the same data"},
+	"etcd-quorum-loss":    {faults.Exact, "the etcd pods of a majority of regions deleted at once"},
 	"clock-skew": {faults.Exact, "TimeChaos on the region's host container (CLOCK_REALTIME shifted by the offset, " +
 		"through Chaos Mesh's vDSO hook)"},
 	"checkpoint-corruption": {faults.Exact, "no Chaos Mesh resource: the harness rewrites the objects through MinIO's " +
@@ -38,13 +37,13 @@ var Realisations = map[string]Realised{
 	"reply-loss": {faults.Unavailable, "Chaos Mesh drops packets at random, not the replies of requests already " +
 		"delivered; HTTPChaos abort could cut router → host answers over plain HTTP only, and the stack runs " +
 		"mutual TLS between clusters; on host → etcd, " + hostEtcdWhy},
-	"slow-replies": {faults.Approximate, "NetworkChaos delay, direction to, on the path's servers towards its client: " +
-		"exact on router-host; host-objectstore slows the other regions' MinIO only; unavailable on host-etcd: " +
-		hostEtcdWhy},
+	"slow-replies": {faults.Approximate, "NetworkChaos delay, direction to, on the region's host pod towards the router " +
+		"(this machine's address on the kind network), timed by a fresh TCP handshake; router-host only: host-objectstore " +
+		"cannot be timed from outside the nodes, and on host-etcd " + hostEtcdWhy},
 	"false-declaration": {faults.Exact, "no Chaos Mesh resource: a request to the stack's controller through etcd, " +
 		"as on every provider"},
-	"crash-loop": {faults.Unavailable, "kills at the moments the harness chooses need one resource each, and Chaos " +
-		"Mesh's schedules tick in cron time; not built"},
-	"cert-expiry": {faults.Unavailable, "re-issuing a region's certificate means rewriting its Secret and restarting " +
-		"its pods, which is not the running processes meeting an expired peer; not built"},
+	"crash-loop": {faults.Unavailable, "not tried on kind: each restart is a new pod, whose start (seconds) blurs " +
+		"the down/up rhythm the harness sets"},
+	"cert-expiry": {faults.Exact, "the region's certificate files re-issued in the run directory, which the pods " +
+		"mount, as on every provider"},
 }
