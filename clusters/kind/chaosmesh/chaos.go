@@ -248,3 +248,26 @@ func Cuts(c Chaos, from, toNode string) bool {
 	}
 	return false
 }
+
+// PodKill is a SIGKILL of one pod's container through the container runtime (PodChaos
+// container-kill, selected by the pod's name): the process dies at once, and the pod's
+// container reports it terminated, so the harness sees the death rather than the API
+// object's deletion (a pod deleted with no grace leaves the API server before its
+// container is gone). The pods run with restartPolicy Never: nothing restarts it but the
+// harness.
+func PodKill(id, region, pod, container string) Chaos {
+	return Chaos{Region: region, Object: &chaos.PodChaos{
+		TypeMeta:   typeMeta(chaos.KindPodChaos),
+		ObjectMeta: meta(id, pod),
+		Spec: chaos.PodChaosSpec{
+			ContainerSelector: chaos.ContainerSelector{
+				PodSelector: chaos.PodSelector{
+					Selector: chaos.PodSelectorSpec{Pods: map[string][]string{kind.Namespace: {pod}}},
+					Mode:     chaos.AllMode,
+				},
+				ContainerNames: []string{container},
+			},
+			Action: chaos.ContainerKillAction,
+		},
+	}}
+}

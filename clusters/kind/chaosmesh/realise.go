@@ -16,9 +16,9 @@ const hostEtcdWhy = "a host and its etcd member share their node's network (host
 // Realisations is every fault kind of faults.Kinds on kind: TestEveryKindIsListed keeps
 // it complete, and the README's provider table says the same.
 var Realisations = map[string]Realised{
-	"region-outage": {faults.Exact, "the region's pods deleted at once (grace 0, what Chaos Mesh's pod-kill does); " +
-		"new pods over the same data (the run directory, mounted into the node) when it ends"},
-	"process-crash": {faults.Exact, "the service's pod deleted at once (grace 0); a new pod over the same data on recovery"},
+	"region-outage": {faults.Exact, "PodChaos container-kill of each of the region's pods (SIGKILL through the " +
+		"container runtime); new pods over the same data (the run directory, mounted into the node) when it ends"},
+	"process-crash": {faults.Exact, "PodChaos container-kill of the service's pod; a new pod over the same data on recovery"},
 	"pause": {faults.Unavailable, "a pod cannot be frozen through Kubernetes or Chaos Mesh: pod-kill, pod-failure " +
 		"and container-kill end the process and lose its memory, which is a crash, not a pause"},
 	"brief-pause": {faults.Unavailable, "a pod cannot be frozen (as pause)"},
@@ -27,9 +27,9 @@ var Realisations = map[string]Realised{
 	"wan-degradation": {faults.Exact, "NetworkChaos netem (delay, jitter, loss) and bandwidth, direction to, on each " +
 		"region's pods towards the other region's node, both ways (tc netem on the node: exact where the kernel " +
 		"has sch_netem, as on GitHub's runners)"},
-	"object-store-outage": {faults.Exact, "the region's MinIO pod deleted at once; a new one over the same data"},
-	"etcd-member-loss":    {faults.Exact, "the region's etcd pod deleted at once; a new one over the same data"},
-	"etcd-quorum-loss":    {faults.Exact, "the etcd pods of a majority of regions deleted at once"},
+	"object-store-outage": {faults.Exact, "PodChaos container-kill of the region's MinIO pod; a new one over the same data"},
+	"etcd-member-loss":    {faults.Exact, "PodChaos container-kill of the region's etcd pod; a new one over the same data"},
+	"etcd-quorum-loss":    {faults.Exact, "PodChaos container-kill of the etcd pods of a majority of regions"},
 	"clock-skew": {faults.Exact, "TimeChaos on the region's host container (CLOCK_REALTIME shifted by the offset, " +
 		"through Chaos Mesh's vDSO hook)"},
 	"checkpoint-corruption": {faults.Exact, "no Chaos Mesh resource: the harness rewrites the objects through MinIO's " +

@@ -325,7 +325,23 @@ func (c *Cluster) start(svc local.Service) (local.Proc, error) {
 	p := PodFor(svc, image, c.tag, seq)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	return StartPod(ctx, kc, p, svc.Log)
+	var proc local.Proc
+	kill := func(ctx context.Context) error {
+		ch := []chaosmesh.Chaos{chaosmesh.PodKill("kill", svc.Region, p.Name, svc.Name)}
+		c.mu.Lock()
+		applier := c.applier
+		c.mu.Unlock()
+		if err := applier.Apply(ctx, ch); err != nil {
+			return fmt.Errorf("kill pod %s: %w (is Chaos Mesh %s installed? see %s)", p.Name, err, kind.ChaosMeshVersion, kind.ReadmeSection)
+		}
+		go func() { // the one-shot resource goes once the container is dead
+			<-proc.Done()
+			_ = applier.Delete(context.Background(), ch)
+		}()
+		return nil
+	}
+	proc, err := StartPod(ctx, kc, p, svc.Log, kill)
+	return proc, err
 }
 
 // PodFor is the pod of one start of a service: on its region's node's network, the run
@@ -413,8 +429,8 @@ func (c *Cluster) Unsupported(k string) string {
 
 // ServiceUnits is the process faults' note on what the services run as.
 func (c *Cluster) ServiceUnits() string {
-	return "kind: each service is a bare pod on its region's node; SIGKILL deletes it at once (as Chaos Mesh's pod-kill), " +
-		"SIGTERM with a grace, and a restart is a new pod over the same data"
+	return "kind: each service is a bare pod on its region's node; SIGKILL is Chaos Mesh's container-kill of it, " +
+		"SIGTERM its deletion with a grace, and a restart is a new pod over the same data"
 }
 
 // The local supervisor's capabilities, forwarded.

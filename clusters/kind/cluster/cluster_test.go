@@ -41,9 +41,11 @@ func TestPodsAsTheSupervisorStartsThem(t *testing.T) {
 	}
 }
 
-// A pod's life through a real API server: created, then ended by Signal(SIGKILL) (the pod
-// deleted at once), and what kind cannot send is refused with the reason. With no kubelet
-// here the pods never run; deletion is what the supervisor's kill and stop rely on.
+// A pod's life through a real API server: created; SIGKILL goes to the kill it was given
+// (Chaos Mesh's container-kill, whose resource the dry-run test has the API server accept);
+// SIGTERM deletes it, and with it gone the pod is done; what kind cannot send is refused
+// with the reason; Stop deletes within the grace. With no kubelet here the pods never run:
+// deletion and the kill's hand-off are what can be seen.
 func TestPodLifeAgainstTheAPIServer(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
@@ -54,7 +56,8 @@ func TestPodLifeAgainstTheAPIServer(t *testing.T) {
 	}
 	kindtest.Namespace(t, ctx, kc)
 	log := filepath.Join(t.TempDir(), "a-host.log")
-	p, err := kindcluster.StartPod(ctx, kc, kindtest.Pods()[2], log)
+	kills := 0
+	p, err := kindcluster.StartPod(ctx, kc, kindtest.Pods()[2], log, func(context.Context) error { kills++; return nil })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,16 +67,19 @@ func TestPodLifeAgainstTheAPIServer(t *testing.T) {
 	if err := p.Signal(syscall.SIGSTOP); err == nil || !strings.Contains(err.Error(), "frozen") {
 		t.Errorf("SIGSTOP: %v, want refused with the reason", err)
 	}
-	if err := p.Signal(syscall.SIGKILL); err != nil {
+	if err := p.Signal(syscall.SIGKILL); err != nil || kills != 1 {
+		t.Fatalf("SIGKILL: %v, %d kills", err, kills)
+	}
+	if err := p.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
 	select {
 	case <-p.Done():
 	case <-time.After(30 * time.Second):
-		t.Fatal("the pod was not seen to end 30s after SIGKILL")
+		t.Fatal("the pod was not seen to end 30s after SIGTERM")
 	}
 	if p.Running() || p.Err() == nil || !strings.Contains(p.Err().Error(), "deleted") {
-		t.Errorf("after SIGKILL: running %v, err %v", p.Running(), p.Err())
+		t.Errorf("after SIGTERM: running %v, err %v", p.Running(), p.Err())
 	}
 	if _, err := kc.CoreV1().Pods(kind.Namespace).Get(ctx, kindtest.Pods()[2].Name, metav1.GetOptions{}); err == nil {
 		t.Error("the pod is still there")
@@ -84,9 +90,12 @@ func TestPodLifeAgainstTheAPIServer(t *testing.T) {
 	}
 
 	// Stop of a pod that never runs deletes it within the grace.
-	q, err := kindcluster.StartPod(ctx, kc, kindtest.Pods()[0], log)
+	q, err := kindcluster.StartPod(ctx, kc, kindtest.Pods()[0], log, nil)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if err := q.Signal(syscall.SIGKILL); err == nil {
+		t.Error("SIGKILL without a kill: accepted")
 	}
 	if killed, err := q.Stop(ctx, 2*time.Second); err != nil || q.Running() {
 		t.Errorf("Stop: killed %v, err %v, running %v", killed, err, q.Running())

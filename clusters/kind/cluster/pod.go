@@ -32,6 +32,8 @@ type pod struct {
 	cs   kubernetes.Interface
 	name string
 	log  string
+	// kill SIGKILLs the pod's container (Chaos Mesh's container-kill).
+	kill func(ctx context.Context) error
 
 	mu       sync.Mutex
 	finished bool
@@ -48,7 +50,10 @@ var fatalWaiting = map[string]bool{
 }
 
 // StartPod creates p in the stack's namespace and follows it until it has ended.
-func StartPod(ctx context.Context, cs kubernetes.Interface, p *corev1.Pod, logPath string) (local.Proc, error) {
+//
+// kill is how Signal(SIGKILL) ends it: the Chaos Mesh container-kill of the pod
+// (Cluster.start applies it); nil: SIGKILL is refused.
+func StartPod(ctx context.Context, cs kubernetes.Interface, p *corev1.Pod, logPath string, kill func(context.Context) error) (local.Proc, error) {
 	logf, err := os.OpenFile(logPath, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("open log: %w", err)
@@ -58,7 +63,7 @@ func StartPod(ctx context.Context, cs kubernetes.Interface, p *corev1.Pod, logPa
 		logf.Close()
 		return nil, fmt.Errorf("create pod %s: %w", p.Name, err)
 	}
-	pd := &pod{cs: cs, name: p.Name, log: logPath, done: make(chan struct{})}
+	pd := &pod{cs: cs, name: p.Name, log: logPath, kill: kill, done: make(chan struct{})}
 	go pd.follow(logf)
 	return pd, nil
 }
@@ -177,16 +182,22 @@ func (p *pod) delete(grace int64) error {
 	return err
 }
 
-// Signal: SIGKILL deletes the pod at once (the kubelet kills its container, what Chaos
-// Mesh's pod-kill does), SIGTERM and SIGINT delete it with a grace; a pod cannot be frozen
-// or sent anything else through the API.
+// Signal: SIGKILL kills the pod's container through Chaos Mesh (container-kill: the
+// process dies at once, and the pod reports its container terminated, which is when Done
+// closes); SIGTERM and SIGINT delete the pod with a grace (the API object goes once the
+// kubelet has seen the container end). A pod cannot be frozen or sent anything else.
 func (p *pod) Signal(sig syscall.Signal) error {
 	if !p.Running() {
 		return nil
 	}
 	switch sig {
 	case syscall.SIGKILL:
-		return p.delete(0)
+		if p.kill == nil {
+			return fmt.Errorf("pod %s: no way to kill it", p.name)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		return p.kill(ctx)
 	case syscall.SIGTERM, syscall.SIGINT:
 		return p.delete(5)
 	}
@@ -194,8 +205,9 @@ func (p *pod) Signal(sig syscall.Signal) error {
 		p.name, sig, pauseWhy)
 }
 
-// Stop deletes the pod with grace and waits for its end; past the grace (or at once when
-// ctx is cancelled) it deletes it again with none.
+// Stop deletes the pod with grace and waits for its end (the object stays until the
+// kubelet has seen the container end); past the grace (or at once when ctx is cancelled)
+// it deletes it again with none.
 func (p *pod) Stop(ctx context.Context, grace time.Duration) (bool, error) {
 	if !p.Running() {
 		return false, nil

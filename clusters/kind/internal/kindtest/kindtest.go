@@ -81,7 +81,8 @@ func Rendered(t testing.TB) []chaosmesh.Chaos {
 	add(chaosmesh.LinkChaos("f2:wan-degradation", faults.Link{From: "a", To: "b", Latency: 50 * time.Millisecond,
 		Jitter: 10 * time.Millisecond, Loss: 0.05, BandwidthKbit: 8000}, Nodes, 15*time.Second))
 	add(chaosmesh.LinkChaos("f3:wan", faults.Link{From: "b", To: "c", Loss: 0.3}, Nodes, time.Minute))
-	all = append(all, chaosmesh.ClockSkew("f8:clock-skew", "b", -5*time.Second, 10*time.Second))
+	all = append(all, chaosmesh.ClockSkew("f8:clock-skew", "b", -5*time.Second, 10*time.Second),
+		chaosmesh.PodKill("kill", "a", "geodrill-0a1b2c-a-host-3", "host"))
 	for _, path := range []string{faults.PathRouterHost, faults.PathHostObjectStore} {
 		add(chaosmesh.SlowReplies("f9:slow-replies", faults.SlowReplies{Path: path, Region: "a", Latency: 1700 * time.Millisecond},
 			Nodes, RouterAddr, 6*time.Second))
