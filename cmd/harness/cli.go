@@ -54,6 +54,14 @@ commands:
       --threshold PCT  RTO p95 / loss window worse by more than PCT percent is a regression
                        (default 20); so is any lost write, lower pass rate or newly failing target
       --json           print the aggregate (and comparison) as JSON
+  conform [FILE]     check a system against the contract (README "The system-under-test
+                     contract"): brings up the reference stack of FILE (default
+                     scenarios/region-outage.yaml), checks writes, reads, cas and headers,
+                     kills the region that serves, checks recovery; prints what is missing
+                     or wrong (exit 10 when a required part is)
+      --url URL        check a running system at URL instead (fault-free checks only)
+      --agents N       agents to use with --url (default 3: agent-00..agent-02)
+      --provider P     as for run; --bin, --out (its logs), --json as for run
   list [DIR]         list the scenarios in DIR (default scenarios)
   validate FILE...   decode and validate scenarios; errors name file, line and fix
   down [RUN_DIR...]  remove what a killed harness left: docker containers and networks,
@@ -116,6 +124,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = cmdValidate(args[1:], stdout)
 	case "down":
 		err = cmdDown(ctx, args[1:], stdout)
+	case "conform":
+		err = cmdConform(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return exitPass
