@@ -16,16 +16,21 @@ CHROMIUM      ?= /usr/bin/chromium
 export GEODRILL_BIN := $(BIN)
 export GOTOOLCHAIN  := local
 
-.PHONY: all build scenario kind-scenario kind-down test fuzz selftest failover lint vet fmt-check staticcheck chaos netns-tools k8s-tools clean bench report-check FORCE
+.PHONY: all build scenario kind-scenario kind-down ha-tools test fuzz selftest failover lint vet fmt-check staticcheck chaos netns-tools k8s-tools clean bench report-check FORCE
 
 all: build
 
-build: $(BIN)/harness $(BIN)/refstack $(BIN)/minio
+build: $(BIN)/harness $(BIN)/refstack $(BIN)/minio $(BIN)/adapter
 
 # go build is incremental, so always asking it is cheap and never stale.
 $(BIN)/harness: FORCE
 	@mkdir -p $(BIN)
 	$(GO) build -o $@ ./cmd/harness
+
+# The contract in front of systems that do not speak it (adapters/).
+$(BIN)/adapter: FORCE
+	@mkdir -p $(BIN)
+	$(GO) build -o $@ ./cmd/adapter
 
 # Static (no cgo): the docker provider copies it into a FROM scratch image.
 $(BIN)/refstack: FORCE
@@ -92,7 +97,7 @@ kind-down:
 # outage ran (p50 latency 1.4s, RTO never reached). The docker provider's tests need a
 # Docker engine: scripts/docker.sh installs Debian's docker.io when missing and starts
 # dockerd when none answers (root), and stops afterwards only a dockerd it started.
-test: build $(CHROMIUM) netns-tools k8s-tools
+test: build $(CHROMIUM) netns-tools k8s-tools ha-tools
 	./scripts/docker.sh up >/dev/null
 	GEODRILL_REQUIRE_INTEGRATION=1 GEODRILL_REQUIRE_CHROMIUM=1 GEODRILL_REQUIRE_DOCKER=1 GOTRACEBACK=all \
 		$(GO) test -race -count=1 -p 1 -timeout $(TEST_TIMEOUT) ./...; rc=$$?; ./scripts/docker.sh down; exit $$rc
@@ -150,6 +155,18 @@ NETNS_PACKAGES := nftables=1.0.6-2+deb12u2 iproute2=6.1.0-3 iptables=1.8.9-2
 netns-tools:
 	@if [ "$$(id -u)" = 0 ] && ! { command -v nft && command -v ip && command -v iptables; } >/dev/null 2>&1; then \
 		apt-get update -qq && apt-get install -y -qq --no-install-recommends $(NETNS_PACKAGES); fi
+
+# The real HA stacks the described-system scenarios drill (README "What geodrill measured on
+# real HA stacks"): Debian's Redis and Sentinel, pinned. Installed without starting Debian's
+# own service (policy-rc.d), so nothing listens on the default ports; the scenarios start
+# their own processes.
+HA_PACKAGES := redis-server=5:7.0.15-1~deb12u10 redis-sentinel=5:7.0.15-1~deb12u10 redis-tools=5:7.0.15-1~deb12u10
+ha-tools:
+	@if ! { command -v redis-server && command -v redis-sentinel; } >/dev/null 2>&1; then \
+		if [ "$$(id -u)" != 0 ]; then echo "ha-tools: redis-server and redis-sentinel missing; as root: make ha-tools"; exit 0; fi; \
+		printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d; chmod +x /usr/sbin/policy-rc.d; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(HA_PACKAGES); \
+		rc=$$?; rm -f /usr/sbin/policy-rc.d; exit $$rc; fi
 
 # Opens a run's report.html in headless Chromium and checks the SLA table and charts are
 # there; keeps a screenshot (report.png) beside it. RUN=dir, default the newest run in runs/.

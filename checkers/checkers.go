@@ -76,6 +76,16 @@ func Run(ctx context.Context, in Input) []Result {
 	return append(out, scenarioResults(ctx, in)...)
 }
 
+// unserved says why a target that needs an optional contract part (conform.Parts) is not
+// applicable: the system under test does not serve it; "" when it does.
+func (in Input) unserved(part string) string {
+	if in.Scenario == nil || in.Scenario.System.Serve(part) {
+		return ""
+	}
+	return "needs the contract's optional part " + part + ", which the system " + in.Scenario.System.Name +
+		" does not serve (README, \"The system-under-test contract\")"
+}
+
 func (in Input) sla() scenarios.SLA {
 	if in.Scenario == nil {
 		return scenarios.SLA{}

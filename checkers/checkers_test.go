@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/geodrill/geodrill/scenarios"
+	"github.com/geodrill/geodrill/system"
 	"github.com/geodrill/geodrill/timeline"
 	"github.com/geodrill/geodrill/workload/history"
 )
@@ -694,5 +695,41 @@ func TestNearestRank(t *testing.T) {
 		if got := nearestRank(tc.values, tc.p); got != tc.want {
 			t.Errorf("nearestRank(%v, %v) = %v, want %v", tc.values, tc.p, got, tc.want)
 		}
+	}
+}
+
+// Not applicable counts for nothing: it neither passes a run nor hides a failure, and a
+// result of only not-applicable targets says so.
+func TestNotApplicable(t *testing.T) {
+	if Worst(Pass, NotApplicable) != Pass || Worst(Fail, NotApplicable) != Fail || Worst(NotApplicable, Unknown) != Unknown {
+		t.Error("Worst does not ignore not applicable")
+	}
+	if Worst(NotApplicable, NotApplicable) != NotApplicable || Worst() != Unknown {
+		t.Error("only not-applicable statuses, or none")
+	}
+	var s Status
+	if b, _ := NotApplicable.MarshalText(); string(b) != "n/a" || s.UnmarshalText(b) != nil || s != NotApplicable {
+		t.Errorf("round trip: %q %v", b, s)
+	}
+}
+
+// A system that serves no epochs is not judged for split-brain (not applicable, naming
+// why); one that does, with a stale-epoch history, fails.
+func TestSplitBrainNeedsTheEpoch(t *testing.T) {
+	stale := history.History{
+		{ID: 1, Agent: "agent-00", Key: "k0", Kind: history.Put, Value: "a", Outcome: history.OK, Invoke: 0, Complete: 10, Region: "b", Epoch: 2},
+		{ID: 2, Agent: "agent-00", Key: "k0", Kind: history.Put, Value: "b", Outcome: history.OK, Invoke: 20, Complete: 30, Region: "a", Epoch: 1},
+	}
+	d := &system.Described{Name: "kv", Serves: []string{system.ServesRegion}}
+	r := SplitBrain(context.Background(), Input{Scenario: &scenarios.Scenario{System: d}, History: stale})
+	if r.Status() != NotApplicable || !strings.Contains(r.Verdicts[0].Detail, "epoch") {
+		t.Errorf("no epochs served: %v %+v", r.Status(), r.Verdicts[0])
+	}
+	d.Serves = append(d.Serves, system.ServesEpoch)
+	if r := SplitBrain(context.Background(), Input{Scenario: &scenarios.Scenario{System: d}, History: stale}); r.Status() != Fail {
+		t.Errorf("epochs served, a stale one: %v", r.Status())
+	}
+	if r := Integrity(context.Background(), Input{Scenario: &scenarios.Scenario{System: d}}); r.Status() != NotApplicable {
+		t.Errorf("integrity of a described system: %v", r.Status())
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sort"
 
+	"github.com/geodrill/geodrill/system"
 	"github.com/geodrill/geodrill/workload/history"
 )
 
@@ -72,6 +73,10 @@ func Convergence(_ context.Context, in Input) Result {
 	}
 
 	agree := Verdict{Checker: NameConvergence, Target: "regions agree on each agent's newest checkpoint"}
+	if why := in.unserved(system.ServesCheckpoints); why != "" {
+		return Result{Checker: NameConvergence, Verdicts: []Verdict{writes, NotApplicableTo(NameConvergence, agree.Target, why),
+			NotApplicableTo(NameConvergence, "agents rebuilt from chain + log match the final reads", why)}, Data: d}
+	}
 	obs := in.Observations
 	if obs == nil {
 		agree.Status, agree.Measured = Unknown, "not observed"

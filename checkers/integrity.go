@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"sort"
 	"time"
+
+	"github.com/geodrill/geodrill/system"
 )
 
 // Checker names for the post-run observations.
@@ -52,6 +54,9 @@ type IntegrityIssue struct {
 // regions. Replication lag is reported. Without observations nothing can be verified:
 // unknown.
 func Integrity(_ context.Context, in Input) Result {
+	if why := in.unserved(system.ServesCheckpoints); why != "" {
+		return Result{Checker: NameIntegrity, Verdicts: []Verdict{NotApplicableTo(NameIntegrity, "checkpoints verified", why)}}
+	}
 	obs := in.Observations
 	if obs == nil {
 		return Result{Checker: NameIntegrity, Verdicts: []Verdict{{

@@ -6,6 +6,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/geodrill/geodrill/system"
 	"github.com/geodrill/geodrill/workload/history"
 )
 
@@ -102,6 +103,12 @@ type SplitBrainWindow struct {
 // Ops without an epoch (errors, old recorders) are not judged; with no epoch seen anywhere
 // the verdicts are unknown, since nothing could be checked.
 func SplitBrain(_ context.Context, in Input) Result {
+	if why := in.unserved(system.ServesEpoch); why != "" {
+		return Result{Checker: NameSplitBrain, Verdicts: []Verdict{
+			NotApplicableTo(NameSplitBrain, "stale-epoch ops == 0", why),
+			NotApplicableTo(NameSplitBrain, "one region per agent epoch", why),
+			NotApplicableTo(NameSplitBrain, "takeover epochs grow", why)}}
+	}
 	byAgent := map[string][]history.Op{}
 	okOps := 0
 	for _, op := range in.History {

@@ -3,12 +3,17 @@ package checkers
 import "encoding/json"
 
 // Status is a checker's or an SLA target's verdict. Unknown is never a pass.
+// NotApplicable is a target the system under test cannot be judged on, by what it is (a
+// described system has no checkpoints to verify, or serves no epochs): it says so, counts
+// as neither pass nor fail, and never hides a failure.
 type Status int
 
 const (
 	Pass Status = iota
 	Unknown
 	Fail
+
+	NotApplicable Status = -1
 )
 
 func (s Status) String() string {
@@ -17,6 +22,8 @@ func (s Status) String() string {
 		return "pass"
 	case Fail:
 		return "fail"
+	case NotApplicable:
+		return "n/a"
 	default:
 		return "unknown"
 	}
@@ -32,24 +39,39 @@ func (s *Status) UnmarshalText(b []byte) error {
 		*s = Pass
 	case "fail":
 		*s = Fail
+	case "n/a":
+		*s = NotApplicable
 	default:
 		*s = Unknown
 	}
 	return nil
 }
 
-// Worst combines statuses: fail beats unknown beats pass. No statuses is unknown.
+// Worst combines statuses: fail beats unknown beats pass; not applicable counts for
+// nothing. No statuses is unknown; only not-applicable ones are not applicable.
 func Worst(ss ...Status) Status {
 	if len(ss) == 0 {
 		return Unknown
 	}
-	w := Pass
+	w, any := Pass, false
 	for _, s := range ss {
+		if s == NotApplicable {
+			continue
+		}
+		any = true
 		if s > w {
 			w = s
 		}
 	}
+	if !any {
+		return NotApplicable
+	}
 	return w
+}
+
+// NotApplicableTo is the verdict of a target the system under test cannot be judged on.
+func NotApplicableTo(checker, target, why string) Verdict {
+	return Verdict{Checker: checker, Target: target, Status: NotApplicable, Measured: "not applicable", Detail: why}
 }
 
 // Verdict is one judged target: what was measured, against what, and the outcome.

@@ -18,6 +18,7 @@ import (
 
 	"github.com/geodrill/geodrill/refstack/api"
 	"github.com/geodrill/geodrill/refstack/config"
+	"github.com/geodrill/geodrill/system"
 )
 
 // Object store user and bucket of the reference stack; the secret key is drawn per run
@@ -49,6 +50,9 @@ type Spec struct {
 	// Stack is the reference stack's configuration, handed to every host and router as one
 	// file in the run directory (rundir.StackFile).
 	Stack config.Stack
+	// System, when set, is the described system to run instead of the reference stack
+	// (clusters/described); Stack then does not apply.
+	System *system.Described
 
 	// BinDir holds the refstack and minio binaries; "" means FindBinDir.
 	BinDir string
@@ -183,12 +187,20 @@ type RegionEndpoints struct {
 	Etcd  string // client endpoint, host:port
 	MinIO string // S3 endpoint, host:port (as minio-go takes it)
 	Host  string // agent host base URL, http://host:port
+	// Health, when set, are the region's health checks instead of the three above (a
+	// described system's): http(s) URLs answering 200, or tcp://host:port accepting a
+	// connection.
+	Health []string `json:",omitempty"`
 }
 
-// HealthURLs are region's readiness URLs: etcd, MinIO, agent host. Each answers 200 when
-// its service is up; together they are what "the region is up" means.
+// HealthURLs are region's readiness URLs: etcd, MinIO, agent host (or the region's own
+// Health). Each answers 200 when its service is up (a tcp:// one accepts a connection);
+// together they are what "the region is up" means.
 func (e Endpoints) HealthURLs(region string) []string {
 	r := e.Regions[region]
+	if len(r.Health) > 0 {
+		return r.Health
+	}
 	return []string{
 		e.Scheme() + "://" + r.Etcd + "/health",
 		e.Scheme() + "://" + r.MinIO + "/minio/health/live",

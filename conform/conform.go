@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"sort"
 	"strconv"
@@ -235,6 +236,7 @@ func Check(ctx context.Context, t Target, o Outage, regions []string, budget tim
 		return Report{}, ctx.Err()
 	}
 	c.headers()
+	c.set(PartCheckpoints, Skipped, "judged by a drill (integrity, convergence), not here")
 	rep := Report{Target: t.URL}
 	for _, p := range Parts {
 		s, d := c.found[p.Name], c.detail[p.Name]
@@ -248,11 +250,8 @@ func Check(ctx context.Context, t Target, o Outage, regions []string, budget tim
 
 // faultFree checks health, writes and reads, a key never written, and cas.
 func (c *checker) faultFree(ctx context.Context) {
-	health := c.t.Health
-	if len(health) == 0 {
-		health = []string{strings.TrimRight(c.t.URL, "/") + "/healthz"}
-	}
-	c.set(PartHealth, OK, fmt.Sprintf("%d health URLs answer 200", len(health)))
+	health := append([]string{strings.TrimRight(c.t.URL, "/") + "/healthz"}, c.t.Health...)
+	c.set(PartHealth, OK, fmt.Sprintf("%d health checks pass", len(health)))
 	for _, u := range health {
 		st, err := c.status(ctx, u)
 		switch {
@@ -302,6 +301,17 @@ func (c *checker) faultFree(ctx context.Context) {
 		c.set(PartMissing, OK, "200, found false")
 	}
 
+	// A key never written counts as "": cas from "" swaps.
+	key = c.key()
+	switch r := c.cas(ctx, agent, key, "", "first"); {
+	case r.status == http.StatusNotFound || r.status == http.StatusMethodNotAllowed:
+		c.set(PartCAS, Missing, fmt.Sprintf("POST .../cas/%s: %d", key, r.status))
+		return
+	case r.status != http.StatusOK || !r.resp.Swapped:
+		c.set(PartCAS, Wrong, fmt.Sprintf("cas from \"\" on a key never written: %s swapped=%v, want 200 swapped "+
+			"(a key never written counts as \"\")", r, r.resp.Swapped))
+	}
+
 	key = c.key()
 	if r := c.put(ctx, agent, key, "one"); r.status != http.StatusOK {
 		c.set(PartCAS, Skipped, "its PUT failed: "+r.String())
@@ -329,9 +339,19 @@ func (c *checker) faultFree(ctx context.Context) {
 	c.set(PartCAS, OK, "a wrong expect leaves the value and reports it; the right one swaps")
 }
 
+// status GETs url; a tcp://host:port health check (a described system's service that
+// speaks no HTTP) answers 200 when it accepts a connection.
 func (c *checker) status(ctx context.Context, url string) (int, error) {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
+	if addr, ok := strings.CutPrefix(url, "tcp://"); ok {
+		conn, err := (&net.Dialer{}).DialContext(ctx, "tcp", addr)
+		if err != nil {
+			return 0, err
+		}
+		conn.Close()
+		return http.StatusOK, nil
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return 0, err

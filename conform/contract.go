@@ -30,15 +30,16 @@ type Part struct {
 
 // Names of the parts.
 const (
-	PartHealth    = "health"
-	PartPutGet    = "put-get"
-	PartMissing   = "missing-key"
-	PartCAS       = "cas"
-	PartOutcomes  = "outcomes"
-	PartRegion    = "region"
-	PartEpoch     = "epoch"
-	PartRecovery  = "recovery"
-	PartAckedRead = "acked-after-outage"
+	PartHealth      = "health"
+	PartPutGet      = "put-get"
+	PartMissing     = "missing-key"
+	PartCAS         = "cas"
+	PartOutcomes    = "outcomes"
+	PartRegion      = "region"
+	PartEpoch       = "epoch"
+	PartRecovery    = "recovery"
+	PartAckedRead   = "acked-after-outage"
+	PartCheckpoints = "checkpoints"
 )
 
 // Parts is the contract, in the order the checks run and the README lists them.
@@ -48,7 +49,7 @@ var Parts = []Part{
 		"a later `GET` of the key answers 200 with a JSON body `{\"found\": true, \"value\": ...}`", []string{"linearizability", "rpo", "integrity", "convergence"}, ""},
 	{PartMissing, Required, "a `GET` of a key never written answers 200 with `found` false", []string{"linearizability"}, ""},
 	{PartCAS, Optional, "`POST /agents/{agent}/cas/{key}` with `{\"expect\", \"value\"}` swaps only when the current value is " +
-		"`expect` (200, `swapped` true); otherwise 200 with `swapped` false and the value it saw", []string{"linearizability (scenarios whose mix has cas)"},
+		"`expect` (200, `swapped` true; a key never written counts as \"\"); otherwise 200 with `swapped` false and the value it saw", []string{"linearizability (scenarios whose mix has cas)"},
 		"run only scenarios whose workload has no cas ops"},
 	{PartOutcomes, Required, "status codes mean outcomes: 200 took effect; 409, 503 and other 4xx did not; 500, 502, 504 and " +
 		"no answer may have; a generated error may say so in `X-Geodrill-Outcome: fail|unknown`", []string{"every checker (the history's ok/fail/unknown)"}, ""},
@@ -63,6 +64,10 @@ var Parts = []Part{
 	{PartAckedRead, Required, "after recovery, a write answered 200 is read back: the system never acknowledges what it did not " +
 		"make (writes acknowledged before the outage and lost are data loss, which a drill measures as RPO, not a contract " +
 		"breach)", []string{"rpo", "linearizability"}, ""},
+	{PartCheckpoints, Optional, "after the run the harness reads every agent's checkpoint chain and its metadata (the " +
+		"reference stack's object stores and etcd; its own format, so only it serves this part)",
+		[]string{"integrity", "convergence (checkpoint agreement, rebuild)"},
+		"integrity and convergence's checkpoint verdicts say not applicable"},
 }
 
 // PartNamed is the part of that name.

@@ -25,6 +25,7 @@ import (
 	"github.com/geodrill/geodrill/reports"
 	"github.com/geodrill/geodrill/rundir"
 	"github.com/geodrill/geodrill/scenarios"
+	"github.com/geodrill/geodrill/system"
 	"github.com/geodrill/geodrill/timeline"
 	"github.com/geodrill/geodrill/workload"
 	"github.com/geodrill/geodrill/workload/history"
@@ -230,6 +231,7 @@ func clusterSpec(sc *scenarios.Scenario, binDir, runDir string, progress func(st
 		Agents:    sc.Topology.Agents,
 		Placement: sc.Topology.Placement,
 		Stack:     sc.Stack,
+		System:    sc.System,
 		BinDir:    binDir,
 		RunDir:    runDir,
 		Progress:  progress,
@@ -266,7 +268,9 @@ func (d *drill) up(ctx context.Context, s *state) error {
 	s.env = faults.Env{Cluster: s.cl, Probe: probeFor(s.eps, tlsCfg), Owners: ownersOf(s.cl, s.eps, tlsCfg),
 		Etcd: map[string]string{}, HotAgent: s.wcfg.HottestAgent(), TLS: tlsCfg}
 	for r, re := range s.eps.Regions {
-		s.env.Etcd[r] = re.Etcd
+		if re.Etcd != "" {
+			s.env.Etcd[r] = re.Etcd
+		}
 	}
 	return nil
 }
@@ -365,6 +369,9 @@ func (d *drill) finalWrites(ctx context.Context, s *state) error {
 // observe reads the post-run facts while every service still runs (integrity,
 // convergence).
 func (d *drill) observe(ctx context.Context, s *state) error {
+	if !d.sc.System.Serve(system.ServesCheckpoints) {
+		return nil // nothing to observe: integrity and convergence say not applicable
+	}
 	d.run.Observations = observe(ctx, s.eps, s.env.TLS, d.sc.Topology.Regions, d.clock, settleFor(d.sc))
 	return nil
 }
@@ -437,8 +444,12 @@ func WorkloadConfig(sc *scenarios.Scenario, router string) workload.Config {
 }
 
 // watchStack starts the stack event watch: the timeline records what it sees, and triggered
-// faults wait on it.
+// faults wait on it. A described system has no such events (and its scenarios no
+// triggers).
 func watchStack(ctx context.Context, endpoints []string, tlsCfg *tls.Config, clock *timeline.Clock, tl *timeline.Timeline) (*faults.StackEvents, func(), error) {
+	if len(endpoints) == 0 {
+		return nil, func() {}, nil // a system without the reference stack's etcd: no stack events
+	}
 	cli, err := clientv3.New(clientv3.Config{Endpoints: endpoints, DialTimeout: 5 * time.Second, TLS: tlsCfg, Logger: zap.NewNop()})
 	if err != nil {
 		return nil, nil, fmt.Errorf("connect to etcd %v for stack events: %w", endpoints, err)

@@ -3,8 +3,10 @@ package faults
 import (
 	"context"
 	"fmt"
+	"net"
 	"net/http"
 	"strings"
+	"time"
 )
 
 // HTTPProbe checks a region through its services' health URLs.
@@ -73,7 +75,19 @@ func (p HTTPProbe) urls(region string) ([]string, error) {
 	return urls, nil
 }
 
+// get answers the status of url; a tcp://host:port "URL" answers 200 when it accepts a
+// connection (a described system's service that speaks no HTTP).
 func (p HTTPProbe) get(ctx context.Context, url string) (int, error) {
+	if addr, ok := strings.CutPrefix(url, "tcp://"); ok {
+		dctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		defer cancel()
+		conn, err := (&net.Dialer{}).DialContext(dctx, "tcp", addr)
+		if err != nil {
+			return 0, err
+		}
+		conn.Close()
+		return http.StatusOK, nil
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return 0, err

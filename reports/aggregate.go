@@ -107,6 +107,8 @@ type VerdictTally struct {
 	Pass    int    `json:"pass"`
 	Fail    int    `json:"fail"`
 	Unknown int    `json:"unknown"`
+	// NotApplicable counts drills of a system the target does not apply to.
+	NotApplicable int `json:"not_applicable,omitempty"`
 }
 
 // AggregateRuns aggregates runs; it is AggregateDrills over DrillOf each.
@@ -158,6 +160,8 @@ func AggregateDrills(ds []Drill) Aggregate {
 				t.Pass++
 			case checkers.Fail:
 				t.Fail++
+			case checkers.NotApplicable:
+				t.NotApplicable++
 			default:
 				t.Unknown++
 			}

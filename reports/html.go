@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/geodrill/geodrill/checkers"
 	"github.com/geodrill/geodrill/rundir"
 )
 
@@ -56,7 +57,7 @@ func renderHTML(r *Run) ([]byte, error) {
 		Seed:         r.Seed,
 		Duration:     r.Duration.Round(time.Millisecond).String(),
 		Verdict:      upper(overall),
-		VerdictClass: overall.String(),
+		VerdictClass: cssClass(overall),
 		Counts:       verdictCounts(rows(r.Results)),
 		HarnessError: r.HarnessError,
 		Throughput:   template.HTML(throughputChart(in, r.History)),
@@ -73,7 +74,7 @@ func renderHTML(r *Run) ([]byte, error) {
 		p.Started = r.Started.UTC().Format("2006-01-02 15:04:05 UTC")
 	}
 	for _, v := range rows(r.Results) {
-		p.SLA = append(p.SLA, htmlVerdict{v.Checker, v.Target, v.Measured, upper(v.Status), v.Status.String(), v.Detail})
+		p.SLA = append(p.SLA, htmlVerdict{v.Checker, v.Target, v.Measured, upper(v.Status), cssClass(v.Status), v.Detail})
 	}
 	for _, reg := range in.regions {
 		p.Regions = append(p.Regions, htmlRegion{reg, in.regionColour(reg)})
@@ -152,6 +153,7 @@ h2 { font-size: 17px; margin: 28px 0 8px; border-bottom: 1px solid #dde2ea; padd
 .badge.pass, tr.pass td.verdict { background: #2e9d57; }
 .badge.fail, tr.fail td.verdict { background: #d23c3c; }
 .badge.unknown, tr.unknown td.verdict { background: #e3a21a; }
+.badge.na, tr.na td.verdict { background: #8a94a6; }
 td.verdict { color: #fff; font-weight: 600; text-align: center; }
 table { border-collapse: collapse; margin: 6px 0; }
 th, td { border: 1px solid #dde2ea; padding: 4px 8px; text-align: left; vertical-align: top; }
@@ -263,4 +265,12 @@ func WriteHTML(r *Run) error {
 		return fmt.Errorf("reports: write %s: %w", filepath.Join(r.Dir, rundir.HTMLFile), err)
 	}
 	return nil
+}
+
+// cssClass is a status as a CSS class name ("n/a" is not one).
+func cssClass(s checkers.Status) string {
+	if s == checkers.NotApplicable {
+		return "na"
+	}
+	return s.String()
 }

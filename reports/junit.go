@@ -43,6 +43,12 @@ type junitCase struct {
 	Time      string        `xml:"time,attr"`
 	Failure   *junitProblem `xml:"failure,omitempty"`
 	Error     *junitProblem `xml:"error,omitempty"`
+	Skipped   *junitSkipped `xml:"skipped,omitempty"`
+}
+
+// junitSkipped marks a target not applicable to the system under test.
+type junitSkipped struct {
+	Message string `xml:"message,attr"`
 }
 
 type junitProblem struct {
@@ -69,7 +75,12 @@ func renderJUnit(r *Run) ([]byte, error) {
 	}
 	for _, v := range rows(r.Results) {
 		c := junitCase{Name: v.Checker + ": " + v.Target, Classname: class + "." + v.Checker, Time: "0"}
-		if v.Status != checkers.Pass {
+		switch v.Status {
+		case checkers.Pass:
+		case checkers.NotApplicable:
+			c.Skipped = &junitSkipped{Message: "not applicable: " + v.Detail}
+			suite.Skipped++
+		default:
 			c.Failure = &junitProblem{
 				Message: fmt.Sprintf("measured %s, target %s", oneLine(v.Measured), v.Target),
 				Type:    v.Status.String(), // "fail" or "unknown": unknown is never a pass

@@ -70,7 +70,10 @@ func verdictCounts(vs []checkers.Verdict) string {
 	for _, v := range vs {
 		n[v.Status]++
 	}
-	s := fmt.Sprintf("%d of %d targets passed", n[checkers.Pass], len(vs))
+	s := fmt.Sprintf("%d of %d targets passed", n[checkers.Pass], len(vs)-n[checkers.NotApplicable])
+	if n[checkers.NotApplicable] > 0 {
+		s += fmt.Sprintf(" (%d not applicable to this system)", n[checkers.NotApplicable])
+	}
 	if n[checkers.Fail] > 0 {
 		s += fmt.Sprintf(", %d failed", n[checkers.Fail])
 	}
@@ -90,7 +93,7 @@ func writeSLA(b *strings.Builder, results []checkers.Result) {
 	b.WriteString("| Checker | Target | Measured | Verdict |\n|---|---|---|---|\n")
 	for _, v := range vs {
 		verdict := upper(v.Status)
-		if v.Status != checkers.Pass {
+		if v.Status != checkers.Pass && v.Status != checkers.NotApplicable {
 			verdict = "**" + verdict + "**"
 		}
 		fmt.Fprintf(b, "| %s | %s | %s | %s |\n", mdCell(v.Checker), mdCell(v.Target), mdCell(v.Measured), verdict)

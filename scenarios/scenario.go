@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/geodrill/geodrill/refstack/config"
+	"github.com/geodrill/geodrill/system"
 	"gopkg.in/yaml.v3"
 )
 
@@ -21,9 +22,12 @@ type Scenario struct {
 	Topology    Topology `yaml:"topology" json:"topology"`
 	// Stack is the reference stack's configuration, owned by refstack/config (defaults and
 	// validation there); the provider hands it to every process as one file.
-	Stack    config.Stack `yaml:"stack" json:"stack"`
-	Workload Workload     `yaml:"workload" json:"workload"`
-	Faults   []Fault      `yaml:"faults" json:"faults"`
+	Stack config.Stack `yaml:"stack" json:"stack"`
+	// System, when set, is a described system the drill exercises instead of the reference
+	// stack (README "Drilling another system"); Stack then does not apply.
+	System   *system.Described `yaml:"system,omitempty" json:"system,omitempty"`
+	Workload Workload          `yaml:"workload" json:"workload"`
+	Faults   []Fault           `yaml:"faults" json:"faults"`
 	// Nemesis, when set, adds a random fault schedule drawn from the seed.
 	Nemesis *Nemesis `yaml:"nemesis,omitempty" json:"nemesis,omitempty"`
 	SLA     SLA      `yaml:"sla" json:"sla"`

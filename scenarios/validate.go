@@ -9,6 +9,8 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/geodrill/geodrill/system"
+
 	"github.com/geodrill/geodrill/faults"
 	"github.com/geodrill/geodrill/refstack/api"
 	"github.com/geodrill/geodrill/refstack/config"
@@ -116,6 +118,7 @@ func (s *Scenario) validate(v *validator) {
 	v.oneOf("provider", "provider", s.Provider, Providers())
 	s.Topology.validate(v, s.Stack.Durability)
 	s.validateStack(v)
+	s.validateSystem(v)
 	s.Workload.validate(v, s.Topology)
 	s.validateLimits(v)
 	if len(s.Faults) <= MaxFaults { // past it, one message says so, not one per fault
@@ -213,6 +216,36 @@ func (s *Scenario) validateStack(v *validator) {
 			}
 		}
 		v.add(p.Field, fix, p.Msg, p.Related...)
+	}
+}
+
+// validateSystem reports what is wrong with a described system, and what of the scenario
+// needs the reference stack: its planted bugs, a provider other than local, and a
+// workload with cas when the system does not serve it.
+func (s *Scenario) validateSystem(v *validator) {
+	d := s.System
+	if d == nil {
+		return
+	}
+	for _, p := range d.ProblemsAt("system.") {
+		v.add(p.Field, p.Fix, p.Msg, p.Related...)
+	}
+	if !s.Stack.Unsafe.Set.IsZero() {
+		v.add("stack.unsafe", "leave stack.unsafe out: planted bugs are the reference stack's",
+			"stack.unsafe applies to the reference stack only", "system")
+	}
+	if s.Provider != "" && s.Provider != "local" {
+		v.add("provider", "leave provider out (local)", fmt.Sprintf("a described system runs on the local provider only, not %s", s.Provider), "system")
+	}
+	for i, f := range s.Faults {
+		if f.Trigger != nil {
+			v.add(fmt.Sprintf("faults[%d].trigger", i), "use at: instead",
+				"triggers wait on the reference stack's own events (its etcd), which a described system does not have", "system")
+		}
+	}
+	if s.Workload.Mix.CAS > 0 && !d.Serve(system.ServesCAS) {
+		v.add("workload.mix.cas", "set mix.cas: 0, or add cas to system.serves if the adapter serves it",
+			"the system does not serve cas (system.serves)", "system.serves")
 	}
 }
 

@@ -85,3 +85,18 @@ func free(port int) bool {
 	l.Close()
 	return true
 }
+
+// PickPorts returns n distinct ports nobody listens on now, below the ephemeral range, as
+// the local provider picks its own (for other runners on this machine: clusters/described).
+func PickPorts(n int) ([]int, error) {
+	p := newPortPicker()
+	out := make([]int, 0, n)
+	for range n {
+		port, err := p.pick()
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, port)
+	}
+	return out, nil
+}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/geodrill/geodrill/clusters"
+	"github.com/geodrill/geodrill/clusters/described"
 	"github.com/geodrill/geodrill/clusters/docker"
 	"github.com/geodrill/geodrill/clusters/kind"
 	kindcluster "github.com/geodrill/geodrill/clusters/kind/cluster"
@@ -215,6 +216,14 @@ var (
 		faults.Unsupported  // what kind cannot do, though it has the capability (pause)
 		faults.ServiceUnits // pods
 	} = (*kindcluster.Cluster)(nil)
+	_ interface {
+		clusters.Cluster
+		clusters.Observer
+		faults.RegionControl
+		faults.ServiceControl
+		faults.ServiceHealth
+		faults.ServiceUnits
+	} = (*described.Cluster)(nil)
 )
 
 // Resolve names the provider that name stands for here: "" and "auto" become the first
@@ -234,6 +243,17 @@ func Resolve(name string) string {
 // New builds a cluster of the named provider; "" and "auto" pick the first provider that
 // can run here (see Resolve). It does not start anything: call Up.
 func New(name string, s clusters.Spec) (clusters.Cluster, error) {
+	if s.System != nil {
+		// A described system runs as processes on this machine.
+		if r := Resolve(name); r != "local" && name != "" && name != "auto" {
+			return nil, fmt.Errorf("provider %s: the described system %s runs on the local provider only", r, s.System.Name)
+		}
+		c, err := described.New(s)
+		if err != nil {
+			return nil, err
+		}
+		return c, nil
+	}
 	providers := Providers()
 	name = Resolve(name)
 	names := []string{"auto"}

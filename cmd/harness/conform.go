@@ -103,7 +103,7 @@ func conformStack(ctx context.Context, file, provider, bin, out string, stderr i
 	}
 	progress := func(msg string) { fmt.Fprintf(stderr, "  %s\n", msg) }
 	cl, err := providers.New(provider, clusters.Spec{Regions: sc.Topology.Regions, Agents: sc.Topology.Agents,
-		Placement: sc.Topology.Placement, Stack: sc.Stack, BinDir: bin, RunDir: runDir, Progress: progress})
+		Placement: sc.Topology.Placement, Stack: sc.Stack, System: sc.System, BinDir: bin, RunDir: runDir, Progress: progress})
 	if err != nil {
 		return conform.Report{}, err
 	}

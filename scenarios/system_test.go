@@ -1,0 +1,41 @@
+package scenarios_test
+
+import (
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/geodrill/geodrill/scenarios"
+)
+
+// The Redis Sentinel scenario loads; what of a scenario needs the reference stack is
+// refused for a described system, by field, with the fix.
+func TestDescribedSystemScenario(t *testing.T) {
+	b, err := os.ReadFile("../scenarios/redis-sentinel-region-outage.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc, err := scenarios.Parse("redis.yaml", b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sc.System == nil || sc.System.Name != "redis-sentinel" || len(sc.System.Services) != 2 {
+		t.Fatalf("system: %+v", sc.System)
+	}
+	for _, tc := range []struct{ name, from, to, want string }{
+		{"provider", "seed: 1\n", "seed: 1\nprovider: docker\n", "local provider only"},
+		{"planted bugs", "seed: 1\n", "seed: 1\nstack:\n  unsafe: [skip-checksum]\n", "reference stack only"},
+		{"trigger", "    duration: 8s\n", "    duration: 8s\n    trigger: {on: ownership-change}\n", "triggers wait on the reference stack"},
+		{"cas not served", "serves: [cas, region, epoch]", "serves: [region, epoch]", "does not serve cas"},
+		{"template", `--master, geodrill,`, `--master, "{{.Master}}",`, "can't evaluate field Master"},
+	} {
+		y := strings.Replace(string(b), tc.from, tc.to, 1)
+		if y == string(b) {
+			t.Fatalf("%s: nothing replaced", tc.name)
+		}
+		_, err := scenarios.Parse("redis.yaml", []byte(y))
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v, want %q", tc.name, err, tc.want)
+		}
+	}
+}
