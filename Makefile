@@ -164,9 +164,9 @@ HA_PACKAGES := redis-server=5:7.0.15-1~deb12u10 redis-sentinel=5:7.0.15-1~deb12u
 ha-tools:
 	@if ! { command -v redis-server && command -v redis-sentinel; } >/dev/null 2>&1; then \
 		if [ "$$(id -u)" != 0 ]; then echo "ha-tools: redis-server and redis-sentinel missing; as root: make ha-tools"; exit 0; fi; \
-		printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d; chmod +x /usr/sbin/policy-rc.d; \
+		made=; if [ ! -e /usr/sbin/policy-rc.d ]; then printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d; chmod +x /usr/sbin/policy-rc.d; made=1; fi; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(HA_PACKAGES); \
-		rc=$$?; rm -f /usr/sbin/policy-rc.d; exit $$rc; fi
+		rc=$$?; [ -z "$$made" ] || rm -f /usr/sbin/policy-rc.d; exit $$rc; fi
 
 # Opens a run's report.html in headless Chromium and checks the SLA table and charts are
 # there; keeps a screenshot (report.png) beside it. RUN=dir, default the newest run in runs/.

@@ -211,6 +211,9 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		if *provider != "" {
 			scs[i].Provider = *provider
 		}
+		if scs[i].System != nil && !planted.IsZero() {
+			return usageError{fmt.Sprintf("%s: --unsafe: planted bugs are the reference stack's; %s is the described system %s", f, f, scs[i].System.Name)}
+		}
 		scs[i].Stack.Unsafe.Set = scs[i].Stack.Unsafe.Union(planted)
 		if err := scs[i].Stack.Unsafe.CheckDurability(scs[i].Stack.Durability); err != nil {
 			return usageError{fmt.Sprintf("%s: --unsafe: %v", f, err)}
