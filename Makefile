@@ -157,13 +157,14 @@ netns-tools:
 		apt-get update -qq && apt-get install -y -qq --no-install-recommends $(NETNS_PACKAGES); fi
 
 # The real HA stacks the described-system scenarios drill (README "What geodrill measured on
-# real HA stacks"): Debian's Redis and Sentinel, pinned. Installed without starting Debian's
+# real HA stacks"): Debian's Redis and Sentinel, Patroni and PostgreSQL 15, pinned. Installed without starting Debian's
 # own service (policy-rc.d), so nothing listens on the default ports; the scenarios start
 # their own processes.
-HA_PACKAGES := redis-server=5:7.0.15-1~deb12u10 redis-sentinel=5:7.0.15-1~deb12u10 redis-tools=5:7.0.15-1~deb12u10
+HA_PACKAGES := redis-server=5:7.0.15-1~deb12u10 redis-sentinel=5:7.0.15-1~deb12u10 redis-tools=5:7.0.15-1~deb12u10 \
+	patroni=3.0.2-1 postgresql-15=15.20-0+deb12u1
 ha-tools:
-	@if ! { command -v redis-server && command -v redis-sentinel; } >/dev/null 2>&1; then \
-		if [ "$$(id -u)" != 0 ]; then echo "ha-tools: redis-server and redis-sentinel missing; as root: make ha-tools"; exit 0; fi; \
+	@if ! { command -v redis-server && command -v redis-sentinel && command -v patroni && [ -x /usr/lib/postgresql/15/bin/postgres ]; } >/dev/null 2>&1; then \
+		if [ "$$(id -u)" != 0 ]; then echo "ha-tools: redis, patroni or postgresql-15 missing; as root: make ha-tools"; exit 0; fi; \
 		made=; if [ ! -e /usr/sbin/policy-rc.d ]; then printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d; chmod +x /usr/sbin/policy-rc.d; made=1; fi; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(HA_PACKAGES); \
 		rc=$$?; [ -z "$$made" ] || rm -f /usr/sbin/policy-rc.d; exit $$rc; fi

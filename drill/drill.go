@@ -411,7 +411,7 @@ func provider(sc scenarios.Scenario) string {
 func FaultSpecs(sc *scenarios.Scenario) ([]faults.Spec, error) {
 	out := make([]faults.Spec, 0, len(sc.Faults))
 	for i, f := range sc.Faults {
-		s := f.Spec(sc.Topology.Regions)
+		s := f.Spec(sc.Topology.Regions, sc.Services())
 		if t := s.Trigger; t != nil {
 			t.After = faults.TriggerDelay(sc.Seed, i+1, t.MinAfter, t.MaxAfter)
 		}

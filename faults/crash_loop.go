@@ -66,7 +66,7 @@ var crashLoopKind = KindOf[CrashLoopParams]{
 		return Exact, processHow(cluster, "SIGKILL of the service's process group, restarted with the same ports and data after down, killed again after up, until recovery")
 	},
 	New: func(s Spec, p *CrashLoopParams) (Fault, error) {
-		if err := checkService(p.Service, s.Region); err != nil {
+		if err := checkService(s, p.Service); err != nil {
 			return nil, err
 		}
 		f := &CrashLoop{Region: s.Region, Service: p.Service, Down: p.Down, Up: p.Up}

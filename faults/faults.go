@@ -109,6 +109,9 @@ type Spec struct {
 
 	// Topology is every region, in preference order (for shapes that need the whole set).
 	Topology []string
+	// Services are the services per region a fault may name: the described system's; nil
+	// for the reference stack's (api.Services, the router among them).
+	Services []string
 	// Seed is the scenario seed, for kinds that draw at random while they are held.
 	Seed int64
 	// Trigger, when set, injects the fault on a stack event after At instead of at At.

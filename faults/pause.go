@@ -31,7 +31,7 @@ var pauseKind = KindOf[ServiceParams]{
 		return Exact, processHow(cluster, "SIGSTOP of the service's process group; SIGCONT on recovery")
 	},
 	New: func(s Spec, p *ServiceParams) (Fault, error) {
-		if err := checkService(p.Service, s.Region); err != nil {
+		if err := checkService(s, p.Service); err != nil {
 			return nil, err
 		}
 		return &Pause{Region: s.Region, Service: p.Service}, nil

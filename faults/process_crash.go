@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"syscall"
 
 	"github.com/geodrill/geodrill/refstack/api"
@@ -33,7 +35,7 @@ var processCrashKind = KindOf[ServiceParams]{
 		return Exact, processHow(cluster, "SIGKILL of the service's process group; restarted with the same ports and data")
 	},
 	New: func(s Spec, p *ServiceParams) (Fault, error) {
-		if err := checkService(p.Service, s.Region); err != nil {
+		if err := checkService(s, p.Service); err != nil {
 			return nil, err
 		}
 		return &ProcessCrash{Region: s.Region, Service: p.Service}, nil
@@ -64,10 +66,10 @@ func drawService(s *Spec, p *ServiceParams, d Draws) {
 // checkServiceParams checks a scenario's service and, for a regional one, its region
 // (process-crash, pause, brief-pause).
 func checkServiceParams(s Spec, p *ServiceParams, c ParamCheck) {
-	if !c.OneOf("service", "service", p.Service, api.Services()) {
+	if !c.OneOf("service", "service", p.Service, services(s)) {
 		return
 	}
-	if p.Service == api.ServiceRouter {
+	if s.Services == nil && p.Service == api.ServiceRouter {
 		if s.Region != "" {
 			c.Problem("region", "leave region out: the router is global", "the router has no region")
 		}
@@ -76,8 +78,27 @@ func checkServiceParams(s Spec, p *ServiceParams, c ParamCheck) {
 	c.Region("region", s.Region, true)
 }
 
+// services are what a fault of s may name: the described system's services, else the
+// reference stack's.
+func services(s Spec) []string {
+	if s.Services != nil {
+		return s.Services
+	}
+	return api.Services()
+}
+
 // checkService accepts the services a scenario may target.
-func checkService(service, region string) error {
+func checkService(s Spec, service string) error {
+	region := s.Region
+	if s.Services != nil {
+		if !slices.Contains(s.Services, service) {
+			return fmt.Errorf("unknown service %q (the system's services: %s)", service, strings.Join(s.Services, ", "))
+		}
+		if region == "" {
+			return fmt.Errorf("service %s needs a region (a name or \"busiest\")", service)
+		}
+		return nil
+	}
 	switch service {
 	case api.ServiceEtcd, api.ServiceMinIO, api.ServiceHost:
 		if region == "" {

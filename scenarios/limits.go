@@ -65,7 +65,7 @@ func (s *Scenario) validateOverlaps(v *validator) {
 		if f.Trigger != nil {
 			to = max(to, load+f.Duration.D())
 		}
-		key := f.Spec(s.Topology.Regions).Target()
+		key := f.Spec(s.Topology.Regions, s.Services()).Target()
 		for _, h := range byTarget[key] {
 			if from < h.to && h.from < to { // one message per fault, naming the first it overlaps
 				v.add(fmt.Sprintf("faults[%d].at", i),

@@ -213,3 +213,16 @@ func (f Fault) MarshalYAML() (any, error) {
 	}
 	return &n, nil
 }
+
+// Services are the services per region its faults may name: the described system's, or
+// nil for the reference stack's.
+func (s *Scenario) Services() []string {
+	if s.System == nil {
+		return nil
+	}
+	out := []string{}
+	for _, svc := range s.System.Services {
+		out = append(out, svc.Name)
+	}
+	return out
+}

@@ -69,7 +69,7 @@ func TestTriggerSpec(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := sc.Faults[0].Spec(sc.Topology.Regions).Trigger
+	got := sc.Faults[0].Spec(sc.Topology.Regions, nil).Trigger
 	want := faults.Trigger{On: faults.OwnershipChange, Of: "a", MinAfter: 100 * time.Millisecond, MaxAfter: 300 * time.Millisecond, After: 100 * time.Millisecond}
 	if got == nil || *got != want {
 		t.Fatalf("trigger = %+v, want %+v", got, want)

@@ -243,6 +243,9 @@ func (s *Scenario) validateSystem(v *validator) {
 				"triggers wait on the reference stack's own events (its etcd), which a described system does not have", "system")
 		}
 	}
+	if s.Nemesis != nil {
+		v.add("nemesis", "list the faults instead", "the nemesis draws the reference stack's services and targets", "system")
+	}
 	if s.Workload.Mix.CAS > 0 && !d.Serve(system.ServesCAS) {
 		v.add("workload.mix.cas", "set mix.cas: 0, or add cas to system.serves if the adapter serves it",
 			"the system does not serve cas (system.serves)", "system.serves")
@@ -290,7 +293,7 @@ func (f *Fault) validate(v *validator, path string, s *Scenario) {
 	case f.Kind == "":
 		v.add(path+".kind", "set kind: to one of: "+strings.Join(FaultKinds(), ", "), path+".kind is missing")
 	case v.oneOf(path+".kind", "fault kind", f.Kind, FaultKinds()):
-		f.validateParams(v, path, s.Topology.Regions)
+		f.validateParams(v, path, s.Topology.Regions, s)
 	}
 	if f.Trigger != nil {
 		f.Trigger.validate(v, path+".trigger", s)
@@ -318,13 +321,13 @@ func (f *Fault) validate(v *validator, path string, s *Scenario) {
 
 // validateParams lets the kind check its own fields (faults.Kind.Check), then build the
 // fault, so that no parameter the faults package rejects gets past validation.
-func (f *Fault) validateParams(v *validator, path string, regions []string) {
+func (f *Fault) validateParams(v *validator, path string, regions []string, s *Scenario) {
 	k, err := faults.Lookup(f.Kind)
 	if err != nil {
 		return // reported with the kind
 	}
 	before := len(v.errs)
-	spec := f.Spec(regions)
+	spec := f.Spec(regions, s.Services())
 	if k.Check != nil {
 		k.Check(spec, paramCheck{v: v, path: path, kind: f.Kind, regions: regions})
 	}
@@ -375,10 +378,10 @@ func (c paramCheck) Region(field, value string, selectors bool) {
 
 // Spec is the fault as the faults package takes it. A trigger's delay is its range's
 // minimum here; the drill draws it from the seed (faults.TriggerDelay).
-func (f Fault) Spec(topology []string) faults.Spec {
+func (f Fault) Spec(topology, services []string) faults.Spec {
 	s := faults.Spec{
 		Kind: f.Kind, Region: f.Region, At: f.At.D(), Duration: f.Duration.D(),
-		Topology: slices.Clone(topology), Params: f.Params,
+		Topology: slices.Clone(topology), Services: slices.Clone(services), Params: f.Params,
 	}
 	if t := f.Trigger; t != nil {
 		s.Trigger = &faults.Trigger{On: faults.EventKind(t.On), Of: t.Of,

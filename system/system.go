@@ -69,6 +69,21 @@ type Service struct {
 	// Health is "tcp" (its port accepts connections) or an HTTP path on its port answering
 	// 200 (e.g. /healthz).
 	Health string `yaml:"health,omitempty" json:"health,omitempty"`
+	// Ports names further ports the service needs beside its own (etcd's peer port): the
+	// templates reach them as {{.PortOf "etcd.peer" "a"}}.
+	Ports []string `yaml:"ports,omitempty" json:"ports,omitempty"`
+	// User runs the service as that user (PostgreSQL refuses root); its directory is then
+	// made that user's.
+	User string `yaml:"user,omitempty" json:"user,omitempty"`
+}
+
+// PortNames are the names of a service's ports in a Layout: its own, then svc.extra.
+func (s Service) PortNames() []string {
+	out := []string{s.Name}
+	for _, p := range s.Ports {
+		out = append(out, s.Name+"."+p)
+	}
+	return out
 }
 
 // Serve says whether the system serves an optional contract part: the reference stack
@@ -130,6 +145,11 @@ func (s Service) problems(field string, v Vars) []config.Problem {
 	for name := range s.Files {
 		if name == "" || strings.Contains(name, "/") || name == "." || name == ".." {
 			add(".files", "a plain file name, e.g. sentinel.conf", fmt.Sprintf("file name %q", name))
+		}
+	}
+	for i, p := range s.Ports {
+		if !nameRE.MatchString(p) {
+			add(fmt.Sprintf(".ports[%d]", i), "a lower-case name, e.g. peer", fmt.Sprintf("port name %q", p))
 		}
 	}
 	return out
@@ -209,8 +229,12 @@ func (l Layout) ForAdapter() Vars { return l.For("adapter", "") }
 func exampleVars(d *Described) Layout {
 	l := Layout{Regions: []string{"a", "b", "c"}, Agents: 3, Bin: "/bin", RunDir: "/run",
 		Ports: map[string]map[string]int{"adapter": {"": 9000}}}
-	for i, s := range d.Services {
-		l.Ports[s.Name] = map[string]int{"a": 9100 + i, "b": 9200 + i, "c": 9300 + i}
+	n := 0
+	for _, s := range d.Services {
+		for _, name := range s.PortNames() {
+			l.Ports[name] = map[string]int{"a": 9100 + n, "b": 9200 + n, "c": 9300 + n}
+			n++
+		}
 	}
 	return l
 }

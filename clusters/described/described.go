@@ -14,7 +14,9 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"os/user"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -39,7 +41,7 @@ type Cluster struct {
 	d        *system.Described
 	progress func(string)
 
-	ops       sync.Mutex            // serialises Up and Down
+	ops       sync.Mutex             // serialises Up and Down
 	regionOps map[string]*sync.Mutex // serialise KillRegion and RestoreRegion per region
 
 	mu     sync.Mutex
@@ -121,18 +123,21 @@ func (c *Cluster) Up(ctx context.Context) error {
 	if err := os.MkdirAll(logs, 0o755); err != nil {
 		return err
 	}
-	n := 1 + len(c.d.Services)*len(c.spec.Regions)
-	ports, err := local.PickPorts(n)
+	var names []string
+	for _, s := range c.d.Services {
+		names = append(names, s.PortNames()...)
+	}
+	ports, err := local.PickPorts(1 + len(names)*len(c.spec.Regions))
 	if err != nil {
 		return err
 	}
 	layout := system.Layout{Regions: c.spec.Regions, Agents: c.spec.Agents, Bin: c.spec.BinDir, RunDir: runDir,
 		Ports: map[string]map[string]int{AdapterName: {"": ports[0]}}}
 	i := 1
-	for _, s := range c.d.Services {
-		layout.Ports[s.Name] = map[string]int{}
+	for _, name := range names {
+		layout.Ports[name] = map[string]int{}
 		for _, r := range c.spec.Regions {
-			layout.Ports[s.Name][r] = ports[i]
+			layout.Ports[name][r] = ports[i]
 			i++
 		}
 	}
@@ -223,8 +228,17 @@ func (c *Cluster) start(s system.Service, region string) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", label(s, region), err)
 	}
+	if err := os.MkdirAll(filepath.Dir(v.Dir), 0o755); err != nil {
+		return err
+	}
 	if err := os.MkdirAll(v.Dir, 0o700); err != nil {
 		return err
+	}
+	var owner *user.User
+	if s.User != "" {
+		if owner, err = user.Lookup(s.User); err != nil {
+			return fmt.Errorf("%s: user %s: %w", label(s, region), s.User, err)
+		}
 	}
 	for name, content := range r.Files {
 		p := filepath.Join(v.Dir, name)
@@ -239,13 +253,27 @@ func (c *Cluster) start(s system.Service, region string) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", label(s, region), err)
 	}
+	args := r.Args
+	if owner != nil {
+		// Its directory becomes the user's; setpriv execs the command as the user (no fork:
+		// the supervisor's signals reach it).
+		if err := chownTree(v.Dir, owner); err != nil {
+			return fmt.Errorf("%s: %w", label(s, region), err)
+		}
+		setpriv, err := exec.LookPath("setpriv")
+		if err != nil {
+			return fmt.Errorf("%s: user %s needs setpriv (util-linux): %w", label(s, region), s.User, err)
+		}
+		args = append([]string{"--reuid=" + owner.Uid, "--regid=" + owner.Gid, "--init-groups", "--", path}, args...)
+		path = setpriv
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.downed {
 		return fmt.Errorf("start %s: the system is going down", label(s, region))
 	}
 	c.progress("starting " + label(s, region))
-	p, err := local.StartChild(local.Service{Region: region, Name: s.Name, Path: path, Args: r.Args, Dir: v.Dir, Log: c.logOf(s, region)})
+	p, err := local.StartChild(local.Service{Region: region, Name: s.Name, Path: path, Args: args, Dir: v.Dir, Log: c.logOf(s, region)})
 	if err != nil {
 		return fmt.Errorf("%s: %w", label(s, region), err)
 	}
@@ -254,6 +282,24 @@ func (c *Cluster) start(s system.Service, region string) error {
 	}
 	c.procs[s.Name][region] = p
 	return nil
+}
+
+// chownTree makes dir and what it holds u's.
+func chownTree(dir string, u *user.User) error {
+	uid, err := strconv.Atoi(u.Uid)
+	if err != nil {
+		return err
+	}
+	gid, err := strconv.Atoi(u.Gid)
+	if err != nil {
+		return err
+	}
+	return filepath.WalkDir(dir, func(p string, _ os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		return os.Lchown(p, uid, gid)
+	})
 }
 
 func (c *Cluster) proc(name, region string) local.Proc {

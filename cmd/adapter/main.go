@@ -3,6 +3,7 @@
 //
 //	adapter redis-sentinel --listen ADDR --master NAME --sentinels a=H:P,... --redis a=H:P,... --agents N
 //	        [--unsafe-cache-primary]   (a planted bug, for the tests: see adapters/redis)
+//	adapter patroni --listen ADDR --patroni a=H:P,... --postgres a=H:P,... --user U --password P --agents N
 package main
 
 import (
@@ -17,6 +18,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/geodrill/geodrill/adapters/postgres"
 	"github.com/geodrill/geodrill/adapters/redis"
 )
 
@@ -29,10 +31,71 @@ func main() {
 	}
 }
 
+const usage = "usage: adapter redis-sentinel --listen ADDR --master NAME --sentinels a=H:P,... --redis a=H:P,... --agents N\n" +
+	"       adapter patroni --listen ADDR --patroni a=H:P,... --postgres a=H:P,... --user U --password P --agents N"
+
 func run(ctx context.Context, args []string) error {
-	if len(args) == 0 || args[0] != "redis-sentinel" {
-		return errors.New("usage: adapter redis-sentinel --listen ADDR --master NAME --sentinels a=H:P,... --redis a=H:P,... --agents N")
+	if len(args) == 0 {
+		return errors.New(usage)
 	}
+	switch args[0] {
+	case "redis-sentinel":
+		return runRedis(ctx, args[1:])
+	case "patroni":
+		return runPatroni(ctx, args[1:])
+	}
+	return fmt.Errorf("unknown system %q\n%s", args[0], usage)
+}
+
+// serve serves h on listen until ctx ends, polling meanwhile.
+func serve(ctx context.Context, listen, what string, h http.Handler, poll func(context.Context)) error {
+	ln, err := net.Listen("tcp", listen)
+	if err != nil {
+		return err
+	}
+	go poll(ctx)
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		<-ctx.Done()
+		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		srv.Shutdown(sctx)
+	}()
+	fmt.Fprintf(os.Stderr, "adapter: %s on %s\n", what, ln.Addr())
+	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+func runPatroni(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("patroni", flag.ContinueOnError)
+	listen := fs.String("listen", "127.0.0.1:0", "")
+	patroni := fs.String("patroni", "", "")
+	pg := fs.String("postgres", "", "")
+	user := fs.String("user", "postgres", "")
+	password := fs.String("password", "", "")
+	database := fs.String("database", "postgres", "")
+	agents := fs.Int("agents", 0, "")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	p, err := redis.ParseRegions(*patroni)
+	if err != nil {
+		return fmt.Errorf("--patroni: %w", err)
+	}
+	q, err := redis.ParseRegions(*pg)
+	if err != nil {
+		return fmt.Errorf("--postgres: %w", err)
+	}
+	a, err := postgres.New(postgres.Config{Patroni: p, Postgres: q, User: *user, Password: *password, Database: *database, Agents: *agents})
+	if err != nil {
+		return err
+	}
+	return serve(ctx, *listen, "patroni", a, a.Run)
+}
+
+func runRedis(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("redis-sentinel", flag.ContinueOnError)
 	listen := fs.String("listen", "127.0.0.1:0", "")
 	master := fs.String("master", "geodrill", "")
@@ -40,7 +103,7 @@ func run(ctx context.Context, args []string) error {
 	redisAddrs := fs.String("redis", "", "")
 	agents := fs.Int("agents", 0, "")
 	cachePrimary := fs.Bool("unsafe-cache-primary", false, "planted bug: ask the Sentinels once and keep that primary")
-	if err := fs.Parse(args[1:]); err != nil {
+	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	s, err := redis.ParseRegions(*sentinels)
@@ -55,21 +118,5 @@ func run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	ln, err := net.Listen("tcp", *listen)
-	if err != nil {
-		return err
-	}
-	go a.Run(ctx)
-	srv := &http.Server{Handler: a, ReadHeaderTimeout: 5 * time.Second}
-	go func() {
-		<-ctx.Done()
-		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		srv.Shutdown(sctx)
-	}()
-	fmt.Fprintf(os.Stderr, "adapter: redis-sentinel on %s (master %s)\n", ln.Addr(), *master)
-	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	return nil
+	return serve(ctx, *listen, "redis-sentinel (master "+*master+")", a, a.Run)
 }
