@@ -30,10 +30,10 @@ import (
 	"github.com/geodrill/geodrill/workload/history"
 )
 
-// binDir finds refstack and minio (internal/testbin).
-func binDir(t *testing.T) string {
+// binDir finds refstack and minio, and the extra binaries named (internal/testbin).
+func binDir(t *testing.T, extra ...string) string {
 	t.Helper()
-	return testbin.Dir(t)
+	return testbin.Dir(t, extra...)
 }
 
 func shortOutage(t *testing.T) *scenarios.Scenario {

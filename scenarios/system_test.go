@@ -1,6 +1,7 @@
 package scenarios_test
 
 import (
+	"encoding/json"
 	"os"
 	"strings"
 	"testing"
@@ -36,6 +37,31 @@ func TestDescribedSystemScenario(t *testing.T) {
 		_, err := scenarios.Parse("redis.yaml", []byte(y))
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: %v, want %q", tc.name, err, tc.want)
+		}
+	}
+}
+
+// The Patroni scenarios describe one stack: their system sections differ only in
+// synchronous_mode.
+func TestPatroniScenariosShareTheStack(t *testing.T) {
+	load := func(name string) *scenarios.Scenario {
+		t.Helper()
+		sc, err := scenarios.Load("../scenarios/" + name + ".yaml")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return sc
+	}
+	base := load("patroni-sync-region-outage")
+	for _, name := range []string{"patroni-async-region-outage", "patroni-sync-pause-leader"} {
+		sc := load(name)
+		a, _ := json.Marshal(base.System)
+		b, _ := json.Marshal(sc.System)
+		if name == "patroni-async-region-outage" {
+			b = []byte(strings.Replace(string(b), "synchronous_mode: false", "synchronous_mode: true", 1))
+		}
+		if string(a) != string(b) {
+			t.Errorf("%s's system differs from patroni-sync-region-outage's beyond synchronous_mode", name)
 		}
 	}
 }

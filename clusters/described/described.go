@@ -7,6 +7,7 @@
 package described
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -31,6 +32,11 @@ import (
 
 // AdapterName is the adapter's name in ports, logs and progress.
 const AdapterName = "adapter"
+
+// EnvService marks every process of a service, and what it starts, whatever session or
+// parent it ends up with (Patroni double-forks PostgreSQL away from itself; the
+// environment is inherited): kill and pause find them all by it.
+const EnvService = "GEODRILL_SERVICE"
 
 // readyTimeout bounds waiting for one service to be healthy.
 const readyTimeout = 60 * time.Second
@@ -267,13 +273,15 @@ func (c *Cluster) start(s system.Service, region string) error {
 		args = append([]string{"--reuid=" + owner.Uid, "--regid=" + owner.Gid, "--init-groups", "--", path}, args...)
 		path = setpriv
 	}
+	marker := c.marker(s.Name, region)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.downed {
 		return fmt.Errorf("start %s: the system is going down", label(s, region))
 	}
 	c.progress("starting " + label(s, region))
-	p, err := local.StartChild(local.Service{Region: region, Name: s.Name, Path: path, Args: args, Dir: v.Dir, Log: c.logOf(s, region)})
+	p, err := local.StartChild(local.Service{Region: region, Name: s.Name, Path: path, Args: args, Dir: v.Dir,
+		Log: c.logOf(s, region), Env: []string{EnvService + "=" + marker}})
 	if err != nil {
 		return fmt.Errorf("%s: %w", label(s, region), err)
 	}
@@ -300,6 +308,38 @@ func chownTree(dir string, u *user.User) error {
 		}
 		return os.Lchown(p, uid, gid)
 	})
+}
+
+// marker is the value of EnvService for one service of this run.
+func (c *Cluster) marker(name, region string) string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.layout.RunDir + "|" + region + "|" + name
+}
+
+// members are the processes carrying service name of region's marker, but pid (the
+// service's own process, which the supervisor signals).
+func (c *Cluster) members(name, region string, pid int) []int {
+	want := []byte(EnvService + "=" + c.marker(name, region) + "\x00")
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil
+	}
+	var out []int
+	for _, e := range entries {
+		n, err := strconv.Atoi(e.Name())
+		if err != nil || n == pid {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + e.Name() + "/environ")
+		if err != nil {
+			continue
+		}
+		if bytes.Contains(append([]byte{0}, b...), append([]byte{0}, want...)) {
+			out = append(out, n)
+		}
+	}
+	return out
 }
 
 func (c *Cluster) proc(name, region string) local.Proc {
@@ -421,17 +461,27 @@ func (c *Cluster) KillRegion(ctx context.Context, region string) error {
 		}
 	}
 	c.progress("killing region " + region)
+	var tree []int
+	for _, s := range c.d.Services {
+		if p := c.proc(s.Name, region); p != nil {
+			tree = append(tree, c.members(s.Name, region, p.PID())...)
+		}
+	}
 	for _, p := range victims {
 		if err := p.Signal(syscall.SIGKILL); err != nil && !errors.Is(err, local.ErrFinished) {
 			return fmt.Errorf("kill region %s: %w", region, err)
 		}
 	}
+	killAll(tree, syscall.SIGKILL)
 	for _, p := range victims {
 		select {
 		case <-p.Done():
 		case <-ctx.Done():
 			return fmt.Errorf("kill region %s: %w", region, ctx.Err())
 		}
+	}
+	if err := awaitGone(ctx, tree); err != nil {
+		return fmt.Errorf("kill region %s: %w", region, err)
 	}
 	c.progress(fmt.Sprintf("region %s killed (%d processes)", region, len(victims)))
 	return nil
@@ -459,13 +509,55 @@ func (c *Cluster) RestoreRegion(ctx context.Context, region string) error {
 	return nil
 }
 
-// Signal sends sig to one service of region (SIGSTOP and SIGCONT pause it).
+// Signal sends sig to one service of region and every process it started, whatever their
+// session (Patroni starts PostgreSQL in one of its own; EnvService finds them): SIGSTOP and
+// SIGCONT freeze and thaw all of it, SIGKILL kills all of it.
 func (c *Cluster) Signal(region, service string, sig syscall.Signal) error {
 	p := c.proc(service, region)
 	if p == nil {
 		return fmt.Errorf("no service %q in region %q (the system's services: %s)", service, region, c.serviceNames())
 	}
-	return p.Signal(sig)
+	tree := c.members(service, region, p.PID())
+	if sig == syscall.SIGCONT {
+		killAll(tree, sig) // children first, so none waits on a frozen parent's signal
+		return p.Signal(sig)
+	}
+	if err := p.Signal(sig); err != nil {
+		return err
+	}
+	killAll(tree, sig)
+	return nil
+}
+
+func killAll(pids []int, sig syscall.Signal) {
+	for _, p := range pids {
+		_ = syscall.Kill(p, sig)
+	}
+}
+
+// awaitGone waits until none of pids exists (a zombie reaped by init counts as gone).
+func awaitGone(ctx context.Context, pids []int) error {
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var left []int
+		for _, p := range pids {
+			b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p))
+			if err == nil && !strings.Contains(string(b), ") Z ") {
+				left = append(left, p)
+			}
+		}
+		if len(left) == 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("processes %v still there 10s after SIGKILL", left)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 }
 
 // ServiceHealthy checks one service of region.
@@ -510,7 +602,13 @@ func (c *Cluster) Down(ctx context.Context) error {
 	var errs []error
 	stop := func(name, region string) {
 		if p := c.proc(name, region); p != nil && p.Running() {
+			tree := c.members(name, region, p.PID())
 			if _, err := p.Stop(ctx, grace); err != nil {
+				errs = append(errs, fmt.Errorf("stop %s %s: %w", name, region, err))
+			}
+			// What it started in sessions of its own and did not stop with it.
+			killAll(tree, syscall.SIGKILL)
+			if err := awaitGone(context.WithoutCancel(ctx), tree); err != nil {
 				errs = append(errs, fmt.Errorf("stop %s %s: %w", name, region, err))
 			}
 		}
