@@ -129,7 +129,14 @@ func TestRedisAdapterThatCachesThePrimaryIsCaught(t *testing.T) {
 // verdicts are not applicable.
 func TestPatroniSyncRegionOutage(t *testing.T) {
 	sc := haScenario(t, "patroni-sync-region-outage", "patroni", "/usr/lib/postgresql/15/bin/postgres")
-	run, err := drill.Run(context.Background(), drill.Options{Scenario: sc, OutBase: t.TempDir(), BinDir: binDir(t, "adapter")})
+	// PostgreSQL runs as postgres, which must reach the run directory (t.TempDir's are 0700).
+	out := t.TempDir()
+	for d := out; d != os.TempDir() && d != "/"; d = filepath.Dir(d) {
+		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	run, err := drill.Run(context.Background(), drill.Options{Scenario: sc, OutBase: out, BinDir: binDir(t, "adapter")})
 	if err != nil {
 		t.Fatalf("drill: %v", err)
 	}

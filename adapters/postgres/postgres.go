@@ -9,11 +9,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -22,18 +20,17 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/geodrill/geodrill/refstack/api"
+	"github.com/geodrill/geodrill/adapters"
 )
 
 // Config is what the adapter needs: each region's Patroni REST API and PostgreSQL
-// address, the credentials, and how many agents the drill uses (for /status).
+// address and the credentials.
 type Config struct {
 	Patroni  map[string]string // region -> host:port of Patroni's REST API
 	Postgres map[string]string // region -> host:port of PostgreSQL
 	User     string
 	Password string
 	Database string
-	Agents   int
 	// Poll is how often the Patronis are asked who leads (default 100ms).
 	Poll time.Duration
 }
@@ -159,122 +156,96 @@ func (a *Adapter) leader() *leader {
 	return a.cur
 }
 
-// ServeHTTP serves the contract.
-func (a *Adapter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	parts := strings.Split(strings.Trim(r.URL.Path, "/"), "/")
-	switch {
-	case r.URL.Path == "/healthz":
-		if a.leader() == nil {
-			http.Error(w, "no leader known", http.StatusServiceUnavailable)
-		}
-		return
-	case r.URL.Path == "/status":
-		st := api.RouterStatus{Owners: map[string]api.Owner{}}
-		if l := a.leader(); l != nil {
-			for i := range a.cfg.Agents {
-				st.Owners[api.AgentID(i)] = api.Owner{Region: l.region, Epoch: l.epoch, URL: "postgres://" + a.cfg.Postgres[l.region]}
-			}
-		}
-		w.Header().Set("Content-Type", "application/json")
-		json.NewEncoder(w).Encode(st)
-		return
-	case len(parts) == 4 && parts[0] == "agents" && (parts[2] == "kv" || parts[2] == "cas"):
-	default:
-		http.NotFound(w, r)
-		return
-	}
-	agent, key := parts[1], parts[3]
+// Serving is the leader followed now.
+func (a *Adapter) Serving() (adapters.Serving, bool) {
 	l := a.leader()
 	if l == nil {
-		reply(w, http.StatusServiceUnavailable, api.Response{Agent: agent, Key: key, Error: "no leader"}, "fail")
-		return
+		return adapters.Serving{}, false
 	}
-	ctx := r.Context()
-	k := agent + "/" + key
-	resp := api.Response{Agent: agent, Key: key, Region: l.region, Epoch: l.epoch}
-	var err error
-	switch {
-	case parts[2] == "kv" && r.Method == http.MethodGet:
-		err = l.pool.QueryRow(ctx, `SELECT v FROM kv WHERE k = $1`, k).Scan(&resp.Value)
-		if errors.Is(err, pgx.ErrNoRows) {
-			err = nil
-		} else if err == nil {
-			resp.Found = true
-		}
-	case parts[2] == "kv" && r.Method == http.MethodPut:
-		b, rerr := io.ReadAll(io.LimitReader(r.Body, 1<<20))
-		if rerr != nil {
-			reply(w, http.StatusBadRequest, api.Response{Agent: agent, Key: key, Error: rerr.Error()}, "fail")
-			return
-		}
-		_, err = l.pool.Exec(ctx, `INSERT INTO kv (k, v) VALUES ($1, $2) ON CONFLICT (k) DO UPDATE SET v = EXCLUDED.v`, k, string(b))
-	case parts[2] == "cas" && r.Method == http.MethodPost:
-		var c api.CASRequest
-		if derr := json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&c); derr != nil {
-			reply(w, http.StatusBadRequest, api.Response{Agent: agent, Key: key, Error: "cas body: " + derr.Error()}, "fail")
-			return
-		}
-		err = cas(ctx, l.pool, k, c, &resp)
-	default:
-		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
-		return
-	}
-	if err != nil {
-		code, outcome := classify(err)
-		resp.Error = err.Error()
-		reply(w, code, resp, outcome)
-		return
-	}
-	reply(w, http.StatusOK, resp, "")
+	return adapters.Serving{Region: l.region, Epoch: l.epoch, URL: "postgres://" + a.cfg.Postgres[l.region]}, true
 }
 
-// cas swaps in one transaction: the row locked, compared (a key never written counts as
+var errNoLeader = errors.New("no leader")
+
+func (a *Adapter) pool() (*pgxpool.Pool, error) {
+	l := a.leader()
+	if l == nil {
+		return nil, errNoLeader
+	}
+	return l.pool, nil
+}
+
+// Get reads key on the leader.
+func (a *Adapter) Get(ctx context.Context, key string) (string, bool, error) {
+	pool, err := a.pool()
+	if err != nil {
+		return "", false, err
+	}
+	var v string
+	err = pool.QueryRow(ctx, `SELECT v FROM kv WHERE k = $1`, key).Scan(&v)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", false, nil
+	}
+	return v, err == nil, err
+}
+
+// Put writes key on the leader (an upsert; its commit waits for the synchronous standby
+// when synchronous_mode is on).
+func (a *Adapter) Put(ctx context.Context, key, value string) error {
+	pool, err := a.pool()
+	if err != nil {
+		return err
+	}
+	_, err = pool.Exec(ctx, `INSERT INTO kv (k, v) VALUES ($1, $2) ON CONFLICT (k) DO UPDATE SET v = EXCLUDED.v`, key, value)
+	return err
+}
+
+// CAS swaps in one transaction: the row locked, compared (a key never written counts as
 // ""), written when it matches; otherwise the value it saw is reported.
-func cas(ctx context.Context, pool *pgxpool.Pool, k string, c api.CASRequest, resp *api.Response) error {
+func (a *Adapter) CAS(ctx context.Context, key, expect, value string) (swapped, found bool, cur string, err error) {
+	pool, err := a.pool()
+	if err != nil {
+		return false, false, "", err
+	}
 	tx, err := pool.Begin(ctx)
 	if err != nil {
-		return err
+		return false, false, "", err
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx))
-	var cur string
-	err = tx.QueryRow(ctx, `SELECT v FROM kv WHERE k = $1 FOR UPDATE`, k).Scan(&cur)
-	found := err == nil
+	err = tx.QueryRow(ctx, `SELECT v FROM kv WHERE k = $1 FOR UPDATE`, key).Scan(&cur)
+	found = err == nil
 	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
-		return err
+		return false, false, "", err
 	}
-	if cur != c.Expect {
-		resp.Found, resp.Value = found, cur
-		return tx.Commit(ctx)
+	if cur != expect {
+		return false, found, cur, tx.Commit(ctx)
 	}
 	if found {
-		_, err = tx.Exec(ctx, `UPDATE kv SET v = $2 WHERE k = $1`, k, c.Value)
+		_, err = tx.Exec(ctx, `UPDATE kv SET v = $2 WHERE k = $1`, key, value)
 	} else {
 		var tag pgconn.CommandTag
-		tag, err = tx.Exec(ctx, `INSERT INTO kv (k, v) VALUES ($1, $2) ON CONFLICT (k) DO NOTHING`, k, c.Value)
+		tag, err = tx.Exec(ctx, `INSERT INTO kv (k, v) VALUES ($1, $2) ON CONFLICT (k) DO NOTHING`, key, value)
 		if err == nil && tag.RowsAffected() == 0 {
-			// Written meanwhile: what the compare saw is gone; report no swap and the new value.
-			var now string
-			if err = tx.QueryRow(ctx, `SELECT v FROM kv WHERE k = $1`, k).Scan(&now); err != nil {
-				return err
+			// Written meanwhile: what the compare saw is gone; no swap, and the new value.
+			if err = tx.QueryRow(ctx, `SELECT v FROM kv WHERE k = $1`, key).Scan(&cur); err != nil {
+				return false, false, "", err
 			}
-			resp.Found, resp.Value = true, now
-			return tx.Commit(ctx)
+			return false, true, cur, tx.Commit(ctx)
 		}
 	}
 	if err != nil {
-		return err
+		return false, false, "", err
 	}
 	if err := tx.Commit(ctx); err != nil {
-		return err
+		return false, false, "", err
 	}
-	resp.Swapped, resp.Found, resp.Value = true, true, c.Value
-	return nil
+	return true, true, value, nil
 }
 
-// classify maps an error to a status and outcome: a connection never made or a statement
+// Classify maps an error to a status and outcome: a connection never made or a statement
 // PostgreSQL refused did not take effect; a connection lost after the statement was sent
 // (a COMMIT whose answer never came, say) may have.
-func classify(err error) (int, string) {
+func (a *Adapter) Classify(err error) (int, string) {
 	var pgErr *pgconn.PgError
 	var op *net.OpError
 	switch {
@@ -287,25 +258,10 @@ func classify(err error) (int, string) {
 		// PostgreSQL refused the statement (read-only after a demotion, say): its
 		// transaction did not take effect.
 		return http.StatusConflict, "fail"
-	case pgconn.SafeToRetry(err):
+	case errors.Is(err, errNoLeader), pgconn.SafeToRetry(err):
 		return http.StatusServiceUnavailable, "fail" // nothing was sent
 	case errors.As(err, &op) && op.Op == "dial":
 		return http.StatusServiceUnavailable, "fail"
 	}
 	return http.StatusGatewayTimeout, "unknown"
-}
-
-func reply(w http.ResponseWriter, code int, resp api.Response, outcome string) {
-	w.Header().Set("Content-Type", "application/json")
-	if resp.Region != "" {
-		w.Header().Set(api.HeaderRegion, resp.Region)
-	}
-	if resp.Epoch != 0 {
-		w.Header().Set(api.HeaderEpoch, strconv.FormatInt(resp.Epoch, 10))
-	}
-	if outcome != "" {
-		w.Header().Set(api.HeaderOutcome, outcome)
-	}
-	w.WriteHeader(code)
-	json.NewEncoder(w).Encode(resp)
 }

@@ -8,10 +8,7 @@ package redis
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"sort"
@@ -22,16 +19,15 @@ import (
 
 	goredis "github.com/redis/go-redis/v9"
 
-	"github.com/geodrill/geodrill/refstack/api"
+	"github.com/geodrill/geodrill/adapters"
 )
 
 // Config is what the adapter needs: the master's name, each region's Sentinel and Redis
-// address, and how many agents the drill uses (for /status).
+// address.
 type Config struct {
 	Master    string
 	Sentinels map[string]string // region -> host:port
 	Redis     map[string]string // region -> host:port
-	Agents    int
 	// Poll is how often the Sentinels are asked for the primary (default 100ms).
 	Poll time.Duration
 	// UnsafeCachePrimary is a planted bug: the adapter asks the Sentinels once and keeps
@@ -160,73 +156,59 @@ func (a *Adapter) primary() *primary {
 	return a.cur
 }
 
-// ServeHTTP serves the contract.
-func (a *Adapter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	parts := strings.Split(strings.Trim(r.URL.Path, "/"), "/")
-	switch {
-	case r.URL.Path == "/healthz":
-		if a.primary() == nil {
-			http.Error(w, "no primary known", http.StatusServiceUnavailable)
-		}
-		return
-	case r.URL.Path == "/status":
-		a.status(w)
-		return
-	case len(parts) == 4 && parts[0] == "agents" && (parts[2] == "kv" || parts[2] == "cas"):
-	default:
-		http.NotFound(w, r)
-		return
-	}
-	agent, key := parts[1], parts[3]
+// Serving is the primary the Sentinels name now.
+func (a *Adapter) Serving() (adapters.Serving, bool) {
 	p := a.primary()
 	if p == nil {
-		reply(w, http.StatusServiceUnavailable, api.Response{Agent: agent, Key: key, Error: "no primary"}, "fail")
-		return
+		return adapters.Serving{}, false
 	}
-	ctx := r.Context()
-	rk := agent + "/" + key
-	resp := api.Response{Agent: agent, Key: key, Region: p.region, Epoch: p.epoch}
-	var err error
-	switch {
-	case parts[2] == "kv" && r.Method == http.MethodGet:
-		var v string
-		v, err = p.client.Get(ctx, rk).Result()
-		if errors.Is(err, goredis.Nil) {
-			err = nil
-		} else if err == nil {
-			resp.Found, resp.Value = true, v
-		}
-	case parts[2] == "kv" && r.Method == http.MethodPut:
-		b, rerr := io.ReadAll(io.LimitReader(r.Body, 1<<20))
-		if rerr != nil {
-			reply(w, http.StatusBadRequest, api.Response{Agent: agent, Key: key, Error: rerr.Error()}, "fail")
-			return
-		}
-		err = p.client.Set(ctx, rk, string(b), 0).Err()
-	case parts[2] == "cas" && r.Method == http.MethodPost:
-		var c api.CASRequest
-		if derr := json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&c); derr != nil {
-			reply(w, http.StatusBadRequest, api.Response{Agent: agent, Key: key, Error: "cas body: " + derr.Error()}, "fail")
-			return
-		}
-		var res []any
-		res, err = casScript.Run(ctx, p.client, []string{rk}, c.Expect, c.Value).Slice()
-		if err == nil && len(res) == 3 {
-			resp.Swapped = res[0].(int64) == 1
-			resp.Found = res[1].(int64) == 1
-			resp.Value, _ = res[2].(string)
-		}
-	default:
-		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
-		return
+	return adapters.Serving{Region: p.region, Epoch: p.epoch, URL: "redis://" + p.addr}, true
+}
+
+func (a *Adapter) client() (*goredis.Client, error) {
+	p := a.primary()
+	if p == nil {
+		return nil, errNoPrimary
 	}
+	return p.client, nil
+}
+
+var errNoPrimary = errors.New("no primary")
+
+// Get reads key from the primary.
+func (a *Adapter) Get(ctx context.Context, key string) (string, bool, error) {
+	c, err := a.client()
 	if err != nil {
-		code, outcome := classify(err)
-		resp.Error = err.Error()
-		reply(w, code, resp, outcome)
-		return
+		return "", false, err
 	}
-	reply(w, http.StatusOK, resp, "")
+	v, err := c.Get(ctx, key).Result()
+	if errors.Is(err, goredis.Nil) {
+		return "", false, nil
+	}
+	return v, err == nil, err
+}
+
+// Put writes key on the primary.
+func (a *Adapter) Put(ctx context.Context, key, value string) error {
+	c, err := a.client()
+	if err != nil {
+		return err
+	}
+	return c.Set(ctx, key, value, 0).Err()
+}
+
+// CAS swaps on the primary, atomically (a Lua script).
+func (a *Adapter) CAS(ctx context.Context, key, expect, value string) (bool, bool, string, error) {
+	c, err := a.client()
+	if err != nil {
+		return false, false, "", err
+	}
+	res, err := casScript.Run(ctx, c, []string{key}, expect, value).Slice()
+	if err != nil || len(res) != 3 {
+		return false, false, "", err
+	}
+	cur, _ := res[2].(string)
+	return res[0].(int64) == 1, res[1].(int64) == 1, cur, nil
 }
 
 // casScript swaps atomically on the primary: {swapped, found, value} where value is the
@@ -242,9 +224,9 @@ end
 if raw == false then return {0, 0, ''} end
 return {0, 1, cur}`)
 
-// classify maps a Redis error to a status and outcome: a connection never made or a
+// Classify maps a Redis error to a status and outcome: a connection never made or a
 // command Redis refused did not take effect; anything after the command was sent may have.
-func classify(err error) (int, string) {
+func (a *Adapter) Classify(err error) (int, string) {
 	var op *net.OpError
 	msg := err.Error()
 	switch {
@@ -253,48 +235,8 @@ func classify(err error) (int, string) {
 	case strings.HasPrefix(msg, "READONLY"), strings.HasPrefix(msg, "LOADING"), strings.HasPrefix(msg, "MASTERDOWN"),
 		strings.HasPrefix(msg, "NOREPLICAS"), strings.HasPrefix(msg, "ERR"):
 		return http.StatusConflict, "fail"
-	case errors.Is(err, goredis.ErrClosed), errors.Is(err, goredis.ErrPoolTimeout):
+	case errors.Is(err, goredis.ErrClosed), errors.Is(err, goredis.ErrPoolTimeout), errors.Is(err, errNoPrimary):
 		return http.StatusServiceUnavailable, "fail"
 	}
 	return http.StatusGatewayTimeout, "unknown"
-}
-
-func reply(w http.ResponseWriter, code int, resp api.Response, outcome string) {
-	w.Header().Set("Content-Type", "application/json")
-	if resp.Region != "" {
-		w.Header().Set(api.HeaderRegion, resp.Region)
-	}
-	if resp.Epoch != 0 {
-		w.Header().Set(api.HeaderEpoch, strconv.FormatInt(resp.Epoch, 10))
-	}
-	if outcome != "" {
-		w.Header().Set(api.HeaderOutcome, outcome)
-	}
-	w.WriteHeader(code)
-	json.NewEncoder(w).Encode(resp)
-}
-
-// status is the router's /status: every agent is owned by the primary.
-func (a *Adapter) status(w http.ResponseWriter) {
-	st := api.RouterStatus{Owners: map[string]api.Owner{}}
-	if p := a.primary(); p != nil {
-		for i := range a.cfg.Agents {
-			st.Owners[api.AgentID(i)] = api.Owner{Region: p.region, Epoch: p.epoch, URL: "redis://" + p.addr}
-		}
-	}
-	w.Header().Set("Content-Type", "application/json")
-	json.NewEncoder(w).Encode(st)
-}
-
-// ParseRegions reads "a=host:port,b=host:port".
-func ParseRegions(s string) (map[string]string, error) {
-	out := map[string]string{}
-	for _, kv := range strings.Split(s, ",") {
-		r, addr, ok := strings.Cut(kv, "=")
-		if !ok || r == "" || addr == "" {
-			return nil, fmt.Errorf("%q: want region=host:port, e.g. a=127.0.0.1:6379", kv)
-		}
-		out[r] = addr
-	}
-	return out, nil
 }

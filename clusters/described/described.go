@@ -266,6 +266,9 @@ func (c *Cluster) start(s system.Service, region string) error {
 		if err := chownTree(v.Dir, owner); err != nil {
 			return fmt.Errorf("%s: %w", label(s, region), err)
 		}
+		if err := reachable(filepath.Dir(v.Dir)); err != nil {
+			return fmt.Errorf("%s runs as %s: %w", label(s, region), s.User, err)
+		}
 		setpriv, err := exec.LookPath("setpriv")
 		if err != nil {
 			return fmt.Errorf("%s: user %s needs setpriv (util-linux): %w", label(s, region), s.User, err)
@@ -290,6 +293,24 @@ func (c *Cluster) start(s system.Service, region string) error {
 	}
 	c.procs[s.Name][region] = p
 	return nil
+}
+
+// reachable says whether any user can walk down to dir: every directory on the way lets
+// others search it.
+func reachable(dir string) error {
+	for d := dir; ; d = filepath.Dir(d) {
+		st, err := os.Stat(d)
+		if err != nil {
+			return err
+		}
+		if st.Mode().Perm()&0o001 == 0 {
+			return fmt.Errorf("%s is %v: other users cannot enter it, so cannot reach the run directory "+
+				"(chmod o+x it, or use --out under a directory they can enter)", d, st.Mode().Perm())
+		}
+		if d == filepath.Dir(d) {
+			return nil
+		}
+	}
 }
 
 // chownTree makes dir and what it holds u's.

@@ -18,6 +18,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/geodrill/geodrill/adapters"
 	"github.com/geodrill/geodrill/adapters/postgres"
 	"github.com/geodrill/geodrill/adapters/redis"
 )
@@ -80,19 +81,19 @@ func runPatroni(ctx context.Context, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	p, err := redis.ParseRegions(*patroni)
+	p, err := adapters.ParseRegions(*patroni)
 	if err != nil {
 		return fmt.Errorf("--patroni: %w", err)
 	}
-	q, err := redis.ParseRegions(*pg)
+	q, err := adapters.ParseRegions(*pg)
 	if err != nil {
 		return fmt.Errorf("--postgres: %w", err)
 	}
-	a, err := postgres.New(postgres.Config{Patroni: p, Postgres: q, User: *user, Password: *password, Database: *database, Agents: *agents})
+	a, err := postgres.New(postgres.Config{Patroni: p, Postgres: q, User: *user, Password: *password, Database: *database})
 	if err != nil {
 		return err
 	}
-	return serve(ctx, *listen, "patroni", a, a.Run)
+	return serve(ctx, *listen, "patroni", adapters.Handler{B: a, Agents: *agents}, a.Run)
 }
 
 func runRedis(ctx context.Context, args []string) error {
@@ -106,17 +107,17 @@ func runRedis(ctx context.Context, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	s, err := redis.ParseRegions(*sentinels)
+	s, err := adapters.ParseRegions(*sentinels)
 	if err != nil {
 		return fmt.Errorf("--sentinels: %w", err)
 	}
-	r, err := redis.ParseRegions(*redisAddrs)
+	r, err := adapters.ParseRegions(*redisAddrs)
 	if err != nil {
 		return fmt.Errorf("--redis: %w", err)
 	}
-	a, err := redis.New(redis.Config{Master: *master, Sentinels: s, Redis: r, Agents: *agents, UnsafeCachePrimary: *cachePrimary})
+	a, err := redis.New(redis.Config{Master: *master, Sentinels: s, Redis: r, UnsafeCachePrimary: *cachePrimary})
 	if err != nil {
 		return err
 	}
-	return serve(ctx, *listen, "redis-sentinel (master "+*master+")", a, a.Run)
+	return serve(ctx, *listen, "redis-sentinel (master "+*master+")", adapters.Handler{B: a, Agents: *agents}, a.Run)
 }
