@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -206,6 +207,31 @@ func (e Endpoints) HealthURLs(region string) []string {
 		e.Scheme() + "://" + r.MinIO + "/minio/health/live",
 		r.Host + "/healthz",
 	}
+}
+
+// HealthStatus runs one health check of HealthURLs: an http(s) URL's status, or 200 when
+// a tcp://host:port accepts a connection (a described system's service that speaks no
+// HTTP). client sends the HTTP ones.
+func HealthStatus(ctx context.Context, client *http.Client, url string) (int, error) {
+	if addr, ok := strings.CutPrefix(url, "tcp://"); ok {
+		conn, err := (&net.Dialer{}).DialContext(ctx, "tcp", addr)
+		if err != nil {
+			return 0, err
+		}
+		conn.Close()
+		return http.StatusOK, nil
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return 0, err
+	}
+	res, err := client.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	io.Copy(io.Discard, res.Body)
+	res.Body.Close()
+	return res.StatusCode, nil
 }
 
 // EnvBinDir names the environment variable that points at the binaries directory.

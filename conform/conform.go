@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"sort"
 	"strconv"
@@ -16,6 +15,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/geodrill/geodrill/clusters"
 	"github.com/geodrill/geodrill/refstack/api"
 )
 
@@ -339,30 +339,11 @@ func (c *checker) faultFree(ctx context.Context) {
 	c.set(PartCAS, OK, "a wrong expect leaves the value and reports it; the right one swaps")
 }
 
-// status GETs url; a tcp://host:port health check (a described system's service that
-// speaks no HTTP) answers 200 when it accepts a connection.
+// status runs one health check (clusters.HealthStatus: tcp:// URLs are dialled).
 func (c *checker) status(ctx context.Context, url string) (int, error) {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	if addr, ok := strings.CutPrefix(url, "tcp://"); ok {
-		conn, err := (&net.Dialer{}).DialContext(ctx, "tcp", addr)
-		if err != nil {
-			return 0, err
-		}
-		conn.Close()
-		return http.StatusOK, nil
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return 0, err
-	}
-	res, err := c.t.Client.Do(req)
-	if err != nil {
-		return 0, err
-	}
-	io.Copy(io.Discard, res.Body)
-	res.Body.Close()
-	return res.StatusCode, nil
+	return clusters.HealthStatus(ctx, c.t.Client, url)
 }
 
 // headers judges the region and epoch parts from every 200 seen.

@@ -3,10 +3,11 @@ package faults
 import (
 	"context"
 	"fmt"
-	"net"
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/geodrill/geodrill/clusters"
 )
 
 // HTTPProbe checks a region through its services' health URLs.
@@ -75,31 +76,13 @@ func (p HTTPProbe) urls(region string) ([]string, error) {
 	return urls, nil
 }
 
-// get answers the status of url; a tcp://host:port "URL" answers 200 when it accepts a
-// connection (a described system's service that speaks no HTTP).
+// get answers the status of url (clusters.HealthStatus: tcp:// URLs are dialled).
 func (p HTTPProbe) get(ctx context.Context, url string) (int, error) {
-	if addr, ok := strings.CutPrefix(url, "tcp://"); ok {
-		dctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		defer cancel()
-		conn, err := (&net.Dialer{}).DialContext(dctx, "tcp", addr)
-		if err != nil {
-			return 0, err
-		}
-		conn.Close()
-		return http.StatusOK, nil
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return 0, err
-	}
 	c := p.Client
 	if c == nil {
 		c = http.DefaultClient
 	}
-	resp, err := c.Do(req)
-	if err != nil {
-		return 0, err
-	}
-	resp.Body.Close()
-	return resp.StatusCode, nil
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	return clusters.HealthStatus(ctx, c, url)
 }

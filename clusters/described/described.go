@@ -11,7 +11,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -382,7 +381,7 @@ func (c *Cluster) await(ctx context.Context, s system.Service, region string) er
 		select {
 		case <-p.Done():
 			return fmt.Errorf("%s exited (%v) before it was healthy; last lines of %s:\n%s", label(s, region), p.Err(),
-				c.logOf(s, region), tail(c.logOf(s, region), 15))
+				c.logOf(s, region), local.LogTail(c.logOf(s, region), 15))
 		case <-ctx.Done():
 			return fmt.Errorf("%s not healthy at %s: %v (log: %s)", label(s, region), url, last, c.logOf(s, region))
 		case <-time.After(100 * time.Millisecond):
@@ -390,43 +389,15 @@ func (c *Cluster) await(ctx context.Context, s system.Service, region string) er
 	}
 }
 
-// check is one health check: a tcp:// address accepts a connection, an http:// URL
-// answers 200.
+// check is one health check of a service: clusters.HealthStatus answering 200.
 func check(ctx context.Context, url string) error {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
-	if addr, ok := strings.CutPrefix(url, "tcp://"); ok {
-		conn, err := (&net.Dialer{}).DialContext(ctx, "tcp", addr)
-		if err == nil {
-			conn.Close()
-		}
-		return err
+	code, err := clusters.HealthStatus(ctx, &http.Client{Transport: &http.Transport{Proxy: nil}}, url)
+	if err == nil && code != http.StatusOK {
+		err = fmt.Errorf("status %d", code)
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return err
-	}
-	res, err := (&http.Client{Transport: &http.Transport{Proxy: nil}}).Do(req)
-	if err != nil {
-		return err
-	}
-	res.Body.Close()
-	if res.StatusCode != http.StatusOK {
-		return fmt.Errorf("status %d", res.StatusCode)
-	}
-	return nil
-}
-
-func tail(path string, n int) string {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return err.Error()
-	}
-	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
+	return err
 }
 
 // awaitOwners waits until the adapter's /status names an owner for every agent; an

@@ -110,7 +110,7 @@ func (c *Cluster) await(ctx context.Context, what string, check func(context.Con
 		for _, w := range watch {
 			if !w.child.Running() {
 				return fmt.Errorf("%s%s exited (%v) while waiting for %s; last lines of %s:\n%s",
-					rootCause(w.svc.log), w.svc, exitText(w.child.Err()), what, w.svc.log, logTail(w.svc.log, 20))
+					rootCause(w.svc.log), w.svc, exitText(w.child.Err()), what, w.svc.log, LogTail(w.svc.log, 20))
 			}
 		}
 		select {
@@ -120,7 +120,7 @@ func (c *Cluster) await(ctx context.Context, what string, check func(context.Con
 			}
 			var tails strings.Builder
 			for _, l := range logs {
-				fmt.Fprintf(&tails, "\nlast lines of %s:\n%s", l, logTail(l, 10))
+				fmt.Fprintf(&tails, "\nlast lines of %s:\n%s", l, LogTail(l, 10))
 			}
 			return fmt.Errorf("%sgave up waiting for %s (%w); last check: %v%s", rootCause(logs...), what, ctx.Err(), err, tails.String())
 		case <-time.After(delay):
@@ -156,11 +156,11 @@ func (c *Cluster) register(ctx context.Context) error {
 	select {
 	case <-ch.Done():
 		if ch.Err() != nil {
-			return fmt.Errorf("%sregister failed (%v); last lines of %s:\n%s", rootCause(log), ch.Err(), log, logTail(log, 20))
+			return fmt.Errorf("%sregister failed (%v); last lines of %s:\n%s", rootCause(log), ch.Err(), log, LogTail(log, 20))
 		}
 		return nil
 	case <-t.C:
-		return fmt.Errorf("register did not finish within %v; last lines of %s:\n%s", registerTimeout, log, logTail(log, 20))
+		return fmt.Errorf("register did not finish within %v; last lines of %s:\n%s", registerTimeout, log, LogTail(log, 20))
 	case <-ctx.Done():
 		return fmt.Errorf("register: %w", context.Cause(ctx))
 	}

@@ -182,8 +182,8 @@ func (c *child) Stop(ctx context.Context, grace time.Duration) (killed bool, err
 // reapTimeout bounds the wait for a SIGKILLed process to be reaped.
 const reapTimeout = 15 * time.Second
 
-// logTail returns the last lines of a log file, for error messages.
-func logTail(path string, lines int) string {
+// LogTail returns the last lines of a log file, for error messages.
+func LogTail(path string, lines int) string {
 	f, err := os.Open(path)
 	if err != nil {
 		return fmt.Sprintf("(cannot read %s: %v)", path, err)
