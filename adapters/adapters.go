@@ -37,6 +37,13 @@ type Backend interface {
 	Classify(err error) (status int, outcome string)
 }
 
+// Readier is a Backend that can say whether the system behind it could survive a fault
+// yet (a cluster that has just started may not: its members have not found each other).
+// Until Ready is nil, /healthz answers 503, so nothing starts a drill's faults before.
+type Readier interface {
+	Ready() error
+}
+
 // Handler serves the contract over b for agents agent-00 .. agent-(Agents-1).
 type Handler struct {
 	B      Backend
@@ -48,6 +55,12 @@ func (h Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	parts := strings.Split(strings.Trim(r.URL.Path, "/"), "/")
 	switch {
 	case r.URL.Path == "/healthz":
+		if rd, ok := h.B.(Readier); ok {
+			if err := rd.Ready(); err != nil {
+				http.Error(w, "not ready: "+err.Error(), http.StatusServiceUnavailable)
+				return
+			}
+		}
 		if _, ok := h.B.Serving(); !ok {
 			http.Error(w, "nobody serves now", http.StatusServiceUnavailable)
 		}

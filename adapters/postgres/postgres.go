@@ -49,6 +49,10 @@ type Adapter struct {
 
 	mu  sync.Mutex
 	cur *leader
+	// ready latches once every member runs and, in synchronous mode, a synchronous
+	// standby is named: before that, killing the leader's region leaves nobody Patroni
+	// would promote (a replica still taking its base backup, or none allowed to).
+	ready bool
 }
 
 // New builds the adapter; Run polls until ctx ends.
@@ -94,6 +98,7 @@ type patroniState struct {
 // it: the leader lock went back, and what that costs is for the checkers to judge.
 func (a *Adapter) poll(ctx context.Context) {
 	best, bestTL := "", int64(-1)
+	running := 0
 	for _, r := range a.regions {
 		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+a.cfg.Patroni[r]+"/patroni", nil)
 		res, err := a.http.Do(req)
@@ -103,7 +108,11 @@ func (a *Adapter) poll(ctx context.Context) {
 		var st patroniState
 		err = json.NewDecoder(res.Body).Decode(&st)
 		res.Body.Close()
-		if err != nil || st.State != "running" || (st.Role != "master" && st.Role != "primary") {
+		if err != nil || (st.State != "running" && st.State != "streaming") {
+			continue
+		}
+		running++
+		if st.Role != "master" && st.Role != "primary" {
 			continue
 		}
 		if st.Timeline > bestTL {
@@ -115,8 +124,13 @@ func (a *Adapter) poll(ctx context.Context) {
 		return
 	}
 	a.mu.Lock()
-	cur := a.cur
+	cur, ready := a.cur, a.ready
 	a.mu.Unlock()
+	if !ready && running == len(a.regions) && a.standbyNamed(ctx, best) {
+		a.mu.Lock()
+		a.ready = true
+		a.mu.Unlock()
+	}
 	if cur != nil && cur.region == best && cur.epoch == bestTL {
 		return
 	}
@@ -138,6 +152,61 @@ func (a *Adapter) poll(ctx context.Context) {
 		return
 	}
 	a.set(&leader{region: best, epoch: bestTL, pool: pool})
+}
+
+// standbyNamed is true unless the cluster runs in synchronous mode and has no
+// synchronous standby yet (asked of the leader's Patroni: GET /config and /cluster).
+func (a *Adapter) standbyNamed(ctx context.Context, leader string) bool {
+	var cfg struct {
+		Sync bool `json:"synchronous_mode"`
+	}
+	var cl struct {
+		Members []struct {
+			Role string `json:"role"`
+		} `json:"members"`
+	}
+	if a.getJSON(ctx, leader, "/config", &cfg) != nil {
+		return false
+	}
+	if !cfg.Sync {
+		return true
+	}
+	if a.getJSON(ctx, leader, "/cluster", &cl) != nil {
+		return false
+	}
+	for _, m := range cl.Members {
+		if m.Role == "sync_standby" {
+			return true
+		}
+	}
+	return false
+}
+
+func (a *Adapter) getJSON(ctx context.Context, region, path string, v any) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+a.cfg.Patroni[region]+path, nil)
+	if err != nil {
+		return err
+	}
+	res, err := a.http.Do(req)
+	if err != nil {
+		return err
+	}
+	defer res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s: %s", path, res.Status)
+	}
+	return json.NewDecoder(res.Body).Decode(v)
+}
+
+// Ready is nil once every member has been seen running with, in synchronous mode, a
+// synchronous standby named. The contract's health waits for it.
+func (a *Adapter) Ready() error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if !a.ready {
+		return errors.New("not every Patroni member runs yet, or no synchronous standby is named")
+	}
+	return nil
 }
 
 func (a *Adapter) set(l *leader) {

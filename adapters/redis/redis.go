@@ -51,6 +51,11 @@ type Adapter struct {
 
 	mu  sync.Mutex
 	cur *primary
+	// ready latches once every Sentinel knows all the others and every replica: before
+	// that, the Sentinels cannot agree the primary is down or have nobody to promote, and
+	// killing its region loses the system for good (Sentinels find each other through the
+	// primary within about 2s, its replicas within 10s).
+	ready bool
 }
 
 // New builds the adapter; Run polls the Sentinels until ctx ends.
@@ -101,19 +106,27 @@ func (a *Adapter) Run(ctx context.Context) {
 func (a *Adapter) poll(ctx context.Context) {
 	var best map[string]string
 	bestEpoch := int64(-1)
+	meshed := true
 	for _, s := range a.sentinels {
 		qctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
 		m, err := s.Master(qctx, a.cfg.Master).Result()
 		cancel()
 		if err != nil {
+			meshed = false
 			continue
 		}
+		meshed = meshed && atLeast(m["num-other-sentinels"], len(a.sentinels)-1) && atLeast(m["num-slaves"], len(a.cfg.Redis)-1)
 		if e, err := strconv.ParseInt(m["config-epoch"], 10, 64); err == nil && e > bestEpoch {
 			best, bestEpoch = m, e
 		}
 	}
 	if best == nil {
 		return // no Sentinel answers: keep what was known
+	}
+	if meshed {
+		a.mu.Lock()
+		a.ready = true
+		a.mu.Unlock()
 	}
 	if strings.Contains(best["flags"], "o_down") || strings.Contains(best["flags"], "s_down") {
 		a.set(nil) // known down, no other elected yet
@@ -138,6 +151,23 @@ func (a *Adapter) poll(ctx context.Context) {
 		return
 	}
 	a.set(p)
+}
+
+func atLeast(field string, n int) bool {
+	v, err := strconv.Atoi(field)
+	return err == nil && v >= n
+}
+
+// Ready is nil once the Sentinels have been seen ready to fail over: each knows the others
+// and every replica. The contract's health waits for it, so no drill kills a region
+// before the system could survive it.
+func (a *Adapter) Ready() error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if !a.ready {
+		return errors.New("the Sentinels do not know each other and every replica yet")
+	}
+	return nil
 }
 
 func (a *Adapter) set(p *primary) {
