@@ -403,7 +403,7 @@ func provider(sc scenarios.Scenario) string {
 	if sc.Provider == "" {
 		return "local"
 	}
-	return providers.Resolve(sc.Provider) // the report names what "auto" became
+	return providers.ResolveFor(sc.Provider, sc.System != nil) // the report names what "auto" became
 }
 
 // FaultSpecs is the scenario's fault schedule: its listed faults, then the nemesis's

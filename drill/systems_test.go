@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/geodrill/geodrill/checkers"
+	"github.com/geodrill/geodrill/clusters/netns"
 	"github.com/geodrill/geodrill/drill"
 	"github.com/geodrill/geodrill/reports"
 	"github.com/geodrill/geodrill/rundir"
@@ -129,13 +130,8 @@ func TestRedisAdapterThatCachesThePrimaryIsCaught(t *testing.T) {
 // verdicts are not applicable.
 func TestPatroniSyncRegionOutage(t *testing.T) {
 	sc := haScenario(t, "patroni-sync-region-outage", "patroni", "/usr/lib/postgresql/15/bin/postgres")
-	// PostgreSQL runs as postgres, which must reach the run directory (t.TempDir's are 0700).
 	out := t.TempDir()
-	for d := out; d != os.TempDir() && d != "/"; d = filepath.Dir(d) {
-		if err := os.Chmod(d, 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
+	reachableByPostgres(t, out)
 	run, err := drill.Run(context.Background(), drill.Options{Scenario: sc, OutBase: out, BinDir: binDir(t, "adapter")})
 	if err != nil {
 		t.Fatalf("drill: %v", err)
@@ -156,4 +152,118 @@ func TestPatroniSyncRegionOutage(t *testing.T) {
 	if v := verdict(run, "integrity", "checkpoints"); v.Status != checkers.NotApplicable {
 		t.Errorf("integrity: %s, want not applicable", v.Status)
 	}
+}
+
+// netnsOrSkip skips a test that needs the netns provider (root, ip, nft) where it cannot
+// run, unless integration is required and this is root.
+func netnsOrSkip(t *testing.T) {
+	t.Helper()
+	if err := netns.Available(); err != nil {
+		if os.Getenv("GEODRILL_REQUIRE_INTEGRATION") == "1" && os.Geteuid() == 0 {
+			t.Fatalf("netns: %v", err)
+		}
+		t.Skipf("netns: %v", err)
+	}
+}
+
+// reachableByPostgres lets PostgreSQL, which runs as postgres, reach a run directory under
+// dir (t.TempDir's are 0700).
+func reachableByPostgres(t *testing.T, dir string) {
+	t.Helper()
+	for d := dir; d != os.TempDir() && d != "/"; d = filepath.Dir(d) {
+		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// findingIn requires a failed verdict's evidence in the run directory: the lost writes
+// (rpo) or the illegal partitions and their picture (linearizability).
+func findingIn(t *testing.T, run *reports.Run, v checkers.Verdict) {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(run.Dir, rundir.ResultsFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	switch v.Checker {
+	case "rpo":
+		if !strings.Contains(string(b), `"lost_writes"`) {
+			t.Errorf("rpo failed (%s) but results.json lists no lost writes", v.Measured)
+		}
+	case "linearizability":
+		if !strings.Contains(string(b), `"illegal"`) {
+			t.Errorf("linearizability failed (%s) but results.json lists no illegal partitions", v.Measured)
+		}
+		if _, err := os.Stat(filepath.Join(run.Dir, "linearizability.html")); err != nil {
+			t.Errorf("the illegal history's picture: %v", err)
+		}
+	}
+	t.Logf("finding: %s %s: %s", v.Checker, v.Target, v.Measured)
+}
+
+// Redis with Sentinel, the primary's region cut off from the others (netns): the majority
+// side's Sentinels elect a replica while the adapter, which still reaches the old primary,
+// writes to it until it sees the new config-epoch; the old primary, rejoining as a
+// replica, drops what it acknowledged alone. The scenario expects that finding: rpo fails
+// with the lost writes in results.json, linearizability fails with the illegal history;
+// the failover itself is quick (rto, availability pass).
+func TestRedisSentinelPartitionOfThePrimary(t *testing.T) {
+	netnsOrSkip(t)
+	sc := haScenario(t, "redis-sentinel-partition-primary", "redis-server", "redis-sentinel")
+	run, err := drill.Run(context.Background(), drill.Options{Scenario: sc, OutBase: t.TempDir(), BinDir: binDir(t, "adapter")})
+	if err != nil {
+		t.Fatalf("drill: %v", err)
+	}
+	if run.Provider != "netns" {
+		t.Errorf("ran on %s, want netns", run.Provider)
+	}
+	for _, want := range []struct{ checker, target string }{{"rto", "rto_p95"}, {"availability", "availability"}, {"convergence", "final writes"}} {
+		if v := verdict(run, want.checker, want.target); v.Status != checkers.Pass {
+			t.Errorf("%s %s: %s %s, want pass: %s", v.Checker, v.Target, v.Status, v.Measured, v.Detail)
+		}
+	}
+	for _, want := range []struct{ checker, target string }{{"rpo", "lost_acked_writes"}, {"linearizability", "linearizable"}} {
+		v := verdict(run, want.checker, want.target)
+		if v.Status != checkers.Fail {
+			t.Errorf("%s %s: %s %s, want the finding (fail)", v.Checker, v.Target, v.Status, v.Measured)
+			continue
+		}
+		findingIn(t, run, v)
+	}
+}
+
+// PostgreSQL with Patroni in synchronous_mode, the leader's region cut off from the others
+// (netns): no acknowledged commit is lost (Patroni's promise holds: rpo passes), but a
+// commit whose wait for the unreachable standby the client gave up on has committed
+// locally, is read on the isolated leader, and is gone after the failover. The scenario
+// expects that finding: linearizability fails with the illegal history in the run
+// directory.
+func TestPatroniSyncPartitionOfTheLeader(t *testing.T) {
+	netnsOrSkip(t)
+	sc := haScenario(t, "patroni-sync-partition-leader", "patroni", "/usr/lib/postgresql/15/bin/postgres")
+	out := t.TempDir()
+	reachableByPostgres(t, out)
+	run, err := drill.Run(context.Background(), drill.Options{Scenario: sc, OutBase: out, BinDir: binDir(t, "adapter")})
+	if err != nil {
+		t.Fatalf("drill: %v", err)
+	}
+	for _, want := range []struct{ checker, target string }{
+		{"rpo", "lost_acked_writes"}, {"rto", "rto_p95"}, {"split-brain", "stale-epoch"}, {"convergence", "final writes"},
+	} {
+		if v := verdict(run, want.checker, want.target); v.Status != checkers.Pass {
+			t.Errorf("%s %s: %s %s, want pass: %s", v.Checker, v.Target, v.Status, v.Measured, v.Detail)
+		}
+	}
+	v := verdict(run, "linearizability", "linearizable")
+	if v.Status != checkers.Fail {
+		t.Fatalf("linearizability %s (%s), want the finding (fail)", v.Status, v.Measured)
+	}
+	findingIn(t, run, v)
+	logs, _ := filepath.Glob(filepath.Join(run.Dir, rundir.LogsDir, "*-patroni.log"))
+	warned := 0
+	for _, l := range logs {
+		b, _ := os.ReadFile(l)
+		warned += strings.Count(string(b), "already committed locally")
+	}
+	t.Logf("PostgreSQL warned %d times that a commit whose wait was cancelled had committed locally", warned)
 }

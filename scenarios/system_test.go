@@ -24,7 +24,7 @@ func TestDescribedSystemScenario(t *testing.T) {
 		t.Fatalf("system: %+v", sc.System)
 	}
 	for _, tc := range []struct{ name, from, to, want string }{
-		{"provider", "seed: 1\n", "seed: 1\nprovider: docker\n", "local provider only"},
+		{"provider", "seed: 1\n", "seed: 1\nprovider: docker\n", "local or netns provider"},
 		{"planted bugs", "seed: 1\n", "seed: 1\nstack:\n  unsafe: [skip-checksum]\n", "reference stack only"},
 		{"trigger", "    duration: 8s\n", "    duration: 8s\n    trigger: {on: ownership-change}\n", "triggers wait on the reference stack"},
 		{"cas not served", "serves: [cas, region, epoch]", "serves: [region, epoch]", "does not serve cas"},
@@ -41,9 +41,9 @@ func TestDescribedSystemScenario(t *testing.T) {
 	}
 }
 
-// The Patroni scenarios describe one stack: their system sections differ only in
-// synchronous_mode.
-func TestPatroniScenariosShareTheStack(t *testing.T) {
+// The scenarios of one real HA stack describe one system: the Patroni ones differ only in
+// synchronous_mode, the Redis ones not at all.
+func TestHAScenariosShareTheirStack(t *testing.T) {
 	load := func(name string) *scenarios.Scenario {
 		t.Helper()
 		sc, err := scenarios.Load("../scenarios/" + name + ".yaml")
@@ -52,16 +52,20 @@ func TestPatroniScenariosShareTheStack(t *testing.T) {
 		}
 		return sc
 	}
-	base := load("patroni-sync-region-outage")
-	for _, name := range []string{"patroni-async-region-outage", "patroni-sync-pause-leader"} {
-		sc := load(name)
-		a, _ := json.Marshal(base.System)
-		b, _ := json.Marshal(sc.System)
-		if name == "patroni-async-region-outage" {
-			b = []byte(strings.Replace(string(b), "synchronous_mode: false", "synchronous_mode: true", 1))
-		}
-		if string(a) != string(b) {
-			t.Errorf("%s's system differs from patroni-sync-region-outage's beyond synchronous_mode", name)
+	for base, others := range map[string][]string{
+		"patroni-sync-region-outage": {"patroni-async-region-outage", "patroni-sync-pause-leader",
+			"patroni-sync-partition-leader", "patroni-async-partition-leader"},
+		"redis-sentinel-region-outage": {"redis-sentinel-partition-primary"},
+	} {
+		a, _ := json.Marshal(load(base).System)
+		for _, name := range others {
+			b, _ := json.Marshal(load(name).System)
+			if strings.HasPrefix(name, "patroni-async") {
+				b = []byte(strings.Replace(string(b), "synchronous_mode: false", "synchronous_mode: true", 1))
+			}
+			if string(a) != string(b) {
+				t.Errorf("%s's system differs from %s's (beyond synchronous_mode)", name, base)
+			}
 		}
 	}
 }

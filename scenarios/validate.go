@@ -220,7 +220,7 @@ func (s *Scenario) validateStack(v *validator) {
 }
 
 // validateSystem reports what is wrong with a described system, and what of the scenario
-// needs the reference stack: its planted bugs, a provider other than local, and a
+// needs the reference stack: its planted bugs, a provider other than local or netns, and a
 // workload with cas when the system does not serve it.
 func (s *Scenario) validateSystem(v *validator) {
 	d := s.System
@@ -234,8 +234,9 @@ func (s *Scenario) validateSystem(v *validator) {
 		v.add("stack.unsafe", "leave stack.unsafe out: planted bugs are the reference stack's",
 			"stack.unsafe applies to the reference stack only", "system")
 	}
-	if s.Provider != "" && s.Provider != "local" {
-		v.add("provider", "leave provider out (local)", fmt.Sprintf("a described system runs on the local provider only, not %s", s.Provider), "system")
+	if !slices.Contains([]string{"", "auto", "local", "netns"}, s.Provider) {
+		v.add("provider", "use provider: local (the default) or netns (root: a namespace per region, for partitions)",
+			fmt.Sprintf("a described system runs on the local or netns provider, not %s", s.Provider), "system")
 	}
 	for i, f := range s.Faults {
 		if f.Trigger != nil {

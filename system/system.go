@@ -8,10 +8,12 @@ package system
 import (
 	"bytes"
 	"fmt"
+	"net"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"text/template"
 
@@ -161,13 +163,15 @@ type Vars struct {
 	First   string   // the first region of the topology
 	IsFirst bool     // Region == First
 	Regions []string // every region, in topology order
+	IP      string   // the address this service listens on (its region's: 127.0.0.1 on local)
 	Port    int      // this service's port
-	Addr    string   // 127.0.0.1:Port
+	Addr    string   // IP:Port
 	Dir     string   // this service's data directory (created before it starts)
 	Bin     string   // the binaries directory (adapter, refstack)
 	Agents  int      // how many agents the drill uses
 
 	ports map[string]map[string]int // service → region → port
+	ips   map[string]string         // region → its address
 }
 
 // PortOf is the port of service svc in region.
@@ -179,13 +183,25 @@ func (v Vars) PortOf(svc, region string) (int, error) {
 	return p, nil
 }
 
-// AddrOf is 127.0.0.1:PortOf.
+// IPOf is the address region's services listen on.
+func (v Vars) IPOf(region string) string { return ipIn(v.ips, region) }
+
+// AddrOf is IPOf(region):PortOf(svc, region).
 func (v Vars) AddrOf(svc, region string) (string, error) {
 	p, err := v.PortOf(svc, region)
-	return fmt.Sprintf("127.0.0.1:%d", p), err
+	return net.JoinHostPort(v.IPOf(region), strconv.Itoa(p)), err
 }
 
-// All is "a=127.0.0.1:P,b=..." for service svc over every region.
+// ipIn is region's address in ips, 127.0.0.1 when none is given (the local provider, and
+// the adapter, which runs beside the harness).
+func ipIn(ips map[string]string, region string) string {
+	if ip, ok := ips[region]; ok && ip != "" {
+		return ip
+	}
+	return "127.0.0.1"
+}
+
+// All is "a=IP:P,b=..." for service svc over every region.
 func (v Vars) All(svc string) (string, error) {
 	var parts []string
 	for _, r := range v.Regions {
@@ -205,6 +221,8 @@ type Layout struct {
 	Bin     string
 	RunDir  string
 	Ports   map[string]map[string]int // service → region → port ("adapter" → "" → port)
+	// IPs is each region's address (nil: every service on 127.0.0.1, as on local).
+	IPs map[string]string
 }
 
 // For is the Vars of service svc in region.
@@ -218,8 +236,9 @@ func (l Layout) For(svc, region string) Vars {
 	if region == "" {
 		dir = filepath.Join(l.RunDir, "data", svc)
 	}
-	return Vars{Region: region, First: first, IsFirst: region == first, Regions: l.Regions, Port: port,
-		Addr: fmt.Sprintf("127.0.0.1:%d", port), Dir: dir, Bin: l.Bin, Agents: l.Agents, ports: l.Ports}
+	ip := ipIn(l.IPs, region)
+	return Vars{Region: region, First: first, IsFirst: region == first, Regions: l.Regions, IP: ip, Port: port,
+		Addr: net.JoinHostPort(ip, strconv.Itoa(port)), Dir: dir, Bin: l.Bin, Agents: l.Agents, ports: l.Ports, ips: l.IPs}
 }
 
 // ForAdapter is the adapter's Vars.

@@ -43,6 +43,34 @@ func TestRender(t *testing.T) {
 	}
 }
 
+// On a provider that gives each region an address (netns), a service listens on its
+// region's, peers are named at theirs, and the adapter stays on 127.0.0.1.
+func TestRenderWithRegionAddresses(t *testing.T) {
+	d := redis()
+	d.Services[0].Files["redis.conf"] = "bind {{.IP}}\nreplicaof {{.IPOf .First}} {{.PortOf \"redis\" .First}}\n"
+	l := system.Layout{Regions: []string{"a", "b"}, Agents: 2, Bin: "/b", RunDir: "/r",
+		Ports: map[string]map[string]int{"redis": {"a": 7001, "b": 7002}, "adapter": {"": 7000}},
+		IPs:   map[string]string{"a": "10.0.0.10", "b": "10.0.0.11"}}
+	v := l.For("redis", "b")
+	if v.Addr != "10.0.0.11:7002" {
+		t.Errorf("b's address %s", v.Addr)
+	}
+	r, err := d.Services[0].Render(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Files["redis.conf"] != "bind 10.0.0.11\nreplicaof 10.0.0.10 7001\n" {
+		t.Errorf("b: %q", r.Files["redis.conf"])
+	}
+	a, err := d.Adapter.Render(l.ForAdapter())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(a.Args, " ") != "--redis a=10.0.0.10:7001,b=10.0.0.11:7002 --listen 127.0.0.1:7000" {
+		t.Errorf("adapter: %+v", a.Args)
+	}
+}
+
 // Mistakes are named by field, with a fix.
 func TestProblems(t *testing.T) {
 	if ps := redis().ProblemsAt("system."); len(ps) != 0 {

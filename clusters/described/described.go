@@ -45,6 +45,7 @@ type Cluster struct {
 	spec     clusters.Spec
 	d        *system.Described
 	progress func(string)
+	net      local.Network // where each region's services run (zero: here, on 127.0.0.1)
 
 	ops       sync.Mutex             // serialises Up and Down
 	regionOps map[string]*sync.Mutex // serialise KillRegion and RestoreRegion per region
@@ -56,6 +57,23 @@ type Cluster struct {
 	logs   string
 	procs  map[string]map[string]local.Proc // service → region → its process ("adapter" → "")
 	eps    clusters.Endpoints
+}
+
+// NewIn is New with each region's services placed by n: listening on n.IP(region) and
+// started through n.Command (clusters/netns runs them in the region's namespace). The
+// adapter stays beside the harness. A fabric that starts services itself (n.Start) is not
+// supported.
+func NewIn(s clusters.Spec, n local.Network) (*Cluster, error) {
+	if n.Start != nil {
+		return nil, errors.New("described system: services started by a fabric (containers) are not supported; " +
+			"use provider local or netns")
+	}
+	c, err := New(s)
+	if err != nil {
+		return nil, err
+	}
+	c.net = n
+	return c, nil
 }
 
 // New checks the description and the machine (every command on PATH); it starts nothing.
@@ -138,6 +156,12 @@ func (c *Cluster) Up(ctx context.Context) error {
 	}
 	layout := system.Layout{Regions: c.spec.Regions, Agents: c.spec.Agents, Bin: c.spec.BinDir, RunDir: runDir,
 		Ports: map[string]map[string]int{AdapterName: {"": ports[0]}}}
+	if c.net.IP != nil {
+		layout.IPs = map[string]string{}
+		for _, r := range c.spec.Regions {
+			layout.IPs[r] = c.net.IP(r)
+		}
+	}
 	i := 1
 	for _, name := range names {
 		layout.Ports[name] = map[string]int{}
@@ -274,6 +298,9 @@ func (c *Cluster) start(s system.Service, region string) error {
 		}
 		args = append([]string{"--reuid=" + owner.Uid, "--regid=" + owner.Gid, "--init-groups", "--", path}, args...)
 		path = setpriv
+	}
+	if region != "" && c.net.Command != nil {
+		path, args = c.net.Command(region, path, args)
 	}
 	marker := c.marker(s.Name, region)
 	c.mu.Lock()

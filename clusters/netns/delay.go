@@ -50,7 +50,7 @@ func chainName(id string) string { return fmt.Sprintf("GEODRILL-%08x", idHash(id
 
 // delay installs, per region, the rules matching what id slows (iptables match arguments,
 // one rule each) on hook (INPUT or OUTPUT), and a holder for them.
-func (c *Cluster) delay(ctx context.Context, id, hook string, matches map[string][][]string, latency, jitter time.Duration) error {
+func (c *network) delay(ctx context.Context, id, hook string, matches map[string][][]string, latency, jitter time.Duration) error {
 	if err := delayAvailable(); err != nil {
 		return err
 	}
@@ -92,7 +92,7 @@ func (c *Cluster) delay(ctx context.Context, id, hook string, matches map[string
 }
 
 // undelay removes id's rules, then lets what its holders still keep go on.
-func (c *Cluster) undelay(ctx context.Context, id string) error {
+func (c *network) undelay(ctx context.Context, id string) error {
 	c.mu.Lock()
 	ds := c.delays[id]
 	delete(c.delays, id)
@@ -110,7 +110,7 @@ func (c *Cluster) undelay(ctx context.Context, id string) error {
 }
 
 // delaysInstalled reads id's chains back from the kernel; ok is false when id has none.
-func (c *Cluster) delaysInstalled(ctx context.Context, id string) (ok bool, err error) {
+func (c *network) delaysInstalled(ctx context.Context, id string) (ok bool, err error) {
 	c.mu.Lock()
 	ds := append([]delayed(nil), c.delays[id]...)
 	c.mu.Unlock()
@@ -123,7 +123,7 @@ func (c *Cluster) delaysInstalled(ctx context.Context, id string) (ok bool, err 
 }
 
 // Held is how many packets fault id's holders have delayed so far.
-func (c *Cluster) Held(id string) int64 {
+func (c *network) Held(id string) int64 {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	var n int64

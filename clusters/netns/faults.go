@@ -18,7 +18,7 @@ import (
 )
 
 // PartitionHow describes how partitions are realised, for the report.
-func (c *Cluster) PartitionHow() string {
+func (c *network) PartitionHow() string {
 	return "nftables drop of the cut regions' packets in each receiving region's network namespace (exact, pairwise)"
 }
 
@@ -35,7 +35,7 @@ func table(id string) string {
 // Partition drops every packet of each cut's From at its To, in To's namespace, so a cut
 // is one direction and leaves every other pair alone. The router and the harness are not
 // regions and are never cut.
-func (c *Cluster) Partition(ctx context.Context, id string, cuts []faults.Cut) error {
+func (c *network) Partition(ctx context.Context, id string, cuts []faults.Cut) error {
 	from := map[string][]string{} // receiving region → source IPs to drop
 	for _, cut := range cuts {
 		if c.ip(cut.From) == "127.0.0.1" || c.ip(cut.To) == "127.0.0.1" {
@@ -51,20 +51,21 @@ func (c *Cluster) Partition(ctx context.Context, id string, cuts []faults.Cut) e
 }
 
 // Heal removes the cuts installed under id.
-func (c *Cluster) Heal(ctx context.Context, id string) error { return c.uninstall(ctx, id) }
+func (c *network) Heal(ctx context.Context, id string) error { return c.uninstall(ctx, id) }
 
-// Reachable opens a TCP connection from inside region from's namespace to region to's
-// etcd client port: nil when it connects within a second.
-func (c *Cluster) Reachable(ctx context.Context, from, to string) error {
-	re, ok := c.Endpoints().Regions[to]
-	if !ok {
-		return fmt.Errorf("no region %q", to)
+// Reachable opens a TCP connection from inside region from's namespace to a service of
+// region to (the reference stack's etcd client port, a described system's first service):
+// nil when it connects within a second.
+func (c *network) Reachable(ctx context.Context, from, to string) error {
+	addr, err := c.reach(to)
+	if err != nil {
+		return err
 	}
-	return dialIn(ctx, "/run/netns/"+c.ns(from), re.Etcd, time.Second)
+	return dialIn(ctx, "/run/netns/"+c.ns(from), addr, time.Second)
 }
 
 // LinkRealisation says how a link's degradation is produced here.
-func (c *Cluster) LinkRealisation(l faults.Link) (faults.Realisation, string) {
+func (c *network) LinkRealisation(l faults.Link) (faults.Realisation, string) {
 	var hows []string
 	if l.Latency > 0 || l.Jitter > 0 {
 		if err := delayAvailable(); err != nil {
@@ -85,7 +86,7 @@ func (c *Cluster) LinkRealisation(l faults.Link) (faults.Realisation, string) {
 }
 
 // Degrade installs loss, a rate cap and a delay on both directions of the link.
-func (c *Cluster) Degrade(ctx context.Context, id string, l faults.Link) error {
+func (c *network) Degrade(ctx context.Context, id string, l faults.Link) error {
 	if how, why := c.LinkRealisation(l); how == faults.Unavailable {
 		return errors.New(why)
 	}
@@ -118,10 +119,10 @@ func (c *Cluster) Degrade(ctx context.Context, id string, l faults.Link) error {
 }
 
 // Restore removes the degradation installed under id.
-func (c *Cluster) Restore(ctx context.Context, id string) error { return c.uninstall(ctx, id) }
+func (c *network) Restore(ctx context.Context, id string) error { return c.uninstall(ctx, id) }
 
 // Degraded reads the degradation's tables and delay rules back from the kernel.
-func (c *Cluster) Degraded(ctx context.Context, id string) error {
+func (c *network) Degraded(ctx context.Context, id string) error {
 	c.mu.Lock()
 	nss := append([]string(nil), c.tables[id]...)
 	c.mu.Unlock()
@@ -143,12 +144,12 @@ func (c *Cluster) Degraded(ctx context.Context, id string) error {
 // install adds one nftables table named after id to each region's namespace, with rules
 // on its input hook. A table per fault keeps overlapping faults independent: healing one
 // deletes its table and nothing else.
-func (c *Cluster) install(ctx context.Context, id string, rules map[string]string) error {
+func (c *network) install(ctx context.Context, id string, rules map[string]string) error {
 	return c.installOn(ctx, id, "input", rules)
 }
 
 // installOn is install on the given hook (input, or output for what a namespace sends).
-func (c *Cluster) installOn(ctx context.Context, id, hook string, rules map[string]string) error {
+func (c *network) installOn(ctx context.Context, id, hook string, rules map[string]string) error {
 	for region, rs := range rules {
 		ns := c.ns(region)
 		// Record before installing so that a half-done install is still removed.
@@ -164,7 +165,7 @@ func (c *Cluster) installOn(ctx context.Context, id, hook string, rules map[stri
 	return nil
 }
 
-func (c *Cluster) uninstall(ctx context.Context, id string) error {
+func (c *network) uninstall(ctx context.Context, id string) error {
 	c.mu.Lock()
 	nss := c.tables[id]
 	delete(c.tables, id)

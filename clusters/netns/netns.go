@@ -39,12 +39,19 @@ const (
 // its method set is exactly what it can do (stack.go forwards the process capabilities;
 // faults.go adds the packet-level ones).
 type Cluster struct {
+	*network
 	procs *local.Cluster
+}
 
+// network is the regions' namespaces and what faults do inside them: what a Cluster (the
+// reference stack) and a System (a described one) share.
+type network struct {
 	tag     string // 6 hex digits naming this cluster's namespaces and links
 	subnet  int    // the third octet of 10.213.<subnet>.0/24
 	regions []string
 	fabric  Fabric // nil: this package's bridge and veths
+	// reach is the address in region that Reachable dials.
+	reach func(region string) (string, error)
 
 	ips     map[string]string // region -> its namespace's address, set by Up
 	gateway string            // the caller's namespace's address on the regions' network
@@ -93,6 +100,32 @@ func New(s clusters.Spec) (*Cluster, error) {
 // NewOn is New with the namespaces built by f (nil: this package's bridge and veths) and
 // tag naming them (""; drawn at random).
 func NewOn(s clusters.Spec, f Fabric, tag string) (*Cluster, error) {
+	nw, err := newNetwork(s.Regions, f, tag)
+	if err != nil {
+		return nil, err
+	}
+	c := &Cluster{network: nw}
+	nw.reach = func(region string) (string, error) {
+		re, ok := c.Endpoints().Regions[region]
+		if !ok {
+			return "", fmt.Errorf("no region %q", region)
+		}
+		return re.Etcd, nil
+	}
+	n := nw.placement()
+	// Links between namespaces are links between machines: mutual TLS unless the stack's
+	// configuration turns it off (stack.tls: false).
+	n.TLSDefault = true
+	lc, err := local.NewIn(s, n)
+	if err != nil {
+		return nil, err
+	}
+	c.procs = lc
+	return c, nil
+}
+
+// newNetwork checks the machine and names the network; it creates nothing.
+func newNetwork(regions []string, f Fabric, tag string) (*network, error) {
 	if err := Available(); err != nil {
 		return nil, err
 	}
@@ -103,34 +136,30 @@ func NewOn(s clusters.Spec, f Fabric, tag string) (*Cluster, error) {
 		}
 		tag = hex.EncodeToString(b)
 	}
-	c := &Cluster{tag: tag, regions: append([]string(nil), s.Regions...), tables: map[string][]string{},
-		delays: map[string][]delayed{}, fabric: f}
+	return &network{tag: tag, regions: append([]string(nil), regions...), tables: map[string][]string{},
+		delays: map[string][]delayed{}, fabric: f}, nil
+}
+
+// placement puts each region's services in its namespace (or starts them on the fabric).
+func (c *network) placement() local.Network {
 	n := local.Network{
 		IP: c.ip,
 		Command: func(region, path string, args []string) (string, []string) {
 			return "ip", append([]string{"netns", "exec", c.ns(region), path}, args...)
 		},
-		// Links between namespaces are links between machines: mutual TLS unless the
-		// stack's configuration turns it off (stack.tls: false).
-		TLSDefault: true,
 	}
-	if f != nil {
-		n.Command, n.Start = nil, f.Start
+	if c.fabric != nil {
+		n.Command, n.Start = nil, c.fabric.Start
 	}
-	lc, err := local.NewIn(s, n)
-	if err != nil {
-		return nil, err
-	}
-	c.procs = lc
-	return c, nil
+	return n
 }
 
 // Tag names this cluster's namespaces (and, on a fabric, what it creates).
-func (c *Cluster) Tag() string { return c.tag }
+func (c *network) Tag() string { return c.tag }
 
-func (c *Cluster) ns(region string) string { return Prefix + c.tag + "-" + region }
-func (c *Cluster) bridge() string          { return LinkPrefix + c.tag }
-func (c *Cluster) ip(region string) string {
+func (c *network) ns(region string) string { return Prefix + c.tag + "-" + region }
+func (c *network) bridge() string          { return LinkPrefix + c.tag }
+func (c *network) ip(region string) string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if ip, ok := c.ips[region]; ok {
@@ -141,7 +170,23 @@ func (c *Cluster) ip(region string) string {
 
 // Up creates the namespaces and links, then starts the stack inside them. On failure
 // everything created is removed.
-func (c *Cluster) Up(ctx context.Context) (err error) {
+func (c *Cluster) Up(ctx context.Context) error {
+	if err := c.wire(ctx); err != nil {
+		return err
+	}
+	return c.procs.Up(ctx) // Down (which callers run after a failed Up) removes the network
+}
+
+// Down stops every process, then removes every namespace, link and rule. It runs the
+// network teardown even when stopping processes failed.
+func (c *Cluster) Down(ctx context.Context) error {
+	derr := c.procs.Down(ctx)
+	return errors.Join(derr, c.destroyNetwork())
+}
+
+// wire creates the namespaces and links (on the fabric, if any); on failure it removes what
+// it created.
+func (c *network) wire(ctx context.Context) error {
 	if c.fabric != nil {
 		c.mu.Lock()
 		c.created = true
@@ -153,27 +198,19 @@ func (c *Cluster) Up(ctx context.Context) (err error) {
 		c.mu.Lock()
 		c.ips, c.gateway = ips, gw
 		c.mu.Unlock()
-	} else if err := c.createNetwork(ctx); err != nil {
+		return nil
+	}
+	if err := c.createNetwork(ctx); err != nil {
 		return errors.Join(err, c.destroyNetwork())
 	}
-	if err := c.procs.Up(ctx); err != nil {
-		return err // Down (which callers run after a failed Up) removes the network
-	}
 	return nil
-}
-
-// Down stops every process, then removes every namespace, link and rule. It runs the
-// network teardown even when stopping processes failed.
-func (c *Cluster) Down(ctx context.Context) error {
-	derr := c.procs.Down(ctx)
-	return errors.Join(derr, c.destroyNetwork())
 }
 
 // subnetMu serialises subnet choice within this process; across processes a clash shows
 // up as `ip addr add` failing, and Up then tries another subnet.
 var subnetMu sync.Mutex
 
-func (c *Cluster) createNetwork(ctx context.Context) error {
+func (c *network) createNetwork(ctx context.Context) error {
 	subnetMu.Lock()
 	defer subnetMu.Unlock()
 	used, err := run(ctx, "ip", "-o", "-4", "addr", "show")
@@ -234,7 +271,7 @@ func (c *Cluster) createNetwork(ctx context.Context) error {
 
 // destroyNetwork removes this cluster's namespaces (and with them their veth ends and
 // nftables tables) and its bridge. It is idempotent and ignores what is already gone.
-func (c *Cluster) destroyNetwork() error {
+func (c *network) destroyNetwork() error {
 	c.mu.Lock()
 	created := c.created
 	c.created = false
@@ -388,7 +425,7 @@ func runIn(ctx context.Context, stdin []byte, name string, args ...string) (stri
 }
 
 // Names are the namespaces and the bridge this cluster creates.
-func (c *Cluster) Names() (namespaces []string, bridge string) {
+func (c *network) Names() (namespaces []string, bridge string) {
 	for _, r := range c.regions {
 		namespaces = append(namespaces, c.ns(r))
 	}

@@ -224,6 +224,15 @@ var (
 		faults.ServiceHealth
 		faults.ServiceUnits
 	} = (*described.Cluster)(nil)
+	_ interface {
+		clusters.Cluster
+		faults.RegionControl
+		faults.ServiceControl
+		faults.ServiceHealth
+		faults.NetworkControl
+		faults.LinkControl
+		faults.ServiceUnits
+	} = (*netns.System)(nil)
 )
 
 // Resolve names the provider that name stands for here: "" and "auto" become the first
@@ -240,19 +249,36 @@ func Resolve(name string) string {
 	return "local"
 }
 
+// ResolveFor is Resolve for a stack: a described system's "" and "auto" are local (the
+// netns provider runs one only when asked for by name).
+func ResolveFor(name string, described bool) string {
+	if described && (name == "" || name == "auto") {
+		return "local"
+	}
+	return Resolve(name)
+}
+
 // New builds a cluster of the named provider; "" and "auto" pick the first provider that
 // can run here (see Resolve). It does not start anything: call Up.
 func New(name string, s clusters.Spec) (clusters.Cluster, error) {
 	if s.System != nil {
-		// A described system runs as processes on this machine.
-		if r := Resolve(name); r != "local" && name != "" && name != "auto" {
-			return nil, fmt.Errorf("provider %s: the described system %s runs on the local provider only", r, s.System.Name)
+		// A described system runs as processes on this machine: on 127.0.0.1 (local, also
+		// for "auto"), or in a namespace per region (netns, asked for by name).
+		switch ResolveFor(name, true) {
+		case "local":
+			c, err := described.New(s)
+			if err != nil {
+				return nil, err
+			}
+			return c, nil
+		case "netns":
+			c, err := netns.NewSystem(s)
+			if err != nil {
+				return nil, err
+			}
+			return c, nil
 		}
-		c, err := described.New(s)
-		if err != nil {
-			return nil, err
-		}
-		return c, nil
+		return nil, fmt.Errorf("provider %s: the described system %s runs on the local or netns provider only", name, s.System.Name)
 	}
 	providers := Providers()
 	name = Resolve(name)

@@ -87,8 +87,8 @@ func cmdConform(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	return nil
 }
 
-// conformStack brings up the reference stack of the scenario in file and checks it,
-// killing one region.
+// conformStack brings up the system of the scenario in file (the reference stack, or the
+// described system) and checks it, killing one region.
 func conformStack(ctx context.Context, file, provider, bin, out string, stderr io.Writer) (conform.Report, error) {
 	sc, err := scenarios.Load(file)
 	if err != nil {
@@ -109,14 +109,18 @@ func conformStack(ctx context.Context, file, provider, bin, out string, stderr i
 	}
 	outage, ok := cl.(conform.Outage)
 	if !ok {
-		return conform.Report{}, fmt.Errorf("provider %s cannot kill a region", providers.Resolve(provider))
+		return conform.Report{}, fmt.Errorf("provider %s cannot kill a region", providers.ResolveFor(provider, sc.System != nil))
 	}
 	budget := conformBudget
 	if sc.SLA.RTOMax != nil {
 		budget = 2 * sc.SLA.RTOMax.D()
 	}
 	var rep conform.Report
-	fmt.Fprintf(stderr, "checking the reference stack of %s on %s (logs in %s)\n", file, providers.Resolve(provider), runDir)
+	what, where := "the reference stack", providers.ResolveFor(provider, sc.System != nil)
+	if sc.System != nil {
+		what = "the system " + sc.System.Name
+	}
+	fmt.Fprintf(stderr, "checking %s of %s on %s (logs in %s)\n", what, file, where, runDir)
 	err = clusters.With(ctx, cl, func(ctx context.Context) error {
 		eps := cl.Endpoints()
 		tlsCfg, err := eps.ClientTLS()
