@@ -733,3 +733,39 @@ func TestSplitBrainNeedsTheEpoch(t *testing.T) {
 		t.Errorf("integrity of a described system: %v", r.Status())
 	}
 }
+
+// Ownership that goes back to an older epoch and stays there loses what the newer epoch
+// acknowledged (Patroni 3.0.2's woken leader overwriting the leader key): the reads served
+// by the older epoch after it, and the final reads, show the state without it. The same
+// stale reads while the key settles on the newer epoch are not a loss (the newer owner
+// kept the write; a stale read is split-brain's and linearizability's business).
+func TestRPOJudgesAnEpochThatWentBack(t *testing.T) {
+	s := func(n int) time.Duration { return time.Duration(n) * time.Second }
+	op := func(id int64, kind history.Kind, v string, at int, epoch int64, final bool) history.Op {
+		o := history.Op{ID: id, Agent: "agent-00", Key: "k0", Kind: kind, Invoke: s(at), Complete: s(at) + time.Millisecond,
+			Outcome: history.OK, Epoch: epoch, Final: final}
+		if kind == history.Get {
+			o.Found, o.Read, o.Value = true, v, v
+		} else {
+			o.Value = v
+		}
+		return o
+	}
+	base := history.History{
+		op(1, history.Put, "v1", 1, 1, false), // the old owner
+		op(2, history.Put, "v2", 3, 2, false), // the new owner, after a takeover
+		op(3, history.Get, "v1", 5, 1, false), // the old owner serves again, without v2
+	}
+	// The older owner writes on, so the final state is newer than v2 and hides the loss:
+	// only the read between proves it.
+	back := append(slices.Clone(base), op(4, history.Put, "v3", 7, 1, false), op(5, history.Get, "v3", 9, 1, true))
+	r := RPO(context.Background(), Input{History: back})
+	d := decode[RPOData](t, r)
+	if r.Status() != Fail || d.Lost != 1 || d.LostWrites[0].Value != "v2" {
+		t.Fatalf("the epoch went back for good: status %v, lost %d %+v; want v2 lost", r.Status(), d.Lost, d.LostWrites)
+	}
+	forward := append(slices.Clone(base), op(4, history.Get, "v2", 9, 2, true))
+	if r := RPO(context.Background(), Input{History: forward}); r.Status() != Pass {
+		t.Fatalf("a stale read while the newer owner kept v2: %v %+v, want pass", r.Status(), r.Verdicts)
+	}
+}

@@ -72,7 +72,8 @@ type CorruptKey struct {
 // produced the value it returned is found by value (write values are unique; "not found" is
 // the initial state). An acknowledged write w is lost when some read r invoked after w
 // completed returned the value of a write p that completed before w was invoked (or the
-// empty state), and r was served by an epoch no older than w's (see rpo_index.go). Looking at
+// empty state), and r may judge w's epoch (a final read always; a read during the load
+// across an ownership change, forward or back: epochOK in rpo_index.go). Looking at
 // every read, not only the final one, matters: after a failover the load keeps writing each
 // key, so the final state is a newer write and hides what the failover lost; the first reads
 // served by the new owner show it. The loss window is per agent (see agentLoss.window) and
@@ -184,7 +185,7 @@ func RPO(_ context.Context, in Input) Result {
 			al = &agentLoss{}
 			losses[k.Agent] = al
 		}
-		idx := newLossIndex(acked)
+		idx := newLossIndex(acked, settledEpoch(ko.finals))
 		var producerDone time.Duration
 		for _, e := range evs {
 			if e.producer == nil || !idx.proves(e) {

@@ -30,13 +30,33 @@ func (e evidence) lo() time.Duration {
 	return complete(*e.producer)
 }
 
-// epochOK is lostBy's epoch rule: a final read judges writes of its epoch or older (or
-// without one); a read during the load judges only writes of an older epoch than its own.
-func epochOK(r history.Op, writeEpoch int64) bool {
-	if r.Final {
-		return r.Epoch == 0 || writeEpoch == 0 || writeEpoch <= r.Epoch
+// epochOK is lostBy's epoch rule, for a key whose final reads were served by epoch
+// settled at most (0: no epochs). A final read judges writes of every epoch: the healed
+// system's state is what it kept. A read during the load judges writes of an older epoch
+// than its own (a failover forward: it shows what the new owner restored), and, when the
+// key settled on an older epoch than the write's, served by that epoch or older (ownership
+// went back, as Patroni 3.0.2's leader takes its key back when it wakes: what the newer
+// epoch acknowledged is gone once the older one serves for good). Otherwise an old value
+// from an older epoch is a stale read, the split-brain checker's business.
+func epochOK(r history.Op, writeEpoch, settled int64) bool {
+	switch {
+	case r.Final:
+		return true
+	case r.Epoch == 0 || writeEpoch == 0:
+		return false
+	case writeEpoch < r.Epoch:
+		return true
 	}
-	return r.Epoch != 0 && writeEpoch != 0 && writeEpoch < r.Epoch
+	return settled != 0 && settled < writeEpoch && r.Epoch <= settled
+}
+
+// settledEpoch is the newest epoch among a key's final reads (0 when none carries one).
+func settledEpoch(finals []history.Op) int64 {
+	var e int64
+	for _, r := range finals {
+		e = max(e, r.Epoch)
+	}
+	return e
 }
 
 // epochWrites are one epoch's acknowledged writes of a key, by completion.
@@ -47,14 +67,17 @@ type epochWrites struct {
 	maxInvoke []time.Duration
 }
 
-type lossIndex struct{ byEpoch []epochWrites }
+type lossIndex struct {
+	byEpoch []epochWrites
+	settled int64 // the key's settledEpoch
+}
 
-func newLossIndex(acked []history.Op) lossIndex {
+func newLossIndex(acked []history.Op, settled int64) lossIndex {
 	groups := map[int64][]history.Op{}
 	for _, w := range acked {
 		groups[w.Epoch] = append(groups[w.Epoch], w)
 	}
-	var idx lossIndex
+	idx := lossIndex{settled: settled}
 	for e, ws := range groups {
 		sort.SliceStable(ws, func(i, j int) bool { return complete(ws[i]) < complete(ws[j]) })
 		mx := make([]time.Duration, len(ws))
@@ -74,7 +97,7 @@ func newLossIndex(acked []history.Op) lossIndex {
 func (idx lossIndex) proves(e evidence) bool {
 	lo := e.lo()
 	for _, g := range idx.byEpoch {
-		if !epochOK(e.read, g.epoch) {
+		if !epochOK(e.read, g.epoch, idx.settled) {
 			continue
 		}
 		// The writes that completed before the read was invoked are a prefix.
@@ -96,7 +119,7 @@ func (idx lossIndex) lost(evs []evidence) (lost []history.Op, emptyFrom time.Dur
 		var rs []evidence
 		latestEmpty := time.Duration(math.MinInt64)
 		for _, e := range evs {
-			if epochOK(e.read, g.epoch) {
+			if epochOK(e.read, g.epoch, idx.settled) {
 				rs = append(rs, e)
 				if e.producer == nil {
 					latestEmpty = max(latestEmpty, e.read.Invoke)

@@ -102,6 +102,10 @@ func rpoReference(in Input) RPOData {
 			al = &agentLoss{}
 			losses[k.Agent] = al
 		}
+		var settled int64
+		for _, r := range ko.finals {
+			settled = max(settled, r.Epoch)
+		}
 		for _, r := range reads {
 			var p *history.Op
 			if r.Found {
@@ -113,7 +117,7 @@ func rpoReference(in Input) RPOData {
 			}
 			proved := false
 			for _, w := range acked {
-				if !refLostBy(w, p, r) {
+				if !refLostBy(w, p, r, settled) {
 					continue
 				}
 				proved = true
@@ -284,23 +288,24 @@ func randomRPOHistory(rng *rand.Rand) history.History {
 // refLostBy reports whether read r proves acknowledged write w lost: w completed before r was
 // invoked, yet r returned the value of p, a write that completed before w was invoked (or
 // the empty initial state when p is nil). In a linearizable history r must reflect w or
-// something later. A read served by an older epoch than w's is a stale read — the
-// split-brain checker's business — not a loss.
-func refLostBy(w history.Op, p *history.Op, r history.Op) bool {
+// something later. A final read is the healed state, whatever epoch serves it. A read
+// during the load proves a loss across an ownership change forward (served by a newer
+// epoch than w's), or back (the key settled, in its final reads, on an epoch older than
+// w's, and r was served by that one or an older one); otherwise an old value is a stale
+// read, which linearizability and split-brain judge.
+func refLostBy(w history.Op, p *history.Op, r history.Op, settled int64) bool {
 	if p != nil && w.ID == p.ID {
 		return false
 	}
 	if complete(w) >= r.Invoke {
 		return false
 	}
-	if r.Epoch != 0 && w.Epoch != 0 && r.Epoch < w.Epoch {
-		return false
-	}
-	// A read during the load proves a loss only across an ownership change: served by a newer
-	// epoch than the one that acknowledged w, it shows the state the failover restored. Within
-	// one epoch an old value is a stale read, which linearizability judges.
-	if !r.Final && (r.Epoch == 0 || w.Epoch == 0 || r.Epoch <= w.Epoch) {
-		return false
+	if !r.Final {
+		forward := r.Epoch != 0 && w.Epoch != 0 && r.Epoch > w.Epoch
+		back := r.Epoch != 0 && w.Epoch != 0 && settled != 0 && settled < w.Epoch && r.Epoch <= settled
+		if !forward && !back {
+			return false
+		}
 	}
 	return p == nil || complete(*p) < w.Invoke
 }
