@@ -3,7 +3,6 @@ package drill_test
 import (
 	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -12,6 +11,7 @@ import (
 	"github.com/geodrill/geodrill/checkers"
 	"github.com/geodrill/geodrill/clusters/netns"
 	"github.com/geodrill/geodrill/drill"
+	"github.com/geodrill/geodrill/internal/testbin"
 	"github.com/geodrill/geodrill/reports"
 	"github.com/geodrill/geodrill/rundir"
 	"github.com/geodrill/geodrill/scenarios"
@@ -22,14 +22,7 @@ import (
 // required.
 func haScenario(t *testing.T, name string, tools ...string) *scenarios.Scenario {
 	t.Helper()
-	for _, tool := range tools {
-		if _, err := exec.LookPath(tool); err != nil {
-			if os.Getenv("GEODRILL_REQUIRE_INTEGRATION") == "1" {
-				t.Fatalf("%s not on PATH: make ha-tools installs it", tool)
-			}
-			t.Skipf("%s not on PATH: make ha-tools", tool)
-		}
-	}
+	testbin.HATools(t, tools...)
 	sc, err := scenarios.Load("../scenarios/" + name + ".yaml")
 	if err != nil {
 		t.Fatal(err)

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/geodrill/geodrill/internal/testbin"
 )
 
 // The adapter is not ready while the Sentinels have not found each other and the
@@ -16,14 +18,7 @@ import (
 // primary 2s after start and no Sentinel ever reached o_down); once ready, every Sentinel
 // knows the others and the replicas, and killing the primary is failed over.
 func TestReadyOnlyOnceTheSentinelsCanFailOver(t *testing.T) {
-	for _, tool := range []string{"redis-server", "redis-sentinel"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			if os.Getenv("GEODRILL_REQUIRE_INTEGRATION") == "1" {
-				t.Fatalf("%s not on PATH: make ha-tools installs it", tool)
-			}
-			t.Skipf("%s not on PATH: make ha-tools", tool)
-		}
-	}
+	testbin.HATools(t, "redis-server", "redis-sentinel")
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	regions := []string{"a", "b", "c"}

@@ -6,8 +6,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -55,14 +53,7 @@ func TestConformExitCodes(t *testing.T) {
 
 // The Redis Sentinel adapter conforms, the outage of the primary's region included.
 func TestConformRedisSentinel(t *testing.T) {
-	for _, tool := range []string{"redis-server", "redis-sentinel"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			if os.Getenv("GEODRILL_REQUIRE_INTEGRATION") == "1" {
-				t.Fatalf("%s not on PATH: make ha-tools installs it", tool)
-			}
-			t.Skipf("%s not on PATH: make ha-tools", tool)
-		}
-	}
+	testbin.HATools(t, "redis-server", "redis-sentinel")
 	bin := testbin.Dir(t, "adapter")
 	var out, errOut bytes.Buffer
 	sc := filepath.Join("..", "..", "scenarios", "redis-sentinel-region-outage.yaml")

@@ -5,6 +5,7 @@ package testbin
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"testing"
 
@@ -29,4 +30,18 @@ func Dir(t testing.TB, extra ...string) string {
 		t.Skipf("integration binaries missing (%v): run make test", err)
 	}
 	return dir
+}
+
+// HATools skips the test without the real HA stacks' programs on PATH (`make ha-tools`
+// installs them), or fails it under GEODRILL_REQUIRE_INTEGRATION=1.
+func HATools(t testing.TB, tools ...string) {
+	t.Helper()
+	for _, tool := range tools {
+		if _, err := exec.LookPath(tool); err != nil {
+			if os.Getenv("GEODRILL_REQUIRE_INTEGRATION") == "1" {
+				t.Fatalf("%s not on PATH: make ha-tools installs it", tool)
+			}
+			t.Skipf("%s not on PATH: make ha-tools", tool)
+		}
+	}
 }
