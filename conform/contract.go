@@ -44,7 +44,7 @@ const (
 
 // Parts is the contract, in the order the checks run and the README lists them.
 var Parts = []Part{
-	{PartHealth, Required, "`GET /healthz` answers 200 while the system serves", []string{"drill (waits for health before load and after faults)"}, ""},
+	{PartHealth, Required, "`GET /healthz` answers 200 while the system serves, and not before it could survive a fault (its members have found each other)", []string{"drill (waits for health before load and after faults)"}, ""},
 	{PartPutGet, Required, "`PUT /agents/{agent}/kv/{key}` with the value as body answers 200 only once the write took effect; " +
 		"a later `GET` of the key answers 200 with a JSON body `{\"found\": true, \"value\": ...}`", []string{"linearizability", "rpo", "integrity", "convergence"}, ""},
 	{PartMissing, Required, "a `GET` of a key never written answers 200 with `found` false", []string{"linearizability"}, ""},
