@@ -87,7 +87,9 @@ func (a *Adapter) Run(ctx context.Context) {
 	t := time.NewTicker(a.cfg.Poll)
 	defer t.Stop()
 	for {
-		if !a.cfg.UnsafeCachePrimary || a.primary() == nil {
+		// The planted bug keeps the first primary for good, but polls until ready: before,
+		// nothing has failed over, and the Sentinels must be seen to know each other.
+		if !a.cfg.UnsafeCachePrimary || a.primary() == nil || a.Ready() != nil {
 			a.poll(ctx)
 		}
 		select {
