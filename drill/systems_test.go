@@ -34,6 +34,31 @@ func redisScenario(t *testing.T) *scenarios.Scenario {
 	return haScenario(t, "redis-sentinel-region-outage", "redis-server", "redis-sentinel")
 }
 
+// drillHA drills sc with the adapter, its run directories under out, and logs every verdict.
+func drillHA(t *testing.T, sc *scenarios.Scenario, out string) *reports.Run {
+	t.Helper()
+	run, err := drill.Run(context.Background(), drill.Options{Scenario: sc, OutBase: out, BinDir: binDir(t, "adapter")})
+	if err != nil {
+		t.Fatalf("drill: %v", err)
+	}
+	for _, r := range run.Results {
+		for _, v := range r.Verdicts {
+			t.Logf("%s %s: %s (%s)", v.Checker, v.Target, v.Measured, v.Status)
+		}
+	}
+	return run
+}
+
+// wantPass requires each {checker, target prefix} verdict to pass.
+func wantPass(t *testing.T, run *reports.Run, targets [][2]string) {
+	t.Helper()
+	for _, want := range targets {
+		if v := verdict(run, want[0], want[1]); v.Status != checkers.Pass {
+			t.Errorf("%s %s: %s %s, want pass: %s", v.Checker, v.Target, v.Status, v.Measured, v.Detail)
+		}
+	}
+}
+
 func verdict(run *reports.Run, checker, target string) checkers.Verdict {
 	for _, r := range run.Results {
 		for _, v := range r.Verdicts {
@@ -53,23 +78,9 @@ func verdict(run *reports.Run, checker, target string) checkers.Verdict {
 // writes are the evidence in results.json.
 func TestRedisSentinelRegionOutage(t *testing.T) {
 	sc := redisScenario(t)
-	run, err := drill.Run(context.Background(), drill.Options{Scenario: sc, OutBase: t.TempDir(), BinDir: binDir(t, "adapter")})
-	if err != nil {
-		t.Fatalf("drill: %v", err)
-	}
-	for _, r := range run.Results {
-		for _, v := range r.Verdicts {
-			t.Logf("%s %s: %s (%s)", v.Checker, v.Target, v.Measured, v.Status)
-		}
-	}
-	for _, want := range []struct{ checker, target string }{
-		{"rto", "rto_p95"}, {"availability", "availability"}, {"convergence", "final writes"},
-		{"split-brain", "stale-epoch"}, {"rpo", "corrupt_final_values"},
-	} {
-		if v := verdict(run, want.checker, want.target); v.Status != checkers.Pass {
-			t.Errorf("%s %s: %s %s, want pass: %s", v.Checker, v.Target, v.Status, v.Measured, v.Detail)
-		}
-	}
+	run := drillHA(t, sc, t.TempDir())
+	wantPass(t, run, [][2]string{{"rto", "rto_p95"}, {"availability", "availability"}, {"convergence", "final writes"},
+		{"split-brain", "stale-epoch"}, {"rpo", "corrupt_final_values"}})
 	for _, na := range []struct{ checker, target string }{{"integrity", "checkpoints"}, {"convergence", "regions agree"}, {"convergence", "agents rebuilt"}} {
 		if v := verdict(run, na.checker, na.target); v.Status != checkers.NotApplicable || !strings.Contains(v.Detail, "redis-sentinel") {
 			t.Errorf("%s %s: %s (%s), want not applicable, naming the system", v.Checker, v.Target, v.Status, v.Detail)
@@ -100,10 +111,7 @@ func TestRedisSentinelRegionOutage(t *testing.T) {
 func TestRedisAdapterThatCachesThePrimaryIsCaught(t *testing.T) {
 	sc := redisScenario(t)
 	sc.System.Adapter.Args = append(slices.Clone(sc.System.Adapter.Args), "--unsafe-cache-primary")
-	run, err := drill.Run(context.Background(), drill.Options{Scenario: sc, OutBase: t.TempDir(), BinDir: binDir(t, "adapter")})
-	if err != nil {
-		t.Fatalf("drill: %v", err)
-	}
+	run := drillHA(t, sc, t.TempDir())
 	if run.Status != checkers.Fail {
 		t.Errorf("verdict %s, want fail", run.Status)
 	}
@@ -125,23 +133,9 @@ func TestPatroniSyncRegionOutage(t *testing.T) {
 	sc := haScenario(t, "patroni-sync-region-outage", "patroni", "/usr/lib/postgresql/15/bin/postgres")
 	out := t.TempDir()
 	reachableByPostgres(t, out)
-	run, err := drill.Run(context.Background(), drill.Options{Scenario: sc, OutBase: out, BinDir: binDir(t, "adapter")})
-	if err != nil {
-		t.Fatalf("drill: %v", err)
-	}
-	for _, r := range run.Results {
-		for _, v := range r.Verdicts {
-			t.Logf("%s %s: %s (%s)", v.Checker, v.Target, v.Measured, v.Status)
-		}
-	}
-	for _, want := range []struct{ checker, target string }{
-		{"rpo", "lost_acked_writes"}, {"linearizability", "linearizable"}, {"rto", "rto_p95"},
-		{"split-brain", "stale-epoch"}, {"convergence", "final writes"},
-	} {
-		if v := verdict(run, want.checker, want.target); v.Status != checkers.Pass {
-			t.Errorf("%s %s: %s %s, want pass: %s", v.Checker, v.Target, v.Status, v.Measured, v.Detail)
-		}
-	}
+	run := drillHA(t, sc, out)
+	wantPass(t, run, [][2]string{{"rpo", "lost_acked_writes"}, {"linearizability", "linearizable"}, {"rto", "rto_p95"},
+		{"split-brain", "stale-epoch"}, {"convergence", "final writes"}})
 	if v := verdict(run, "integrity", "checkpoints"); v.Status != checkers.NotApplicable {
 		t.Errorf("integrity: %s, want not applicable", v.Status)
 	}
@@ -203,18 +197,11 @@ func findingIn(t *testing.T, run *reports.Run, v checkers.Verdict) {
 func TestRedisSentinelPartitionOfThePrimary(t *testing.T) {
 	netnsOrSkip(t)
 	sc := haScenario(t, "redis-sentinel-partition-primary", "redis-server", "redis-sentinel")
-	run, err := drill.Run(context.Background(), drill.Options{Scenario: sc, OutBase: t.TempDir(), BinDir: binDir(t, "adapter")})
-	if err != nil {
-		t.Fatalf("drill: %v", err)
-	}
+	run := drillHA(t, sc, t.TempDir())
 	if run.Provider != "netns" {
 		t.Errorf("ran on %s, want netns", run.Provider)
 	}
-	for _, want := range []struct{ checker, target string }{{"rto", "rto_p95"}, {"availability", "availability"}, {"convergence", "final writes"}} {
-		if v := verdict(run, want.checker, want.target); v.Status != checkers.Pass {
-			t.Errorf("%s %s: %s %s, want pass: %s", v.Checker, v.Target, v.Status, v.Measured, v.Detail)
-		}
-	}
+	wantPass(t, run, [][2]string{{"rto", "rto_p95"}, {"availability", "availability"}, {"convergence", "final writes"}})
 	for _, want := range []struct{ checker, target string }{{"rpo", "lost_acked_writes"}, {"linearizability", "linearizable"}} {
 		v := verdict(run, want.checker, want.target)
 		if v.Status != checkers.Fail {
@@ -236,17 +223,8 @@ func TestPatroniSyncPartitionOfTheLeader(t *testing.T) {
 	sc := haScenario(t, "patroni-sync-partition-leader", "patroni", "/usr/lib/postgresql/15/bin/postgres")
 	out := t.TempDir()
 	reachableByPostgres(t, out)
-	run, err := drill.Run(context.Background(), drill.Options{Scenario: sc, OutBase: out, BinDir: binDir(t, "adapter")})
-	if err != nil {
-		t.Fatalf("drill: %v", err)
-	}
-	for _, want := range []struct{ checker, target string }{
-		{"rpo", "lost_acked_writes"}, {"rto", "rto_p95"}, {"split-brain", "stale-epoch"}, {"convergence", "final writes"},
-	} {
-		if v := verdict(run, want.checker, want.target); v.Status != checkers.Pass {
-			t.Errorf("%s %s: %s %s, want pass: %s", v.Checker, v.Target, v.Status, v.Measured, v.Detail)
-		}
-	}
+	run := drillHA(t, sc, out)
+	wantPass(t, run, [][2]string{{"rpo", "lost_acked_writes"}, {"rto", "rto_p95"}, {"split-brain", "stale-epoch"}, {"convergence", "final writes"}})
 	v := verdict(run, "linearizability", "linearizable")
 	if v.Status != checkers.Fail {
 		t.Fatalf("linearizability %s (%s), want the finding (fail)", v.Status, v.Measured)
