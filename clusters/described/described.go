@@ -310,7 +310,7 @@ func (c *Cluster) start(s system.Service, region string) error {
 	}
 	c.progress("starting " + label(s, region))
 	p, err := local.StartChild(local.Service{Region: region, Name: s.Name, Path: path, Args: args, Dir: v.Dir,
-		Log: c.logOf(s, region), Env: []string{EnvService + "=" + marker}})
+		Log: c.logOf(s, region), Env: []string{EnvService + "=" + marker, local.EnvMarker + "=" + c.layout.RunDir}})
 	if err != nil {
 		return fmt.Errorf("%s: %w", label(s, region), err)
 	}

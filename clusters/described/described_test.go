@@ -3,6 +3,7 @@ package described_test
 import (
 	"context"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/geodrill/geodrill/clusters"
 	"github.com/geodrill/geodrill/clusters/described"
+	"github.com/geodrill/geodrill/clusters/local"
 	"github.com/geodrill/geodrill/system"
 )
 
@@ -27,7 +29,8 @@ func TestKillAndPauseReachEveryProcessOfAService(t *testing.T) {
 		// An HTTP server without /status: Up does not wait for owners it cannot name.
 		Adapter: system.Service{Name: "adapter", Command: "python3", Args: []string{"-m", "http.server", "{{.Port}}", "--bind", "127.0.0.1"}, Health: "tcp"},
 	}
-	c, err := described.New(clusters.Spec{Regions: []string{"a", "b"}, Agents: 1, System: d, BinDir: t.TempDir(), RunDir: t.TempDir()})
+	runDir := t.TempDir()
+	c, err := described.New(clusters.Spec{Regions: []string{"a", "b"}, Agents: 1, System: d, BinDir: t.TempDir(), RunDir: runDir})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -52,10 +55,14 @@ func TestKillAndPauseReachEveryProcessOfAService(t *testing.T) {
 	if err := c.Signal("a", "db", syscall.SIGSTOP); err != nil {
 		t.Fatal(err)
 	}
+	// A signal is delivered when the process is next scheduled: give them a second.
 	frozen := 0
-	for _, pid := range marked(t) {
-		if b, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat"); strings.Contains(string(b), ") T ") {
-			frozen++
+	for deadline := time.Now().Add(time.Second); frozen < 2 && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		frozen = 0
+		for _, pid := range marked(t) {
+			if b, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat"); strings.Contains(string(b), ") T ") {
+				frozen++
+			}
 		}
 	}
 	if err := c.Signal("a", "db", syscall.SIGCONT); err != nil {
@@ -76,6 +83,21 @@ func TestKillAndPauseReachEveryProcessOfAService(t *testing.T) {
 	}
 	if err := c.ServiceHealthy(ctx, "a", "db"); err != nil {
 		t.Errorf("after restore: %v", err)
+	}
+
+	// What `harness down RUN_DIR` kills after a harness died without Down: every process
+	// of the run, the double-forked listeners included.
+	left, err := local.Leftovers(runDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, pid := range marked(t) {
+		if !slices.Contains(left, pid) {
+			t.Errorf("db a's process %d is not among the run's leftovers %v", pid, left)
+		}
+	}
+	if len(left) < 2*2+1 {
+		t.Errorf("leftovers %v: want the shell and listener of both regions and the adapter", left)
 	}
 }
 
