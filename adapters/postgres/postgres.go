@@ -13,7 +13,6 @@ import (
 	"net/http"
 	"sort"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -35,24 +34,17 @@ type Config struct {
 	Poll time.Duration
 }
 
-type leader struct {
-	region string
-	epoch  int64
-	pool   *pgxpool.Pool
-}
-
 // Adapter serves the contract over PostgreSQL.
 type Adapter struct {
 	cfg     Config
 	regions []string
 	http    *http.Client
 
-	mu  sync.Mutex
-	cur *leader
-	// ready latches once every member runs and, in synchronous mode, a synchronous
-	// standby is named: before that, killing the leader's region leaves nobody Patroni
-	// would promote (a replica still taking its base backup, or none allowed to).
-	ready bool
+	// The leader followed, as of the last poll. Ready latches once every member runs and,
+	// in synchronous mode, a synchronous standby is named: before that, killing the
+	// leader's region leaves nobody Patroni would promote (a replica still taking its base
+	// backup, or none allowed to).
+	*adapters.Follow[*pgxpool.Pool]
 }
 
 // New builds the adapter; Run polls until ctx ends.
@@ -63,7 +55,9 @@ func New(cfg Config) (*Adapter, error) {
 	if cfg.Poll <= 0 {
 		cfg.Poll = 100 * time.Millisecond
 	}
-	a := &Adapter{cfg: cfg, http: &http.Client{Timeout: 300 * time.Millisecond, Transport: &http.Transport{Proxy: nil}}}
+	a := &Adapter{cfg: cfg, http: &http.Client{Timeout: 300 * time.Millisecond, Transport: &http.Transport{Proxy: nil}},
+		Follow: adapters.NewFollow((*pgxpool.Pool).Close,
+			"not every Patroni member runs yet, or no synchronous standby is named")}
 	for r := range cfg.Patroni {
 		a.regions = append(a.regions, r)
 	}
@@ -72,18 +66,7 @@ func New(cfg Config) (*Adapter, error) {
 }
 
 // Run polls the Patronis until ctx ends.
-func (a *Adapter) Run(ctx context.Context) {
-	t := time.NewTicker(a.cfg.Poll)
-	defer t.Stop()
-	for {
-		a.poll(ctx)
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
-}
+func (a *Adapter) Run(ctx context.Context) { adapters.Poll(ctx, a.cfg.Poll, a.poll) }
 
 // patroniState is the part of Patroni's GET /patroni the adapter reads.
 type patroniState struct {
@@ -100,15 +83,8 @@ func (a *Adapter) poll(ctx context.Context) {
 	best, bestTL := "", int64(-1)
 	running := 0
 	for _, r := range a.regions {
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+a.cfg.Patroni[r]+"/patroni", nil)
-		res, err := a.http.Do(req)
-		if err != nil {
-			continue
-		}
 		var st patroniState
-		err = json.NewDecoder(res.Body).Decode(&st)
-		res.Body.Close()
-		if err != nil || (st.State != "running" && st.State != "streaming") {
+		if err := a.getJSON(ctx, r, "/patroni", &st); err != nil || (st.State != "running" && st.State != "streaming") {
 			continue
 		}
 		running++
@@ -120,18 +96,14 @@ func (a *Adapter) poll(ctx context.Context) {
 		}
 	}
 	if best == "" {
-		a.set(nil)
+		a.Set(nil)
 		return
 	}
-	a.mu.Lock()
-	cur, ready := a.cur, a.ready
-	a.mu.Unlock()
-	if !ready && running == len(a.regions) && a.standbyNamed(ctx, best) {
-		a.mu.Lock()
-		a.ready = true
-		a.mu.Unlock()
+	if a.Ready() != nil && running == len(a.regions) && a.standbyNamed(ctx, best) {
+		a.MarkReady()
 	}
-	if cur != nil && cur.region == best && cur.epoch == bestTL {
+	named := adapters.Serving{Region: best, Epoch: bestTL, URL: "postgres://" + a.cfg.Postgres[best]}
+	if cur := a.Now(); cur != nil && cur.Serving == named {
 		return
 	}
 	pc, err := pgxpool.ParseConfig(fmt.Sprintf("postgres://%s:%s@%s/%s?sslmode=disable&connect_timeout=1",
@@ -151,7 +123,7 @@ func (a *Adapter) poll(ctx context.Context) {
 		pool.Close()
 		return
 	}
-	a.set(&leader{region: best, epoch: bestTL, pool: pool})
+	a.Set(&adapters.Target[*pgxpool.Pool]{Serving: named, Conn: pool})
 }
 
 // standbyNamed is true unless the cluster runs in synchronous mode and has no
@@ -182,6 +154,7 @@ func (a *Adapter) standbyNamed(ctx context.Context, leader string) bool {
 	return false
 }
 
+// getJSON decodes region's Patroni's answer to GET path (200 only).
 func (a *Adapter) getJSON(ctx context.Context, region, path string, v any) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+a.cfg.Patroni[region]+path, nil)
 	if err != nil {
@@ -198,50 +171,14 @@ func (a *Adapter) getJSON(ctx context.Context, region, path string, v any) error
 	return json.NewDecoder(res.Body).Decode(v)
 }
 
-// Ready is nil once every member has been seen running with, in synchronous mode, a
-// synchronous standby named. The contract's health waits for it.
-func (a *Adapter) Ready() error {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if !a.ready {
-		return errors.New("not every Patroni member runs yet, or no synchronous standby is named")
-	}
-	return nil
-}
-
-func (a *Adapter) set(l *leader) {
-	a.mu.Lock()
-	old := a.cur
-	a.cur = l
-	a.mu.Unlock()
-	if old != nil && (l == nil || old.pool != l.pool) {
-		go func() { time.Sleep(2 * time.Second); old.pool.Close() }()
-	}
-}
-
-func (a *Adapter) leader() *leader {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return a.cur
-}
-
-// Serving is the leader followed now.
-func (a *Adapter) Serving() (adapters.Serving, bool) {
-	l := a.leader()
-	if l == nil {
-		return adapters.Serving{}, false
-	}
-	return adapters.Serving{Region: l.region, Epoch: l.epoch, URL: "postgres://" + a.cfg.Postgres[l.region]}, true
-}
-
 var errNoLeader = errors.New("no leader")
 
 func (a *Adapter) pool() (*pgxpool.Pool, error) {
-	l := a.leader()
+	l := a.Now()
 	if l == nil {
 		return nil, errNoLeader
 	}
-	return l.pool, nil
+	return l.Conn, nil
 }
 
 // Get reads key on the leader.

@@ -14,7 +14,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
@@ -36,26 +35,18 @@ type Config struct {
 	UnsafeCachePrimary bool
 }
 
-// primary is the Redis the Sentinels name, as of the last poll.
-type primary struct {
-	addr, region string
-	epoch        int64
-	client       *goredis.Client
-}
-
 // Adapter serves the contract over Redis.
 type Adapter struct {
 	cfg       Config
 	sentinels []*goredis.SentinelClient
 	byAddr    map[string]string // Redis address -> region
 
-	mu  sync.Mutex
-	cur *primary
-	// ready latches once every Sentinel knows all the others and every replica: before
-	// that, the Sentinels cannot agree the primary is down or have nobody to promote, and
-	// killing its region loses the system for good (Sentinels find each other through the
-	// primary within about 2s, its replicas within 10s).
-	ready bool
+	// The primary the Sentinels name, as of the last poll. Ready latches once every
+	// Sentinel knows all the others and every replica: before that, the Sentinels cannot
+	// agree the primary is down or have nobody to promote, and killing its region loses the
+	// system for good (Sentinels find each other through the primary within about 2s, its
+	// replicas within 10s).
+	*adapters.Follow[*goredis.Client]
 }
 
 // New builds the adapter; Run polls the Sentinels until ctx ends.
@@ -66,7 +57,8 @@ func New(cfg Config) (*Adapter, error) {
 	if cfg.Poll <= 0 {
 		cfg.Poll = 100 * time.Millisecond
 	}
-	a := &Adapter{cfg: cfg, byAddr: map[string]string{}}
+	a := &Adapter{cfg: cfg, byAddr: map[string]string{}, Follow: adapters.NewFollow(
+		func(c *goredis.Client) { c.Close() }, "the Sentinels do not know each other and every replica yet")}
 	regions := make([]string, 0, len(cfg.Sentinels))
 	for r := range cfg.Sentinels {
 		regions = append(regions, r)
@@ -84,20 +76,13 @@ func New(cfg Config) (*Adapter, error) {
 
 // Run polls the Sentinels for the primary until ctx ends.
 func (a *Adapter) Run(ctx context.Context) {
-	t := time.NewTicker(a.cfg.Poll)
-	defer t.Stop()
-	for {
+	adapters.Poll(ctx, a.cfg.Poll, func(ctx context.Context) {
 		// The planted bug keeps the first primary for good, but polls until ready: before,
 		// nothing has failed over, and the Sentinels must be seen to know each other.
-		if !a.cfg.UnsafeCachePrimary || a.primary() == nil || a.Ready() != nil {
+		if !a.cfg.UnsafeCachePrimary || a.Now() == nil || a.Ready() != nil {
 			a.poll(ctx)
 		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
+	})
 }
 
 // poll asks every Sentinel for the primary and its config-epoch and believes the answer
@@ -126,33 +111,28 @@ func (a *Adapter) poll(ctx context.Context) {
 		return // no Sentinel answers: keep what was known
 	}
 	if meshed {
-		a.mu.Lock()
-		a.ready = true
-		a.mu.Unlock()
+		a.MarkReady()
 	}
 	if strings.Contains(best["flags"], "o_down") || strings.Contains(best["flags"], "s_down") {
-		a.set(nil) // known down, no other elected yet
+		a.Set(nil) // known down, no other elected yet
 		return
 	}
 	addr := net.JoinHostPort(best["ip"], best["port"])
-	a.mu.Lock()
-	cur := a.cur
-	a.mu.Unlock()
-	if cur != nil && cur.addr == addr && cur.epoch == bestEpoch+1 {
+	named := adapters.Serving{Region: a.byAddr[addr], Epoch: bestEpoch + 1, URL: "redis://" + addr}
+	if cur := a.Now(); cur != nil && cur.Serving == named {
 		return
 	}
-	p := &primary{addr: addr, region: a.byAddr[addr], epoch: bestEpoch + 1, client: goredis.NewClient(&goredis.Options{
-		Addr: addr, DialTimeout: 300 * time.Millisecond, ReadTimeout: time.Second, WriteTimeout: time.Second,
-		MaxRetries: -1, PoolSize: 64})}
+	client := goredis.NewClient(&goredis.Options{Addr: addr, DialTimeout: 300 * time.Millisecond,
+		ReadTimeout: time.Second, WriteTimeout: time.Second, MaxRetries: -1, PoolSize: 64})
 	qctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
-	role, err := p.client.Do(qctx, "ROLE").Slice()
+	role, err := client.Do(qctx, "ROLE").Slice()
 	cancel()
 	if err != nil || len(role) == 0 || role[0] != "master" {
-		p.client.Close()
-		a.set(nil)
+		client.Close()
+		a.Set(nil)
 		return
 	}
-	a.set(p)
+	a.Set(&adapters.Target[*goredis.Client]{Serving: named, Conn: client})
 }
 
 func atLeast(field string, n int) bool {
@@ -160,49 +140,12 @@ func atLeast(field string, n int) bool {
 	return err == nil && v >= n
 }
 
-// Ready is nil once the Sentinels have been seen ready to fail over: each knows the others
-// and every replica. The contract's health waits for it, so no drill kills a region
-// before the system could survive it.
-func (a *Adapter) Ready() error {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if !a.ready {
-		return errors.New("the Sentinels do not know each other and every replica yet")
-	}
-	return nil
-}
-
-func (a *Adapter) set(p *primary) {
-	a.mu.Lock()
-	old := a.cur
-	a.cur = p
-	a.mu.Unlock()
-	if old != nil && (p == nil || old.client != p.client) {
-		go func() { time.Sleep(2 * time.Second); old.client.Close() }() // let requests on it finish
-	}
-}
-
-func (a *Adapter) primary() *primary {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return a.cur
-}
-
-// Serving is the primary the Sentinels name now.
-func (a *Adapter) Serving() (adapters.Serving, bool) {
-	p := a.primary()
-	if p == nil {
-		return adapters.Serving{}, false
-	}
-	return adapters.Serving{Region: p.region, Epoch: p.epoch, URL: "redis://" + p.addr}, true
-}
-
 func (a *Adapter) client() (*goredis.Client, error) {
-	p := a.primary()
+	p := a.Now()
 	if p == nil {
 		return nil, errNoPrimary
 	}
-	return p.client, nil
+	return p.Conn, nil
 }
 
 var errNoPrimary = errors.New("no primary")
