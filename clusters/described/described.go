@@ -7,7 +7,6 @@
 package described
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -16,6 +15,7 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -367,26 +367,8 @@ func (c *Cluster) marker(name, region string) string {
 // members are the processes carrying service name of region's marker, but pid (the
 // service's own process, which the supervisor signals).
 func (c *Cluster) members(name, region string, pid int) []int {
-	want := []byte(EnvService + "=" + c.marker(name, region) + "\x00")
-	entries, err := os.ReadDir("/proc")
-	if err != nil {
-		return nil
-	}
-	var out []int
-	for _, e := range entries {
-		n, err := strconv.Atoi(e.Name())
-		if err != nil || n == pid {
-			continue
-		}
-		b, err := os.ReadFile("/proc/" + e.Name() + "/environ")
-		if err != nil {
-			continue
-		}
-		if bytes.Contains(append([]byte{0}, b...), append([]byte{0}, want...)) {
-			out = append(out, n)
-		}
-	}
-	return out
+	marked, _ := local.Marked(EnvService + "=" + c.marker(name, region))
+	return slices.DeleteFunc(marked, func(p int) bool { return p == pid })
 }
 
 func (c *Cluster) proc(name, region string) local.Proc {

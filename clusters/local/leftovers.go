@@ -18,7 +18,14 @@ func Leftovers(runDir string) ([]int, error) {
 	if err != nil {
 		return nil, fmt.Errorf("leftovers: %w", err)
 	}
-	want := []byte(EnvMarker + "=" + abs)
+	return Marked(EnvMarker + "=" + abs)
+}
+
+// Marked lists the pids of live processes (this one excepted) whose environment holds the
+// entry kv ("NAME=value"), however they were started: the environment is inherited through
+// forks and sessions.
+func Marked(kv string) ([]int, error) {
+	want := []byte(kv)
 	entries, err := os.ReadDir("/proc")
 	if err != nil {
 		return nil, fmt.Errorf("leftovers: %w", err)
@@ -33,8 +40,8 @@ func Leftovers(runDir string) ([]int, error) {
 		if err != nil {
 			continue // gone, or not ours to read
 		}
-		for _, kv := range bytes.Split(env, []byte{0}) {
-			if bytes.Equal(kv, want) {
+		for _, entry := range bytes.Split(env, []byte{0}) {
+			if bytes.Equal(entry, want) {
 				out = append(out, pid)
 				break
 			}
