@@ -7,6 +7,8 @@
 // an adapter in front of any other system, serves it.
 package conform
 
+import "github.com/geodrill/geodrill/system"
+
 // Need says whether a part of the contract is required or optional.
 type Need string
 
@@ -28,18 +30,18 @@ type Part struct {
 	Without string `json:"without,omitempty"`
 }
 
-// Names of the parts.
+// Names of the parts; the optional ones are what a described system lists in serves.
 const (
 	PartHealth      = "health"
 	PartPutGet      = "put-get"
 	PartMissing     = "missing-key"
-	PartCAS         = "cas"
+	PartCAS         = system.ServesCAS
 	PartOutcomes    = "outcomes"
-	PartRegion      = "region"
-	PartEpoch       = "epoch"
+	PartRegion      = system.ServesRegion
+	PartEpoch       = system.ServesEpoch
 	PartRecovery    = "recovery"
 	PartAckedRead   = "acked-after-outage"
-	PartCheckpoints = "checkpoints"
+	PartCheckpoints = system.ServesCheckpoints
 )
 
 // Parts is the contract, in the order the checks run and the README lists them.

@@ -2,10 +2,12 @@ package conform_test
 
 import (
 	"os"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/geodrill/geodrill/conform"
+	"github.com/geodrill/geodrill/system"
 )
 
 // Row is a part as the README's contract table shows it.
@@ -30,5 +32,19 @@ func TestReadmeTableIsTheContract(t *testing.T) {
 			os.Stdout.WriteString(want)
 		}
 		t.Errorf("README.md's contract table differs from conform.Parts; it should read:\n%s", want)
+	}
+}
+
+// What a described system may list in serves is the contract's optional parts but the
+// reference stack's own checkpoints.
+func TestServesListsTheOptionalParts(t *testing.T) {
+	var optional []string
+	for _, p := range conform.Parts {
+		if p.Need == conform.Optional && p.Name != conform.PartCheckpoints {
+			optional = append(optional, p.Name)
+		}
+	}
+	if !slices.Equal(optional, system.Optional()) {
+		t.Errorf("the contract's optional parts %v, system.Optional() %v", optional, system.Optional())
 	}
 }
