@@ -49,7 +49,10 @@ func run(ctx context.Context, args []string) error {
 }
 
 // serve serves h on listen until ctx ends, polling meanwhile.
-func serve(ctx context.Context, listen, what string, h http.Handler, poll func(context.Context)) error {
+func serve(ctx context.Context, listen, what string, h adapters.Handler, poll func(context.Context)) error {
+	if h.Agents < 1 {
+		return fmt.Errorf("--agents %d: give the drill's agent count, at least 1 (the scenario's topology.agents)", h.Agents)
+	}
 	ln, err := net.Listen("tcp", listen)
 	if err != nil {
 		return err
